@@ -1,0 +1,422 @@
+//! Configuration: serde structs mirroring `config/lakeport.toml`.
+//!
+//! Precedence, lowest first: built-in defaults, the config file, `LAKEPORT_<SECTION>_<KEY>`
+//! environment variables, command-line flags (applied by `main.rs`). Unknown keys are errors
+//! that name the key, wherever they come from. `config/lakeport.toml` documents every key at its
+//! default; a test keeps the two equal.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// The whole configuration.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub engine: EngineConfig,
+    pub catalog: CatalogConfig,
+    pub demo: DemoConfig,
+    pub session: SessionDefaults,
+    pub log: LogConfig,
+    /// Tables declared over Parquet or CSV files (repeatable `[[tables]]`).
+    pub tables: Vec<TableConfig>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address the PostgreSQL listener binds.
+    pub listen: SocketAddr,
+    /// The one database name clients connect to.
+    pub database: String,
+    /// Connections beyond this many are refused with SQLSTATE 53300.
+    pub max_connections: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 5432)),
+            database: "lakeport".into(),
+            max_connections: 100,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EngineConfig {
+    /// Threads of the execution runtime and DataFusion's target partitions; 0 = CPU cores.
+    pub threads: usize,
+    /// Rows per Arrow batch.
+    pub batch_size: usize,
+    /// Memory the engine may use for all queries together (e.g. "2GiB", "512MiB").
+    pub memory_limit: String,
+    /// Batches buffered between the engine and a client socket, per query.
+    pub result_buffer_batches: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            threads: 0,
+            batch_size: 8192,
+            memory_limit: "4GiB".into(),
+            result_buffer_batches: 2,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CatalogConfig {
+    /// Local warehouse directory: demo data and (later) managed tables live here.
+    pub warehouse: PathBuf,
+}
+
+impl Default for CatalogConfig {
+    fn default() -> Self {
+        Self {
+            warehouse: PathBuf::from("warehouse"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DemoConfig {
+    /// Generate (on first start) and serve the TPC-H demo tables.
+    pub enabled: bool,
+    /// TPC-H scale factor of the demo data (1.0 is about 1 GB of CSV, 6 M lineitem rows).
+    pub scale_factor: f64,
+    /// Schema the demo tables appear in.
+    pub schema: String,
+}
+
+impl Default for DemoConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            scale_factor: 0.1,
+            schema: "tpch".into(),
+        }
+    }
+}
+
+/// Defaults of the session variables each new connection starts with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SessionDefaults {
+    pub timezone: String,
+    pub search_path: String,
+    /// Milliseconds; 0 disables the timeout.
+    pub statement_timeout: u64,
+}
+
+impl Default for SessionDefaults {
+    fn default() -> Self {
+        Self {
+            timezone: "UTC".into(),
+            search_path: "\"$user\", public, default".into(),
+            statement_timeout: 0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// A tracing filter: "info", "lakeport=debug", ...; `RUST_LOG` overrides it.
+    pub level: String,
+    /// "text" (human-readable) or "json".
+    pub format: LogFormat,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            level: "info".into(),
+            format: LogFormat::Text,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// A table over Parquet or CSV files.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TableConfig {
+    /// `name` or `schema.name`; a bare name goes to schema `public`.
+    pub name: String,
+    /// A file or a directory of files.
+    pub path: PathBuf,
+    /// "parquet" or "csv"; guessed from the file extension when absent.
+    #[serde(default)]
+    pub format: Option<FileFormat>,
+    /// CSV: the first line holds column names.
+    #[serde(default = "default_true")]
+    pub header: bool,
+    /// CSV: field delimiter, one character.
+    #[serde(default = "default_delimiter")]
+    pub delimiter: String,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn default_delimiter() -> String {
+    ",".into()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FileFormat {
+    Parquet,
+    Csv,
+}
+
+impl TableConfig {
+    /// Parses the `--table [schema.]name=path` flag form.
+    pub fn from_flag(flag: &str) -> Result<Self, ConfigError> {
+        let (name, path) = flag
+            .split_once('=')
+            .filter(|(name, path)| !name.is_empty() && !path.is_empty())
+            .ok_or_else(|| {
+                ConfigError(format!(
+                    "invalid --table \"{flag}\": expected [schema.]name=path"
+                ))
+            })?;
+        Ok(Self {
+            name: name.trim().to_string(),
+            path: PathBuf::from(path.trim()),
+            format: None,
+            header: true,
+            delimiter: ",".into(),
+        })
+    }
+
+    /// The schema and table name this entry declares.
+    pub fn qualified_name(&self) -> (String, String) {
+        match self.name.split_once('.') {
+            Some((schema, table)) => (schema.to_string(), table.to_string()),
+            None => ("public".to_string(), self.name.clone()),
+        }
+    }
+}
+
+/// A configuration error, reported before the server starts.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+impl Config {
+    /// Parses a config file's text.
+    pub fn from_toml(text: &str, origin: &str) -> Result<Self, ConfigError> {
+        toml::from_str(text).map_err(|e| ConfigError(format!("{origin}: {}", e.message())))
+    }
+
+    /// Reads a config file.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError(format!("cannot read {}: {e}", path.display())))?;
+        Self::from_toml(&text, &path.display().to_string())
+    }
+
+    /// Applies `LAKEPORT_<SECTION>_<KEY>=value` overrides from `vars`.
+    ///
+    /// Section names hold no underscore, so the first underscore after the prefix splits section
+    /// from key: `LAKEPORT_SERVER_MAX_CONNECTIONS` sets `server.max_connections`. A value is read
+    /// as a TOML scalar when it parses as one (`8`, `true`) and as a string otherwise.
+    pub fn apply_env<I>(self, vars: I) -> Result<Self, ConfigError>
+    where
+        I: IntoIterator<Item = (String, String)>,
+    {
+        let mut tree = toml::Value::try_from(&self)
+            .map_err(|e| ConfigError(format!("cannot serialise configuration: {e}")))?;
+        let mut changed = false;
+        for (name, value) in vars {
+            let Some(rest) = name.strip_prefix("LAKEPORT_") else {
+                continue;
+            };
+            let (section, key) = rest
+                .split_once('_')
+                .map(|(s, k)| (s.to_ascii_lowercase(), k.to_ascii_lowercase()))
+                .ok_or_else(|| ConfigError(format!("unknown environment variable {name}")))?;
+            let table = tree
+                .get_mut(&section)
+                .and_then(toml::Value::as_table_mut)
+                .ok_or_else(|| {
+                    ConfigError(format!(
+                        "unknown environment variable {name}: no section [{section}]"
+                    ))
+                })?;
+            let parsed = format!("v = {value}")
+                .parse::<toml::Table>()
+                .ok()
+                .and_then(|mut t| t.remove("v"))
+                .unwrap_or(toml::Value::String(value));
+            table.insert(key, parsed);
+            changed = true;
+        }
+        if !changed {
+            return Ok(self);
+        }
+        tree.try_into()
+            .map_err(|e: toml::de::Error| ConfigError(format!("environment: {}", e.message())))
+    }
+
+    /// Checks values that parse but cannot work.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        parse_byte_size(&self.engine.memory_limit)?;
+        if self.engine.batch_size == 0 {
+            return Err(ConfigError("engine.batch_size must be positive".into()));
+        }
+        if self.engine.result_buffer_batches == 0 {
+            return Err(ConfigError(
+                "engine.result_buffer_batches must be positive".into(),
+            ));
+        }
+        if !(self.demo.scale_factor > 0.0 && self.demo.scale_factor <= 10.0) {
+            return Err(ConfigError("demo.scale_factor must be in (0, 10]".into()));
+        }
+        for table in &self.tables {
+            if table.delimiter.len() != 1 {
+                return Err(ConfigError(format!(
+                    "table {}: delimiter must be one ASCII character",
+                    table.name
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Engine threads, resolving 0 to the number of CPU cores.
+    pub fn engine_threads(&self) -> usize {
+        match self.engine.threads {
+            0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+            n => n,
+        }
+    }
+}
+
+/// Parses sizes such as `4GiB`, `512MiB`, `1GB`, `1048576`.
+pub fn parse_byte_size(text: &str) -> Result<usize, ConfigError> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number
+        .parse()
+        .map_err(|_| ConfigError(format!("invalid size \"{text}\"")))?;
+    let multiplier: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kb" => 1e3,
+        "kib" => 1024.0,
+        "m" | "mb" => 1e6,
+        "mib" => 1024.0 * 1024.0,
+        "g" | "gb" => 1e9,
+        "gib" => 1024.0 * 1024.0 * 1024.0,
+        "t" | "tb" => 1e12,
+        "tib" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
+        _ => return Err(ConfigError(format!("invalid size unit in \"{text}\""))),
+    };
+    Ok((number * multiplier) as usize)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_config_equals_defaults() {
+        let shipped = include_str!("../config/lakeport.toml");
+        let parsed = Config::from_toml(shipped, "config/lakeport.toml").unwrap();
+        assert_eq!(parsed, Config::default());
+    }
+
+    #[test]
+    fn shipped_config_mentions_every_key() {
+        let shipped = include_str!("../config/lakeport.toml");
+        let tree = toml::Value::try_from(Config::default()).unwrap();
+        for (section, table) in tree.as_table().unwrap() {
+            let Some(table) = table.as_table() else {
+                continue;
+            };
+            assert!(
+                shipped.contains(&format!("[{section}]")),
+                "[{section}] missing"
+            );
+            for key in table.keys() {
+                assert!(
+                    shipped.contains(&format!("\n{key} = ")),
+                    "{section}.{key} is not documented in config/lakeport.toml"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let err = Config::from_toml("[server]\nlisten_port = 1\n", "test").unwrap_err();
+        assert!(err.0.contains("listen_port"), "{err}");
+        let err = Config::from_toml("[nope]\n", "test").unwrap_err();
+        assert!(err.0.contains("nope"), "{err}");
+    }
+
+    #[test]
+    fn environment_overrides_file() {
+        let config = Config::from_toml("[server]\nmax_connections = 5\n", "t")
+            .unwrap()
+            .apply_env([
+                (
+                    "LAKEPORT_SERVER_MAX_CONNECTIONS".to_string(),
+                    "7".to_string(),
+                ),
+                ("LAKEPORT_SERVER_DATABASE".to_string(), "kitdb".to_string()),
+                ("PATH".to_string(), "/bin".to_string()),
+            ])
+            .unwrap();
+        assert_eq!(config.server.max_connections, 7);
+        assert_eq!(config.server.database, "kitdb");
+    }
+
+    #[test]
+    fn unknown_environment_key_is_named() {
+        let err = Config::default()
+            .apply_env([("LAKEPORT_SERVER_COLOUR".to_string(), "x".to_string())])
+            .unwrap_err();
+        assert!(err.0.contains("colour"), "{err}");
+        let err = Config::default()
+            .apply_env([("LAKEPORT_WHATEVER_X".to_string(), "x".to_string())])
+            .unwrap_err();
+        assert!(err.0.contains("LAKEPORT_WHATEVER_X"), "{err}");
+    }
+
+    #[test]
+    fn table_flag_forms() {
+        let t = TableConfig::from_flag("public.trips=/data/trips").unwrap();
+        assert_eq!(t.qualified_name(), ("public".into(), "trips".into()));
+        let t = TableConfig::from_flag("zones=z.csv").unwrap();
+        assert_eq!(t.qualified_name(), ("public".into(), "zones".into()));
+        assert!(TableConfig::from_flag("nopath").is_err());
+        assert!(TableConfig::from_flag("=x").is_err());
+    }
+
+    #[test]
+    fn byte_sizes() {
+        assert_eq!(parse_byte_size("4GiB").unwrap(), 4 << 30);
+        assert_eq!(parse_byte_size("512 MiB").unwrap(), 512 << 20);
+        assert_eq!(parse_byte_size("1000").unwrap(), 1000);
+        assert!(parse_byte_size("12 parsecs").is_err());
+    }
+}

@@ -1,0 +1,332 @@
+//! PostgreSQL functions whose answer depends on the session: `version()`,
+//! `current_database()`, `current_schema()`, `current_user`, `pg_backend_pid()`,
+//! `current_setting()`, `set_config()`, ... They are built per statement from its
+//! [`QueryContext`] and found by the resolver before DataFusion's own functions.
+
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, StringBuilder};
+use datafusion::arrow::datatypes::{DataType, Field};
+use datafusion::common::{ScalarValue, exec_err};
+use datafusion::logical_expr::{
+    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, TypeSignature,
+    Volatility,
+};
+
+use crate::session::{QueryContext, Variables};
+
+/// The `version()` text: PostgreSQL's shape, which drivers parse, with lakeport's version.
+pub fn version_string() -> String {
+    format!(
+        "PostgreSQL {} (lakeport {}) on {}-{}, compiled by rustc, 64-bit",
+        crate::session::variables::SERVER_VERSION,
+        env!("CARGO_PKG_VERSION"),
+        std::env::consts::ARCH,
+        std::env::consts::OS,
+    )
+}
+
+/// The session functions for one statement, by lowercase name.
+pub fn session_functions(
+    ctx: &QueryContext,
+    existing_schemas: &[String],
+) -> HashMap<String, Arc<ScalarUDF>> {
+    let mut functions = HashMap::new();
+    let mut constant = |name: &str, value: ScalarValue| {
+        functions.insert(
+            name.to_string(),
+            Arc::new(ScalarUDF::new_from_impl(SessionConstant::new(name, value))),
+        );
+    };
+    let text = |s: &str| ScalarValue::Utf8(Some(s.to_string()));
+    let current_schema = ctx
+        .search_path
+        .iter()
+        .find(|s| existing_schemas.contains(s))
+        .cloned();
+    constant("version", text(&version_string()));
+    constant("current_database", text(&ctx.database));
+    constant("current_catalog", text(&ctx.database));
+    constant("current_schema", ScalarValue::Utf8(current_schema));
+    constant("current_user", text(&ctx.user));
+    constant("session_user", text(&ctx.user));
+    constant("user", text(&ctx.user));
+    constant("current_role", text(&ctx.user));
+    constant("pg_backend_pid", ScalarValue::Int32(Some(ctx.pid)));
+
+    let visible: Vec<String> = ctx
+        .search_path
+        .iter()
+        .filter(|s| existing_schemas.contains(s))
+        .cloned()
+        .collect();
+    functions.insert(
+        "current_schemas".into(),
+        Arc::new(ScalarUDF::new_from_impl(CurrentSchemas::new(visible))),
+    );
+    for (name, kind) in [
+        ("current_setting", SettingKind::Get),
+        ("set_config", SettingKind::Set),
+    ] {
+        functions.insert(
+            name.into(),
+            Arc::new(ScalarUDF::new_from_impl(SettingFunction::new(
+                kind,
+                ctx.variables.clone(),
+            ))),
+        );
+    }
+    functions
+}
+
+/// A nullary function with a value fixed for the statement.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct SessionConstant {
+    name: String,
+    value: ScalarValue,
+    signature: Signature,
+}
+
+impl SessionConstant {
+    fn new(name: &str, value: ScalarValue) -> Self {
+        Self {
+            name: name.to_string(),
+            value,
+            signature: Signature::nullary(Volatility::Stable),
+        }
+    }
+}
+
+impl ScalarUDFImpl for SessionConstant {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> datafusion::common::Result<DataType> {
+        Ok(self.value.data_type())
+    }
+
+    fn invoke_with_args(
+        &self,
+        _args: ScalarFunctionArgs,
+    ) -> datafusion::common::Result<ColumnarValue> {
+        Ok(ColumnarValue::Scalar(self.value.clone()))
+    }
+}
+
+/// `current_schemas(include_implicit boolean)`: the search path's existing schemas.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct CurrentSchemas {
+    visible: Vec<String>,
+    signature: Signature,
+}
+
+impl CurrentSchemas {
+    fn new(visible: Vec<String>) -> Self {
+        Self {
+            visible,
+            signature: Signature::exact(vec![DataType::Boolean], Volatility::Stable),
+        }
+    }
+
+    fn list(&self, implicit: bool) -> ScalarValue {
+        let mut names: Vec<ScalarValue> = Vec::new();
+        if implicit {
+            names.push(ScalarValue::Utf8(Some("pg_catalog".into())));
+        }
+        names.extend(
+            self.visible
+                .iter()
+                .map(|s| ScalarValue::Utf8(Some(s.clone()))),
+        );
+        ScalarValue::List(ScalarValue::new_list_nullable(&names, &DataType::Utf8))
+    }
+}
+
+impl ScalarUDFImpl for CurrentSchemas {
+    fn name(&self) -> &str {
+        "current_schemas"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> datafusion::common::Result<DataType> {
+        Ok(DataType::List(Arc::new(Field::new_list_field(
+            DataType::Utf8,
+            true,
+        ))))
+    }
+
+    fn invoke_with_args(
+        &self,
+        args: ScalarFunctionArgs,
+    ) -> datafusion::common::Result<ColumnarValue> {
+        match &args.args[0] {
+            ColumnarValue::Scalar(ScalarValue::Boolean(b)) => {
+                Ok(ColumnarValue::Scalar(self.list(b.unwrap_or(false))))
+            }
+            ColumnarValue::Array(array) => {
+                let flags = array.as_boolean();
+                let values: Vec<ScalarValue> = (0..flags.len())
+                    .map(|i| self.list(flags.is_valid(i) && flags.value(i)))
+                    .collect();
+                Ok(ColumnarValue::Array(ScalarValue::iter_to_array(values)?))
+            }
+            other => exec_err!("current_schemas: unexpected argument {other:?}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum SettingKind {
+    /// `current_setting(name [, missing_ok])`
+    Get,
+    /// `set_config(name, value, is_local)`
+    Set,
+}
+
+/// `current_setting` and `set_config`, over the session's live variables.
+#[derive(Debug)]
+struct SettingFunction {
+    kind: SettingKind,
+    variables: Variables,
+    signature: Signature,
+}
+
+impl SettingFunction {
+    fn new(kind: SettingKind, variables: Variables) -> Self {
+        let signature = match kind {
+            SettingKind::Get => Signature::one_of(
+                vec![
+                    TypeSignature::Exact(vec![DataType::Utf8]),
+                    TypeSignature::Exact(vec![DataType::Utf8, DataType::Boolean]),
+                ],
+                Volatility::Volatile,
+            ),
+            SettingKind::Set => Signature::exact(
+                vec![DataType::Utf8, DataType::Utf8, DataType::Boolean],
+                Volatility::Volatile,
+            ),
+        };
+        Self {
+            kind,
+            variables,
+            signature,
+        }
+    }
+
+    fn apply(
+        &self,
+        args: &[Option<String>],
+        missing_ok: bool,
+    ) -> datafusion::common::Result<Option<String>> {
+        let Some(name) = args.first().cloned().flatten() else {
+            return Ok(None);
+        };
+        match self.kind {
+            SettingKind::Get => match self.variables.get(&name) {
+                Ok((_, value)) => Ok(Some(value)),
+                Err(_) if missing_ok => Ok(None),
+                Err(e) => Err(e.into_datafusion()),
+            },
+            SettingKind::Set => {
+                let value = args.get(1).cloned().flatten().unwrap_or_default();
+                self.variables
+                    .set(&name, &value)
+                    .map(Some)
+                    .map_err(|e| e.into_datafusion())
+            }
+        }
+    }
+}
+
+impl PartialEq for SettingFunction {
+    fn eq(&self, other: &Self) -> bool {
+        self.kind == other.kind
+    }
+}
+
+impl Eq for SettingFunction {}
+
+impl Hash for SettingFunction {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.kind.hash(state);
+    }
+}
+
+impl ScalarUDFImpl for SettingFunction {
+    fn name(&self) -> &str {
+        match self.kind {
+            SettingKind::Get => "current_setting",
+            SettingKind::Set => "set_config",
+        }
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> datafusion::common::Result<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn invoke_with_args(
+        &self,
+        args: ScalarFunctionArgs,
+    ) -> datafusion::common::Result<ColumnarValue> {
+        let rows = args.number_rows;
+        let all_scalar = args
+            .args
+            .iter()
+            .all(|a| matches!(a, ColumnarValue::Scalar(_)));
+        let arrays: Vec<ArrayRef> = args
+            .args
+            .iter()
+            .map(|a| a.to_array(rows.max(1)))
+            .collect::<datafusion::common::Result<_>>()?;
+        let text_at =
+            |array: &ArrayRef, row: usize| -> datafusion::common::Result<Option<String>> {
+                if array.is_null(row) {
+                    return Ok(None);
+                }
+                match ScalarValue::try_from_array(array, row)? {
+                    ScalarValue::Utf8(s) | ScalarValue::LargeUtf8(s) | ScalarValue::Utf8View(s) => {
+                        Ok(s)
+                    }
+                    ScalarValue::Boolean(b) => Ok(b.map(|b| b.to_string())),
+                    other => Ok(Some(other.to_string())),
+                }
+            };
+        let count = if all_scalar { 1 } else { rows };
+        let mut out = StringBuilder::with_capacity(count, count * 8);
+        for row in 0..count {
+            let values: Vec<Option<String>> = arrays
+                .iter()
+                .map(|a| text_at(a, row))
+                .collect::<datafusion::common::Result<_>>()?;
+            let missing_ok = self.kind == SettingKind::Get
+                && values
+                    .get(1)
+                    .cloned()
+                    .flatten()
+                    .is_some_and(|v| v == "true");
+            out.append_option(self.apply(&values, missing_ok)?);
+        }
+        let array: ArrayRef = Arc::new(out.finish());
+        if all_scalar {
+            Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(
+                &array, 0,
+            )?))
+        } else {
+            Ok(ColumnarValue::Array(array))
+        }
+    }
+}

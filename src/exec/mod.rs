@@ -1,0 +1,193 @@
+//! The engine seam: SQL statement in, Arrow record batch stream out.
+//!
+//! [`Engine::plan`] resolves a statement's tables and plans it with DataFusion (logical plan,
+//! parameter types inferred); [`Engine::execute`] binds parameters, optimises, and starts
+//! execution on the [`runtime::CpuRuntime`], returning a [`RowStream`]. Everything above this
+//! module sees plans and streams, never DataFusion sessions; a distributed engine will sit
+//! behind the same two calls.
+
+pub mod functions;
+pub mod resolve;
+pub mod runtime;
+pub mod tables;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
+use datafusion::common::ScalarValue;
+use datafusion::config::ConfigOptions;
+use datafusion::execution::SessionStateBuilder;
+use datafusion::execution::context::SessionState;
+use datafusion::execution::memory_pool::FairSpillPool;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::prelude::SessionConfig;
+use datafusion::sql::planner::{ParserOptions, PlannerContext, SqlToRel};
+use datafusion::sql::sqlparser::ast::Statement;
+
+pub use runtime::{RowCursor, RowStream};
+
+use crate::config::{Config, parse_byte_size};
+use crate::error::{Error, ErrorKind, Result};
+use crate::exec::resolve::Resolver;
+use crate::exec::runtime::CpuRuntime;
+use crate::exec::tables::TableRegistry;
+use crate::session::QueryContext;
+
+/// A planned query with its parameters' types.
+#[derive(Debug, Clone)]
+pub struct PlannedQuery {
+    pub plan: LogicalPlan,
+    /// Type of `$1`, `$2`, ...: declared by the client or inferred; `None` when neither.
+    pub param_types: Vec<Option<DataType>>,
+}
+
+pub struct Engine {
+    /// The state every statement starts from; each statement plans on a copy carrying its
+    /// session's options.
+    state: SessionState,
+    tables: Arc<TableRegistry>,
+    cpu: CpuRuntime,
+    result_buffer: usize,
+}
+
+impl Engine {
+    pub fn try_new(config: &Config) -> Result<Self> {
+        let threads = config.engine_threads();
+        let memory = parse_byte_size(&config.engine.memory_limit)
+            .map_err(|e| Error::invalid_parameter(e.0))?;
+        let runtime = RuntimeEnvBuilder::new()
+            .with_memory_pool(Arc::new(FairSpillPool::new(memory)))
+            .build_arc()?;
+        let mut session_config = SessionConfig::new()
+            .with_target_partitions(threads)
+            .with_batch_size(config.engine.batch_size)
+            .with_information_schema(false)
+            .with_create_default_catalog_and_schema(true);
+        let options = session_config.options_mut();
+        options.sql_parser.dialect = datafusion::config::Dialect::PostgreSQL;
+        options.sql_parser.enable_ident_normalization = true;
+        options.execution.time_zone = Some("UTC".into());
+        let state = SessionStateBuilder::new()
+            .with_config(session_config)
+            .with_runtime_env(runtime)
+            .with_default_features()
+            .build();
+        Ok(Self {
+            state,
+            tables: Arc::new(TableRegistry::default()),
+            cpu: CpuRuntime::try_new(threads)?,
+            result_buffer: config.engine.result_buffer_batches,
+        })
+    }
+
+    pub fn tables(&self) -> &Arc<TableRegistry> {
+        &self.tables
+    }
+
+    /// The DataFusion options a new session starts with.
+    pub fn default_options(&self) -> ConfigOptions {
+        self.state.config_options().as_ref().clone()
+    }
+
+    /// The base state, for work outside a session (table schema inference at startup).
+    pub fn base_state(&self) -> &SessionState {
+        &self.state
+    }
+
+    fn state_for(&self, ctx: &QueryContext) -> SessionState {
+        let mut state = self.state.clone();
+        let options = state.config_mut().options_mut();
+        *options = ctx.options.clone();
+        options.execution.time_zone = Some(ctx.time_zone.clone());
+        state
+    }
+
+    /// Plans a query statement. `declared` holds the parameter types the client gave, by
+    /// position; the rest are inferred from how the statement uses them.
+    pub fn plan(
+        &self,
+        ctx: &QueryContext,
+        statement: Statement,
+        declared: &[Option<DataType>],
+    ) -> Result<PlannedQuery> {
+        let state = self.state_for(ctx);
+        let resolver = Resolver::try_new(&state, &self.tables, ctx, &statement)?;
+        let planner = SqlToRel::new_with_options(&resolver, parser_options(state.config_options()));
+        let declared_fields: Vec<Option<FieldRef>> = declared
+            .iter()
+            .map(|t| {
+                t.as_ref()
+                    .map(|t| Arc::new(Field::new("", t.clone(), true)))
+            })
+            .collect();
+        let mut context = PlannerContext::new().with_prepare_param_data_types(declared_fields);
+        let plan = planner.sql_statement_to_plan_with_context(statement, &mut context)?;
+        let param_types = parameter_types(&plan, declared)?;
+        Ok(PlannedQuery { plan, param_types })
+    }
+
+    /// Binds parameter values and starts running the plan.
+    pub async fn execute(
+        &self,
+        ctx: &QueryContext,
+        plan: LogicalPlan,
+        params: Vec<ScalarValue>,
+    ) -> Result<RowStream> {
+        let plan = if params.is_empty() {
+            plan
+        } else {
+            plan.with_param_values(params)?
+        };
+        let state = self.state_for(ctx);
+        let physical = state.create_physical_plan(&plan).await?;
+        Ok(self
+            .cpu
+            .execute(physical, state.task_ctx(), self.result_buffer))
+    }
+}
+
+fn parser_options(options: &ConfigOptions) -> ParserOptions {
+    let sql = &options.sql_parser;
+    ParserOptions {
+        parse_float_as_decimal: sql.parse_float_as_decimal,
+        enable_ident_normalization: sql.enable_ident_normalization,
+        enable_options_value_normalization: sql.enable_options_value_normalization,
+        support_varchar_with_length: sql.support_varchar_with_length,
+        map_string_types_to_utf8view: sql.map_string_types_to_utf8view,
+        collect_spans: sql.collect_spans,
+        default_null_ordering: sql.default_null_ordering.as_str().into(),
+    }
+}
+
+/// The types of `$1..$n`: the declared ones, else what DataFusion inferred.
+fn parameter_types(
+    plan: &LogicalPlan,
+    declared: &[Option<DataType>],
+) -> Result<Vec<Option<DataType>>> {
+    let inferred: HashMap<String, Option<DataType>> = plan.get_parameter_types()?;
+    let mut count = declared.len();
+    for name in inferred.keys() {
+        let index = name
+            .strip_prefix('$')
+            .and_then(|n| n.parse::<usize>().ok())
+            .filter(|n| *n >= 1)
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::Syntax,
+                    format!("invalid parameter name \"{name}\""),
+                )
+            })?;
+        count = count.max(index);
+    }
+    Ok((1..=count)
+        .map(|i| {
+            declared
+                .get(i - 1)
+                .cloned()
+                .flatten()
+                .or_else(|| inferred.get(&format!("${i}")).cloned().flatten())
+        })
+        .collect())
+}

@@ -1,0 +1,221 @@
+//! The execution runtime: DataFusion's CPU-bound work runs here, off the runtime that serves
+//! sockets, so a heavy query cannot delay another connection's protocol messages.
+//!
+//! Results cross back to the socket side through a bounded channel per query: the engine
+//! produces at most `buffer` batches ahead of the client (backpressure), and dropping the
+//! receiving [`RowStream`] aborts the producing task, which drops DataFusion's stream and
+//! with it every task the plan spawned.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::execution::TaskContext;
+use datafusion::physical_plan::{ExecutionPlan, execute_stream};
+use futures::{Stream, StreamExt};
+use tokio::sync::mpsc;
+
+use crate::error::{Error, Result};
+
+/// A multi-threaded tokio runtime of its own, for query execution.
+pub struct CpuRuntime {
+    handle: tokio::runtime::Handle,
+    /// Dropping the sender lets the runtime's owner thread shut it down.
+    _shutdown: std::sync::mpsc::Sender<()>,
+}
+
+impl CpuRuntime {
+    pub fn try_new(threads: usize) -> Result<Self> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads.max(1))
+            .thread_name("lakeport-exec")
+            .enable_all()
+            .build()
+            .map_err(|e| Error::internal(format!("cannot start the execution runtime: {e}")))?;
+        let handle = runtime.handle().clone();
+        let (shutdown, wait) = std::sync::mpsc::channel::<()>();
+        std::thread::Builder::new()
+            .name("lakeport-exec-owner".into())
+            .spawn(move || {
+                let _ = wait.recv();
+                runtime.shutdown_background();
+            })
+            .map_err(|e| Error::internal(format!("cannot start the execution runtime: {e}")))?;
+        Ok(Self {
+            handle,
+            _shutdown: shutdown,
+        })
+    }
+
+    /// Starts executing `plan` on this runtime and returns its rows as a stream.
+    pub fn execute(
+        &self,
+        plan: Arc<dyn ExecutionPlan>,
+        task_ctx: Arc<TaskContext>,
+        buffer: usize,
+    ) -> RowStream {
+        let schema = plan.schema();
+        let (sender, receiver) = mpsc::channel(buffer.max(1));
+        let task = self.handle.spawn(async move {
+            let mut stream = match execute_stream(plan, task_ctx) {
+                Ok(stream) => stream,
+                Err(e) => {
+                    let _ = sender.send(Err(Error::from(e))).await;
+                    return;
+                }
+            };
+            while let Some(item) = stream.next().await {
+                let failed = item.is_err();
+                if sender.send(item.map_err(Error::from)).await.is_err() || failed {
+                    return;
+                }
+            }
+        });
+        RowStream {
+            schema,
+            receiver,
+            task: Some(task),
+        }
+    }
+}
+
+/// The rows of one running query, batch by batch.
+pub struct RowStream {
+    schema: SchemaRef,
+    receiver: mpsc::Receiver<Result<RecordBatch>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl RowStream {
+    pub fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    /// A stream over batches computed already (SHOW, FETCH, constant results).
+    pub fn from_batches(schema: SchemaRef, batches: Vec<RecordBatch>) -> Self {
+        let (sender, receiver) = mpsc::channel(batches.len().max(1));
+        for batch in batches {
+            // The channel has room for every batch, so this cannot fail.
+            let _ = sender.try_send(Ok(batch));
+        }
+        Self {
+            schema,
+            receiver,
+            task: None,
+        }
+    }
+
+    /// A stream fed by an arbitrary producer task on the caller's runtime.
+    pub fn from_stream<S>(schema: SchemaRef, stream: S) -> Self
+    where
+        S: Stream<Item = Result<RecordBatch>> + Send + 'static,
+    {
+        let (sender, receiver) = mpsc::channel(1);
+        let task = tokio::spawn(async move {
+            let mut stream = std::pin::pin!(stream);
+            while let Some(item) = stream.next().await {
+                if sender.send(item).await.is_err() {
+                    return;
+                }
+            }
+        });
+        Self {
+            schema,
+            receiver,
+            task: Some(task),
+        }
+    }
+}
+
+impl Stream for RowStream {
+    type Item = Result<RecordBatch>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.receiver.poll_recv(cx)
+    }
+}
+
+impl Drop for RowStream {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+/// Reads a [`RowStream`] in pieces of at most a given number of rows, keeping what is left of
+/// a batch for the next read: the state behind portals and cursors.
+pub struct RowCursor {
+    schema: SchemaRef,
+    stream: Option<RowStream>,
+    pending: Option<RecordBatch>,
+}
+
+impl RowCursor {
+    pub fn new(stream: RowStream) -> Self {
+        Self {
+            schema: stream.schema(),
+            stream: Some(stream),
+            pending: None,
+        }
+    }
+
+    pub fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    /// Describes the rows with `schema` (same types, names as the client should see them).
+    pub fn with_schema(mut self, schema: SchemaRef) -> Self {
+        self.schema = schema;
+        self
+    }
+
+    /// The next batch of at most `limit` rows (`limit` > 0), or `None` at the end.
+    pub async fn next_batch(&mut self, limit: usize) -> Result<Option<RecordBatch>> {
+        loop {
+            let batch = match self.pending.take() {
+                Some(batch) => batch,
+                None => match self.stream.as_mut() {
+                    None => return Ok(None),
+                    Some(stream) => match stream.next().await {
+                        Some(Ok(batch)) => batch,
+                        Some(Err(e)) => {
+                            self.stream = None;
+                            return Err(e);
+                        }
+                        None => {
+                            self.stream = None;
+                            return Ok(None);
+                        }
+                    },
+                },
+            };
+            if batch.num_rows() == 0 {
+                continue;
+            }
+            if batch.num_rows() <= limit {
+                return Ok(Some(batch));
+            }
+            self.pending = Some(batch.slice(limit, batch.num_rows() - limit));
+            return Ok(Some(batch.slice(0, limit)));
+        }
+    }
+
+    /// Skips up to `count` rows and returns how many were skipped (MOVE).
+    pub async fn skip(&mut self, count: usize) -> Result<usize> {
+        let mut skipped = 0;
+        while skipped < count {
+            match self.next_batch(count - skipped).await? {
+                Some(batch) => skipped += batch.num_rows(),
+                None => break,
+            }
+        }
+        Ok(skipped)
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.stream.is_none() && self.pending.is_none()
+    }
+}

@@ -1,0 +1,142 @@
+//! The `lakeport` binary: flags → configuration → logging → `lakeport::run`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use lakeport::config::{Config, LogFormat, TableConfig};
+
+/// A PostgreSQL-wire SQL server for Parquet and CSV data, on DataFusion.
+#[derive(Debug, Parser)]
+#[command(name = "lakeport", version, about)]
+struct Flags {
+    /// Configuration file (TOML); see config/lakeport.toml for every key.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Address to listen on (server.listen).
+    #[arg(long, value_name = "HOST:PORT")]
+    listen: Option<String>,
+    /// Warehouse directory (catalog.warehouse).
+    #[arg(long, value_name = "DIR")]
+    warehouse: Option<PathBuf>,
+    /// A table over Parquet or CSV files: [schema.]name=path (repeatable).
+    #[arg(long = "table", value_name = "[SCHEMA.]NAME=PATH")]
+    tables: Vec<String>,
+    /// Do not generate or serve the TPC-H demo data.
+    #[arg(long)]
+    no_demo: bool,
+    /// Log format: text or json (log.format).
+    #[arg(long, value_name = "FORMAT")]
+    log_format: Option<String>,
+}
+
+fn load_config(flags: &Flags) -> Result<Config, String> {
+    let config = match &flags.config {
+        Some(path) => Config::from_file(path).map_err(|e| e.to_string())?,
+        None => Config::default(),
+    };
+    let mut config = config
+        .apply_env(std::env::vars())
+        .map_err(|e| e.to_string())?;
+    if let Some(listen) = &flags.listen {
+        config.server.listen = listen
+            .parse()
+            .map_err(|_| format!("invalid --listen \"{listen}\": expected HOST:PORT"))?;
+    }
+    if let Some(warehouse) = &flags.warehouse {
+        config.catalog.warehouse = warehouse.clone();
+    }
+    for table in &flags.tables {
+        config
+            .tables
+            .push(TableConfig::from_flag(table).map_err(|e| e.to_string())?);
+    }
+    if flags.no_demo {
+        config.demo.enabled = false;
+    }
+    if let Some(format) = &flags.log_format {
+        config.log.format = match format.as_str() {
+            "text" => LogFormat::Text,
+            "json" => LogFormat::Json,
+            other => {
+                return Err(format!(
+                    "invalid --log-format \"{other}\": expected text or json"
+                ));
+            }
+        };
+    }
+    config.validate().map_err(|e| e.to_string())?;
+    Ok(config)
+}
+
+fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log.level));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    match config.log.format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn main() -> ExitCode {
+    let flags = Flags::parse();
+    let config = match load_config(&flags) {
+        Ok(config) => config,
+        Err(message) => {
+            eprintln!("lakeport: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(&config);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("lakeport-io")
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("lakeport: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        let listener = lakeport::server::bind(&config).await?;
+        let address = listener.local_addr().map_err(|e| lakeport::Error::internal(e.to_string()))?;
+        let service = lakeport::server::build(config).await?;
+        tracing::info!(%address, version = env!("CARGO_PKG_VERSION"), "lakeport is ready: psql -h {} -p {} -U lakeport", address.ip(), address.port());
+        lakeport::server::serve(service, listener, shutdown_signal()).await
+    });
+    match result {
+        Ok(()) => {
+            tracing::info!("lakeport stopped");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "lakeport failed");
+            eprintln!("lakeport: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(_) => {
+                    let _ = interrupt.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+}

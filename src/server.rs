@@ -1,0 +1,84 @@
+//! The server: builds the shared service (engine, tables, demo data), then accepts
+//! connections until the shutdown future resolves.
+//!
+//! Each connection runs as its own task on the caller's runtime (the socket side); query
+//! execution runs on the engine's own runtime. Shutdown stops accepting; connections in
+//! progress end with the runtime.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+use crate::error::{Error, ErrorKind, Result};
+use crate::exec::Engine;
+use crate::exec::tables::listing_table;
+use crate::registry::Registry;
+use crate::sql::Service;
+use crate::wire::Handlers;
+
+/// Builds everything connections share: the engine and the tables it serves.
+pub async fn build(config: Config) -> Result<Arc<Service>> {
+    let engine = Engine::try_new(&config)?;
+    let mut tables = Vec::new();
+    if config.demo.enabled {
+        tables.extend(crate::demo::ensure_demo(&config.catalog.warehouse, &config.demo).await?);
+    }
+    tables.extend(config.tables.iter().cloned());
+    engine.tables().create_schema("public");
+    engine.tables().create_schema("default");
+    for table in &tables {
+        let (schema, name) = table.qualified_name();
+        let provider = listing_table(engine.base_state(), table).await?;
+        engine.tables().register(
+            &schema.to_ascii_lowercase(),
+            &name.to_ascii_lowercase(),
+            provider,
+        );
+        tracing::debug!(table = %table.name, path = %table.path.display(), "table registered");
+    }
+    Ok(Service::new(engine, Arc::new(config)))
+}
+
+/// Accepts connections on `listener` until `shutdown` resolves.
+pub async fn serve(
+    service: Arc<Service>,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+) -> Result<()> {
+    let registry = Registry::new();
+    let handlers = Arc::new(Handlers::new(service, registry));
+    tokio::pin!(shutdown);
+    loop {
+        let accepted = tokio::select! {
+            _ = &mut shutdown => return Ok(()),
+            accepted = listener.accept() => accepted,
+        };
+        let (socket, peer) = match accepted {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let _ = socket.set_nodelay(true);
+        let handlers = handlers.clone();
+        tokio::spawn(async move {
+            if let Err(e) = crate::wire::serve_connection(socket, handlers).await {
+                tracing::debug!(client = %peer, error = %e, "connection ended with an error");
+            }
+        });
+    }
+}
+
+/// Binds the configured address.
+pub async fn bind(config: &Config) -> Result<TcpListener> {
+    TcpListener::bind(config.server.listen).await.map_err(|e| {
+        Error::new(
+            ErrorKind::Storage,
+            format!("could not listen on {}: {e}", config.server.listen),
+        )
+    })
+}

@@ -1,0 +1,114 @@
+//! Per-connection state: who is connected, the session variables, the transaction block and
+//! the notices waiting to reach the client. Plain state, read by `sql` and `exec`; each
+//! statement gets a read-only [`QueryContext`] snapshot of what planning needs.
+
+pub mod transaction;
+pub mod variables;
+
+use std::net::SocketAddr;
+
+use datafusion::config::ConfigOptions;
+
+pub use transaction::{Transaction, TransactionOutcome, TransactionStatus};
+pub use variables::Variables;
+
+use crate::config::SessionDefaults;
+
+/// A message for the client that is not an error (NoticeResponse).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    /// "WARNING", "NOTICE" or "INFO".
+    pub severity: &'static str,
+    pub message: String,
+}
+
+pub struct Session {
+    /// The process id clients see (BackendKeyData, `pg_backend_pid()`).
+    pub pid: i32,
+    pub user: String,
+    pub database: String,
+    pub client_addr: SocketAddr,
+    pub variables: Variables,
+    pub transaction: Transaction,
+    notices: Vec<Notice>,
+}
+
+impl Session {
+    pub fn new(
+        pid: i32,
+        user: String,
+        database: String,
+        client_addr: SocketAddr,
+        application_name: &str,
+        defaults: &SessionDefaults,
+        datafusion: ConfigOptions,
+    ) -> Self {
+        let variables = Variables::new(defaults, datafusion, &user, application_name);
+        Self {
+            pid,
+            user,
+            database,
+            client_addr,
+            variables,
+            transaction: Transaction::default(),
+            notices: Vec::new(),
+        }
+    }
+
+    pub fn notice(&mut self, severity: &'static str, message: impl Into<String>) {
+        self.notices.push(Notice {
+            severity,
+            message: message.into(),
+        });
+    }
+
+    pub fn take_notices(&mut self) -> Vec<Notice> {
+        std::mem::take(&mut self.notices)
+    }
+
+    /// What planning and execution of one statement may read.
+    pub fn query_context(&self) -> QueryContext {
+        QueryContext {
+            pid: self.pid,
+            user: self.user.clone(),
+            database: self.database.clone(),
+            search_path: self.resolved_search_path(),
+            time_zone: self.variables.time_zone(),
+            options: self.variables.datafusion_options(),
+            variables: self.variables.clone(),
+        }
+    }
+
+    /// The search path with `"$user"` replaced and quotes removed.
+    fn resolved_search_path(&self) -> Vec<String> {
+        self.variables
+            .search_path()
+            .into_iter()
+            .map(|entry| {
+                if entry == "\"$user\"" || entry == "$user" {
+                    self.user.clone()
+                } else if let Some(inner) =
+                    entry.strip_prefix('"').and_then(|e| e.strip_suffix('"'))
+                {
+                    inner.replace("\"\"", "\"")
+                } else {
+                    entry.to_ascii_lowercase()
+                }
+            })
+            .collect()
+    }
+}
+
+/// A snapshot of the session for planning and running one statement.
+#[derive(Clone)]
+pub struct QueryContext {
+    pub pid: i32,
+    pub user: String,
+    pub database: String,
+    /// Schemas to search for unqualified names, in order (may name schemas that do not exist).
+    pub search_path: Vec<String>,
+    pub time_zone: String,
+    pub options: ConfigOptions,
+    /// The live variables, for `current_setting()` and `set_config()`.
+    pub variables: Variables,
+}

@@ -1,0 +1,241 @@
+//! COPY TO STDOUT: CopyOutResponse, the rows as CopyData in text, CSV or binary form, then
+//! CopyDone. One CopyData per batch: the protocol lets data messages split rows freely.
+
+use std::fmt::Debug;
+
+use bytes::{BufMut, BytesMut};
+use datafusion::arrow::array::Array;
+use datafusion::arrow::record_batch::RecordBatch;
+use futures::Sink;
+use pgwire::error::PgWireError;
+use pgwire::messages::PgWireBackendMessage;
+use pgwire::messages::copy::{CopyData, CopyDone, CopyOutResponse};
+
+use crate::error::{Error, Result};
+use crate::exec::RowCursor;
+use crate::registry::StatementGuard;
+use crate::sql::copy::{CopyFormat, CopyKind, forces_all};
+use crate::wire::encode::{EncodeOptions, column_writers, plain_columns};
+use crate::wire::rows::{Failure, feed};
+
+const BINARY_SIGNATURE: &[u8] = b"PGCOPY\n\xff\r\n\0";
+
+/// Streams the cursor as COPY data; returns the rows sent.
+pub async fn send_copy<C>(
+    client: &mut C,
+    cursor: &mut RowCursor,
+    format: &CopyFormat,
+    options: &EncodeOptions,
+    guard: &StatementGuard,
+) -> Result<u64, Failure>
+where
+    C: Sink<PgWireBackendMessage> + Unpin + Send,
+    C::Error: Debug,
+    PgWireError: From<C::Error>,
+{
+    let schema = cursor.schema();
+    let columns = schema.fields().len();
+    let binary = format.kind == CopyKind::Binary;
+    let code = i16::from(binary);
+    let response = CopyOutResponse::new(code as i8, columns as i16, vec![code; columns]);
+    feed(client, PgWireBackendMessage::CopyOutResponse(response)).await?;
+    let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+    let forced: Vec<bool> = names
+        .iter()
+        .map(|n| match &format.force_quote {
+            None => true,
+            Some(list) => forces_all(list) || list.iter().any(|c| c.eq_ignore_ascii_case(n)),
+        })
+        .collect();
+    let mut out = BytesMut::new();
+    if binary {
+        out.put_slice(BINARY_SIGNATURE);
+        out.put_i32(0);
+        out.put_i32(0);
+    } else if format.header {
+        let header: Vec<Option<&[u8]>> = names.iter().map(|n| Some(n.as_bytes())).collect();
+        write_text_row(&mut out, &header, format, &vec![false; columns]);
+    }
+    let mut rows = 0u64;
+    while let Some(batch) = guard.run(cursor.next_batch(usize::MAX)).await? {
+        encode_copy_batch(&batch, format, &forced, options, &mut out)?;
+        rows += batch.num_rows() as u64;
+        feed(
+            client,
+            PgWireBackendMessage::CopyData(CopyData::new(out.split().freeze())),
+        )
+        .await?;
+    }
+    if binary {
+        out.put_i16(-1);
+    }
+    if !out.is_empty() {
+        feed(
+            client,
+            PgWireBackendMessage::CopyData(CopyData::new(out.split().freeze())),
+        )
+        .await?;
+    }
+    feed(client, PgWireBackendMessage::CopyDone(CopyDone::new())).await?;
+    Ok(rows)
+}
+
+fn encode_copy_batch(
+    batch: &RecordBatch,
+    format: &CopyFormat,
+    forced: &[bool],
+    options: &EncodeOptions,
+    out: &mut BytesMut,
+) -> Result<()> {
+    let columns = plain_columns(batch)?;
+    let binary = vec![format.kind == CopyKind::Binary; columns.len()];
+    let writers = column_writers(&columns, &binary, options)?;
+    let count = i16::try_from(columns.len())
+        .map_err(|_| Error::unsupported("too many columns for COPY"))?;
+    let mut values = BytesMut::new();
+    let mut bounds: Vec<Option<(usize, usize)>> = Vec::with_capacity(columns.len());
+    for row in 0..batch.num_rows() {
+        if format.kind == CopyKind::Binary {
+            out.put_i16(count);
+            for (column, writer) in columns.iter().zip(&writers) {
+                if column.is_null(row) {
+                    out.put_i32(-1);
+                    continue;
+                }
+                let at = out.len();
+                out.put_i32(0);
+                writer(row, out);
+                let len = (out.len() - at - 4) as i32;
+                out[at..at + 4].copy_from_slice(&len.to_be_bytes());
+            }
+            continue;
+        }
+        values.clear();
+        bounds.clear();
+        for (column, writer) in columns.iter().zip(&writers) {
+            if column.is_null(row) {
+                bounds.push(None);
+            } else {
+                let start = values.len();
+                writer(row, &mut values);
+                bounds.push(Some((start, values.len())));
+            }
+        }
+        let fields: Vec<Option<&[u8]>> = bounds
+            .iter()
+            .map(|b| b.map(|(s, e)| &values[s..e]))
+            .collect();
+        write_text_row(out, &fields, format, forced);
+    }
+    Ok(())
+}
+
+/// One line of text or CSV COPY output.
+fn write_text_row(
+    out: &mut BytesMut,
+    fields: &[Option<&[u8]>],
+    format: &CopyFormat,
+    forced: &[bool],
+) {
+    let mut delimiter = [0u8; 4];
+    let delimiter = format.delimiter.encode_utf8(&mut delimiter).as_bytes();
+    for (i, field) in fields.iter().enumerate() {
+        if i > 0 {
+            out.put_slice(delimiter);
+        }
+        match field {
+            None => out.put_slice(format.null.as_bytes()),
+            Some(value) if format.kind == CopyKind::Csv => {
+                write_csv_value(out, value, format, forced.get(i).copied().unwrap_or(false))
+            }
+            Some(value) => write_text_value(out, value, delimiter),
+        }
+    }
+    out.put_u8(b'\n');
+}
+
+fn write_text_value(out: &mut BytesMut, value: &[u8], delimiter: &[u8]) {
+    for &b in value {
+        match b {
+            b'\\' => out.put_slice(b"\\\\"),
+            b'\n' => out.put_slice(b"\\n"),
+            b'\r' => out.put_slice(b"\\r"),
+            b'\t' => out.put_slice(b"\\t"),
+            0x08 => out.put_slice(b"\\b"),
+            0x0c => out.put_slice(b"\\f"),
+            0x0b => out.put_slice(b"\\v"),
+            b if delimiter.len() == 1 && b == delimiter[0] => {
+                out.put_u8(b'\\');
+                out.put_u8(b);
+            }
+            b => out.put_u8(b),
+        }
+    }
+}
+
+fn write_csv_value(out: &mut BytesMut, value: &[u8], format: &CopyFormat, force: bool) {
+    let quote = format.quote as u8;
+    let escape = format.escape as u8;
+    let delimiter = format.delimiter as u8;
+    let needs_quotes = force
+        || value.is_empty() && format.null.is_empty()
+        || value == format.null.as_bytes()
+        || value == b"\\."
+        || value
+            .iter()
+            .any(|&b| b == delimiter || b == quote || b == b'\n' || b == b'\r');
+    if !needs_quotes {
+        out.put_slice(value);
+        return;
+    }
+    out.put_u8(quote);
+    for &b in value {
+        if b == quote || b == escape {
+            out.put_u8(escape);
+        }
+        out.put_u8(b);
+    }
+    out.put_u8(quote);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn csv() -> CopyFormat {
+        CopyFormat {
+            kind: CopyKind::Csv,
+            delimiter: ',',
+            null: String::new(),
+            header: true,
+            quote: '"',
+            escape: '"',
+            force_quote: Some(Vec::new()),
+        }
+    }
+
+    #[test]
+    fn csv_rows_quote_like_postgres() {
+        let mut out = BytesMut::new();
+        let fields: Vec<Option<&[u8]>> = vec![
+            Some(b"1"),
+            Some(b"Caf\xc3\xa9, \"quoted\""),
+            None,
+            Some(b""),
+        ];
+        write_text_row(&mut out, &fields, &csv(), &[false; 4]);
+        assert_eq!(&out[..], "1,\"Café, \"\"quoted\"\"\",,\"\"\n".as_bytes());
+    }
+
+    #[test]
+    fn text_rows_escape_like_postgres() {
+        let mut format = csv();
+        format.kind = CopyKind::Text;
+        format.delimiter = '\t';
+        format.null = "\\N".into();
+        let mut out = BytesMut::new();
+        let fields: Vec<Option<&[u8]>> = vec![Some(b"a\tb\\c\nd"), None];
+        write_text_row(&mut out, &fields, &format, &[false; 2]);
+        assert_eq!(&out[..], b"a\\tb\\\\c\\nd\t\\N\n");
+    }
+}
