@@ -275,6 +275,11 @@ fn classify_message(message: &str) -> Error {
     let lower = message.to_ascii_lowercase();
     let kind = if lower.contains("divide by zero") || lower.contains("division by zero") {
         return Error::new(ErrorKind::DivisionByZero, "division by zero");
+    } else if lower.contains("non-boolean predicate") {
+        return Error::new(
+            ErrorKind::DatatypeMismatch,
+            "argument of WHERE must be type boolean",
+        );
     } else if lower.starts_with("invalid function")
         || lower.contains("no function matches")
         || lower.contains("unknown function")

@@ -16,12 +16,14 @@ use std::sync::Arc;
 
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
 use datafusion::common::ScalarValue;
+use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::config::ConfigOptions;
 use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::context::SessionState;
 use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
-use datafusion::logical_expr::LogicalPlan;
+use datafusion::logical_expr::expr::{Cast, Placeholder, TryCast};
+use datafusion::logical_expr::{Expr, LogicalPlan};
 use datafusion::prelude::SessionConfig;
 use datafusion::sql::planner::{ParserOptions, PlannerContext, SqlToRel};
 use datafusion::sql::sqlparser::ast::Statement;
@@ -80,6 +82,11 @@ impl Engine {
             cpu: CpuRuntime::try_new(threads)?,
             result_buffer: config.engine.result_buffer_batches,
         })
+    }
+
+    /// How many queries are executing now (their results not yet fully sent or dropped).
+    pub fn running_queries(&self) -> usize {
+        self.cpu.running_queries()
     }
 
     pub fn tables(&self) -> &Arc<TableRegistry> {
@@ -161,12 +168,14 @@ fn parser_options(options: &ConfigOptions) -> ParserOptions {
     }
 }
 
-/// The types of `$1..$n`: the declared ones, else what DataFusion inferred.
+/// The types of `$1..$n`: the declared ones, else what DataFusion inferred, else the type a
+/// bare parameter is cast to (`$1::int2`), as PostgreSQL infers it.
 fn parameter_types(
     plan: &LogicalPlan,
     declared: &[Option<DataType>],
 ) -> Result<Vec<Option<DataType>>> {
     let inferred: HashMap<String, Option<DataType>> = plan.get_parameter_types()?;
+    let cast_to = parameter_cast_types(plan)?;
     let mut count = declared.len();
     for name in inferred.keys() {
         let index = name
@@ -188,6 +197,28 @@ fn parameter_types(
                 .cloned()
                 .flatten()
                 .or_else(|| inferred.get(&format!("${i}")).cloned().flatten())
+                .or_else(|| cast_to.get(&format!("${i}")).cloned())
         })
         .collect())
+}
+
+/// Parameters without a type that appear directly under a cast, with the cast's type.
+fn parameter_cast_types(plan: &LogicalPlan) -> Result<HashMap<String, DataType>> {
+    let mut found = HashMap::new();
+    plan.apply_with_subqueries(|node| {
+        node.apply_expressions(|expr| {
+            expr.apply(|expr| {
+                if let Expr::Cast(Cast { expr, field }) | Expr::TryCast(TryCast { expr, field }) =
+                    expr
+                    && let Expr::Placeholder(Placeholder { id, field: None }) = expr.as_ref()
+                {
+                    found
+                        .entry(id.clone())
+                        .or_insert_with(|| field.data_type().clone());
+                }
+                Ok(TreeNodeRecursion::Continue)
+            })
+        })
+    })?;
+    Ok(found)
 }

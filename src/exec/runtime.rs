@@ -8,6 +8,7 @@
 
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 
 use datafusion::arrow::datatypes::SchemaRef;
@@ -22,6 +23,9 @@ use crate::error::{Error, Result};
 /// A multi-threaded tokio runtime of its own, for query execution.
 pub struct CpuRuntime {
     handle: tokio::runtime::Handle,
+    /// Queries whose producing task is alive: counted up when one starts, down when its
+    /// task ends, finished or aborted because the client went away.
+    running: Arc<AtomicUsize>,
     /// Dropping the sender lets the runtime's owner thread shut it down.
     _shutdown: std::sync::mpsc::Sender<()>,
 }
@@ -45,8 +49,14 @@ impl CpuRuntime {
             .map_err(|e| Error::internal(format!("cannot start the execution runtime: {e}")))?;
         Ok(Self {
             handle,
+            running: Arc::default(),
             _shutdown: shutdown,
         })
+    }
+
+    /// How many queries are executing now.
+    pub fn running_queries(&self) -> usize {
+        self.running.load(Ordering::SeqCst)
     }
 
     /// Starts executing `plan` on this runtime and returns its rows as a stream.
@@ -58,7 +68,9 @@ impl CpuRuntime {
     ) -> RowStream {
         let schema = plan.schema();
         let (sender, receiver) = mpsc::channel(buffer.max(1));
+        let running = RunningQuery::start(&self.running);
         let task = self.handle.spawn(async move {
+            let _running = running;
             let mut stream = match execute_stream(plan, task_ctx) {
                 Ok(stream) => stream,
                 Err(e) => {
@@ -78,6 +90,22 @@ impl CpuRuntime {
             receiver,
             task: Some(task),
         }
+    }
+}
+
+/// One count in [`CpuRuntime::running_queries`], held by the query's producing task.
+struct RunningQuery(Arc<AtomicUsize>);
+
+impl RunningQuery {
+    fn start(counter: &Arc<AtomicUsize>) -> Self {
+        counter.fetch_add(1, Ordering::SeqCst);
+        Self(counter.clone())
+    }
+}
+
+impl Drop for RunningQuery {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 

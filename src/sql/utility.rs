@@ -28,7 +28,10 @@ pub enum Command {
     SetIgnored,
     Reset(Option<String>),
     Show(Option<String>),
-    Begin,
+    /// BEGIN, or START TRANSACTION (`start`), which PostgreSQL tags differently.
+    Begin {
+        start: bool,
+    },
     Commit,
     Rollback,
     Savepoint(String),
@@ -48,6 +51,14 @@ pub(super) fn allowed_in_failed_transaction(statement: &Statement) -> bool {
     )
 }
 
+/// SHOW names PostgreSQL spells as several words; any other multi-part name is dotted
+/// (`SHOW datafusion.execution.batch_size` reaches here as three identifiers).
+const SPOKEN_VARIABLE_NAMES: &[&str] = &[
+    "time zone",
+    "transaction isolation level",
+    "session authorization",
+];
+
 pub(super) fn route(statement: Statement) -> Result<Command> {
     Ok(match statement {
         Statement::Set(set) => route_set(set)?,
@@ -56,17 +67,19 @@ pub(super) fn route(statement: Statement) -> Result<Command> {
             Reset::ConfigurationParameter(name) => Command::Reset(Some(object_name(&name))),
         },
         Statement::ShowVariable { variable } => {
-            let name = variable
-                .iter()
-                .map(ident_text)
-                .collect::<Vec<_>>()
-                .join(" ");
+            let words: Vec<String> = variable.iter().map(ident_text).collect();
+            let spoken = words.join(" ");
+            let name = if SPOKEN_VARIABLE_NAMES.contains(&spoken.as_str()) {
+                spoken
+            } else {
+                words.join(".")
+            };
             match name.as_str() {
                 "all" => Command::Show(None),
                 _ => Command::Show(Some(name)),
             }
         }
-        Statement::StartTransaction { .. } => Command::Begin,
+        Statement::StartTransaction { begin, .. } => Command::Begin { start: !begin },
         Statement::Commit { .. } => Command::Commit,
         Statement::Rollback {
             savepoint: None, ..
@@ -245,7 +258,17 @@ pub(super) async fn run(connection: &mut Connection, command: Command) -> Result
             tag("RESET")
         }
         Command::Show(name) => show(session, name.as_deref()),
-        Command::Begin => transaction(session, session_begin),
+        Command::Begin { start } => transaction(session, |s| {
+            let outcome = s.transaction.begin();
+            TransactionOutcome {
+                tag: if start {
+                    "START TRANSACTION"
+                } else {
+                    outcome.tag
+                },
+                ..outcome
+            }
+        }),
         Command::Commit => {
             let output = transaction(session, |s| s.transaction.commit());
             connection.end_transaction_portals();
@@ -294,10 +317,6 @@ pub(super) async fn run(connection: &mut Connection, command: Command) -> Result
             tag("DISCARD ALL")
         }
     }
-}
-
-fn session_begin(session: &mut Session) -> TransactionOutcome {
-    session.transaction.begin()
 }
 
 fn transaction(

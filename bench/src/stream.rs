@@ -1,0 +1,51 @@
+//! `stream CONNSTR QUERY text|binary`: runs QUERY once, reads every row as it arrives
+//! (nothing is kept), and prints `rows seconds rows_per_second bytes` on one line.
+//!
+//! text runs the query with the simple protocol (text results); binary uses the extended
+//! protocol, for which tokio-postgres asks for binary results.
+
+use std::pin::pin;
+use std::time::Instant;
+
+use futures::StreamExt;
+use tokio_postgres::{NoTls, SimpleQueryMessage};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().collect();
+    let [_, connection_string, query, format] = args.as_slice() else {
+        eprintln!("usage: stream CONNSTR QUERY text|binary");
+        std::process::exit(2);
+    };
+    let (client, connection) = tokio_postgres::connect(connection_string, NoTls).await?;
+    tokio::spawn(connection);
+    let started = Instant::now();
+    let (mut rows, mut bytes) = (0u64, 0u64);
+    match format.as_str() {
+        "text" => {
+            let mut stream = pin!(client.simple_query_raw(query).await?);
+            while let Some(message) = stream.next().await {
+                if let SimpleQueryMessage::Row(row) = message? {
+                    rows += 1;
+                    bytes += (0..row.len())
+                        .map(|i| row.get(i).map_or(0, str::len) as u64)
+                        .sum::<u64>();
+                }
+            }
+        }
+        "binary" => {
+            let statement = client.prepare(query).await?;
+            let params: [&(dyn tokio_postgres::types::ToSql + Sync); 0] = [];
+            let mut stream = pin!(client.query_raw(&statement, params).await?);
+            while let Some(row) = stream.next().await {
+                let row = row?;
+                rows += 1;
+                bytes += row.raw_size_bytes() as u64;
+            }
+        }
+        other => return Err(format!("unknown format {other}: expected text or binary").into()),
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    println!("{rows} {seconds:.3} {:.0} {bytes}", rows as f64 / seconds);
+    Ok(())
+}

@@ -1,0 +1,292 @@
+//! The test server: a real lakeport, in-process on port 0, over fixture tables the tests
+//! generate themselves, and real tokio-postgres clients connected to it.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use datafusion::arrow::array::{
+    ArrayRef, BinaryArray, BooleanArray, Date32Array, Decimal128Array, Float32Array, Float64Array,
+    Int16Array, Int32Array, Int64Array, ListArray, StringArray, StructArray,
+    Time64MicrosecondArray, TimestampMicrosecondArray, UInt8Array, UInt64Array,
+};
+use datafusion::arrow::datatypes::{DataType, Field, Int32Type, Schema};
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::parquet::arrow::ArrowWriter;
+use lakeport::Config;
+use lakeport::config::TableConfig;
+use lakeport::sql::Service;
+use tokio::sync::oneshot;
+use tokio_postgres::{Client, NoTls};
+
+pub struct TestServer {
+    pub port: u16,
+    pub service: Arc<Service>,
+    shutdown: Option<oneshot::Sender<()>>,
+}
+
+impl TestServer {
+    /// A server with the fixture tables and default settings.
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    /// A server whose configuration `adjust` may change first.
+    pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> Self {
+        let mut config = Config::default();
+        config.demo.enabled = false;
+        config.engine.threads = 2;
+        config.server.listen = "127.0.0.1:0".parse().expect("a socket address");
+        config.catalog.warehouse = fixtures().join("warehouse");
+        config.tables = fixture_tables();
+        adjust(&mut config);
+        let listener = lakeport::server::bind(&config).await.expect("bind port 0");
+        let port = listener.local_addr().expect("local address").port();
+        let service = lakeport::server::build(config)
+            .await
+            .expect("build the server");
+        let (shutdown, stopped) = oneshot::channel::<()>();
+        let serving = service.clone();
+        tokio::spawn(async move {
+            let stopped = async {
+                let _ = stopped.await;
+            };
+            if let Err(e) = lakeport::server::serve(serving, listener, stopped).await {
+                panic!("test server failed: {e}");
+            }
+        });
+        Self {
+            port,
+            service,
+            shutdown: Some(shutdown),
+        }
+    }
+
+    pub fn connection_string(&self) -> String {
+        format!(
+            "host=127.0.0.1 port={} user=tester dbname=lakeport application_name=lakeport-tests",
+            self.port
+        )
+    }
+
+    /// Waits (up to five seconds) until no query is executing, and says whether that happened.
+    pub async fn queries_drain(&self) -> bool {
+        for _ in 0..100 {
+            if self.service.engine.running_queries() == 0 {
+                return true;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        false
+    }
+
+    /// A connected client; its connection task runs until the client is dropped.
+    pub async fn connect(&self) -> Client {
+        let (client, connection) = tokio_postgres::connect(&self.connection_string(), NoTls)
+            .await
+            .expect("connect to the test server");
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        client
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+    }
+}
+
+/// The fixture directory, generated once per machine (atomically, so concurrent test
+/// processes share it) under cargo's temporary directory for integration tests.
+pub fn fixtures() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("lakeport-fixtures-v1");
+        if !dir.join("_SUCCESS").exists() {
+            let staging = Path::new(env!("CARGO_TARGET_TMPDIR"))
+                .join(format!("lakeport-fixtures-staging-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&staging);
+            if let Err(e) = write_fixtures(&staging) {
+                let _ = std::fs::remove_dir_all(&staging);
+                panic!("cannot write the test fixtures: {e}");
+            }
+            if std::fs::rename(&staging, &dir).is_err() {
+                let _ = std::fs::remove_dir_all(&staging);
+            }
+        }
+        dir
+    })
+}
+
+fn fixture_tables() -> Vec<TableConfig> {
+    let dir = fixtures();
+    let table = |name: &str, path: &str| {
+        TableConfig::from_flag(&format!("{name}={}", dir.join(path).display()))
+            .expect("a table flag")
+    };
+    vec![
+        table("public.alltypes", "alltypes"),
+        table("public.cities", "cities.csv"),
+        table("sales.orders", "orders"),
+    ]
+}
+
+fn write_fixtures(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir.join("alltypes"))?;
+    std::fs::create_dir_all(dir.join("orders"))?;
+    std::fs::create_dir_all(dir.join("warehouse"))?;
+    write_parquet(&dir.join("alltypes/part-0.parquet"), alltypes_batch())?;
+    write_parquet(&dir.join("orders/part-0.parquet"), orders_batch(0, 3))?;
+    write_parquet(&dir.join("orders/part-1.parquet"), orders_batch(3, 6))?;
+    std::fs::write(
+        dir.join("cities.csv"),
+        "id,name,country,population\n\
+         1,Amsterdam,NL,921402\n\
+         2,Lisbon,PT,545796\n\
+         3,Zürich,CH,423193\n\
+         4,Oslo,NO,\n",
+    )?;
+    std::fs::write(dir.join("_SUCCESS"), "")
+}
+
+fn write_parquet(path: &Path, batch: RecordBatch) -> std::io::Result<()> {
+    let file = std::fs::File::create(path)?;
+    let mut writer =
+        ArrowWriter::try_new(file, batch.schema(), None).map_err(std::io::Error::other)?;
+    writer.write(&batch).map_err(std::io::Error::other)?;
+    writer.close().map_err(std::io::Error::other)?;
+    Ok(())
+}
+
+/// Orders `start..end`: id, customer, amount (decimal(10,2)), status.
+fn orders_batch(start: i64, end: i64) -> RecordBatch {
+    let ids: Vec<i64> = (start + 1..=end).collect();
+    let customers: Vec<String> = ids
+        .iter()
+        .map(|id| format!("customer-{}", id % 3))
+        .collect();
+    let amounts: Vec<i128> = ids.iter().map(|id| (*id as i128) * 1050).collect();
+    let statuses: Vec<&str> = ids
+        .iter()
+        .map(|id| if id % 2 == 0 { "shipped" } else { "open" })
+        .collect();
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(Int64Array::from(ids)),
+        Arc::new(StringArray::from(customers)),
+        Arc::new(
+            Decimal128Array::from(amounts)
+                .with_precision_and_scale(10, 2)
+                .expect("decimal"),
+        ),
+        Arc::new(StringArray::from(statuses)),
+    ];
+    let schema = Schema::new(vec![
+        Field::new("id", DataType::Int64, false),
+        Field::new("customer", DataType::Utf8, false),
+        Field::new("amount", DataType::Decimal128(10, 2), false),
+        Field::new("status", DataType::Utf8, false),
+    ]);
+    RecordBatch::try_new(Arc::new(schema), columns).expect("orders batch")
+}
+
+/// One row of values and one row of nulls for every Arrow type the wire layer maps that
+/// Parquet can store (intervals cannot; they are checked through SQL literals).
+fn alltypes_batch() -> RecordBatch {
+    let struct_fields = vec![
+        Arc::new(Field::new("a", DataType::Int32, true)),
+        Arc::new(Field::new("b", DataType::Utf8, true)),
+    ];
+    let structs = StructArray::try_new(
+        struct_fields.clone().into(),
+        vec![
+            Arc::new(Int32Array::from(vec![Some(1), None])) as ArrayRef,
+            Arc::new(StringArray::from(vec![Some("x\"y"), None])),
+        ],
+        Some(vec![true, false].into()),
+    )
+    .expect("struct array");
+    let lists = ListArray::from_iter_primitive::<Int32Type, _, _>(vec![
+        Some(vec![Some(1), None, Some(3)]),
+        None,
+    ]);
+    let columns: Vec<(&str, ArrayRef)> = vec![
+        ("id", Arc::new(Int32Array::from(vec![1, 2]))),
+        ("b", Arc::new(BooleanArray::from(vec![Some(true), None]))),
+        ("i16", Arc::new(Int16Array::from(vec![Some(-32768), None]))),
+        (
+            "i32",
+            Arc::new(Int32Array::from(vec![Some(2147483647), None])),
+        ),
+        (
+            "i64",
+            Arc::new(Int64Array::from(vec![Some(-9223372036854775808), None])),
+        ),
+        (
+            "f32",
+            Arc::new(Float32Array::from(vec![Some(1.1f32), None])),
+        ),
+        (
+            "f64",
+            Arc::new(Float64Array::from(vec![Some(f64::NAN), None])),
+        ),
+        (
+            "dec",
+            Arc::new(
+                Decimal128Array::from(vec![Some(-1234567), None])
+                    .with_precision_and_scale(12, 3)
+                    .expect("decimal"),
+            ),
+        ),
+        (
+            "s",
+            Arc::new(StringArray::from(vec![Some("héllo, 'world'"), None])),
+        ),
+        (
+            "bin",
+            Arc::new(BinaryArray::from(vec![Some(&b"\x00\xffab"[..]), None])),
+        ),
+        ("d", Arc::new(Date32Array::from(vec![Some(19723), None]))),
+        (
+            "t",
+            Arc::new(Time64MicrosecondArray::from(vec![
+                Some(45_296_789_000),
+                None,
+            ])),
+        ),
+        (
+            "ts",
+            Arc::new(TimestampMicrosecondArray::from(vec![
+                Some(1_704_164_645_123_456),
+                None,
+            ])),
+        ),
+        (
+            "tstz",
+            Arc::new(
+                TimestampMicrosecondArray::from(vec![Some(1_704_164_645_000_000), None])
+                    .with_timezone("UTC"),
+            ),
+        ),
+        ("u8", Arc::new(UInt8Array::from(vec![Some(255), None]))),
+        (
+            "u64",
+            Arc::new(UInt64Array::from(vec![Some(u64::MAX), None])),
+        ),
+        ("l", Arc::new(lists)),
+        ("st", Arc::new(structs)),
+    ];
+    let schema = Schema::new(
+        columns
+            .iter()
+            .map(|(name, array)| Field::new(*name, array.data_type().clone(), true))
+            .collect::<Vec<_>>(),
+    );
+    RecordBatch::try_new(
+        Arc::new(schema),
+        columns.into_iter().map(|(_, array)| array).collect(),
+    )
+    .expect("alltypes batch")
+}

@@ -1,0 +1,13 @@
+//! lakeport's integration tests: one binary, a real server in-process on port 0 per test,
+//! real clients (tokio-postgres, and a raw frontend for exact protocol checks).
+
+mod harness;
+mod pgtext;
+mod rawwire;
+
+mod cancel;
+mod errors;
+mod portals;
+mod protocol;
+mod slt;
+mod types;
