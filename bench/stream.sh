@@ -21,7 +21,9 @@ QUERY="SELECT * FROM lineitem"
 mkdir -p "$DATA"
 
 source scripts/env.sh
-cargo build --release --bin lakeport --bin stream
+# Built as `cargo run --release` builds it, and the client on its own (feature sets differ).
+cargo build --release -p lakeport --bin lakeport
+cargo build --release -p lakeport-bench --bin stream
 LAKEPORT=$CARGO_TARGET_DIR/release/lakeport
 STREAM=$CARGO_TARGET_DIR/release/stream
 

@@ -148,7 +148,7 @@ impl Engine {
             plan.with_param_values(params)?
         };
         let state = self.state_for(ctx);
-        let physical = state.create_physical_plan(&plan).await?;
+        let physical = runtime::cooperative(state.create_physical_plan(&plan).await?)?;
         Ok(self
             .cpu
             .execute(physical, state.task_ctx(), self.result_buffer))

@@ -13,12 +13,35 @@ use std::task::{Context, Poll};
 
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode};
 use datafusion::execution::TaskContext;
+use datafusion::physical_plan::coop::CooperativeExec;
 use datafusion::physical_plan::{ExecutionPlan, execute_stream};
 use futures::{Stream, StreamExt};
 use tokio::sync::mpsc;
 
 use crate::error::{Error, Result};
+
+/// Wraps every operator of `plan` that has inputs in DataFusion's [`CooperativeExec`], so that
+/// each batch it emits spends tokio's cooperative budget.
+///
+/// DataFusion only makes the leaves (scans) cooperative; an operator that emits many batches
+/// from memory — a cross join, a nested loop join, a large aggregate's output — then never
+/// returns `Pending`, and its task can neither be aborted (cancel, timeout, a client gone)
+/// nor share the runtime's threads with other queries. With a budget at every operator,
+/// every task yields within a bounded number of batches.
+pub fn cooperative(plan: Arc<dyn ExecutionPlan>) -> Result<Arc<dyn ExecutionPlan>> {
+    let plan = plan
+        .transform_up(|node| {
+            if node.children().is_empty() || node.is::<CooperativeExec>() {
+                return Ok(Transformed::no(node));
+            }
+            let wrapped: Arc<dyn ExecutionPlan> = Arc::new(CooperativeExec::new(node));
+            Ok(Transformed::yes(wrapped))
+        })
+        .data()?;
+    Ok(plan)
+}
 
 /// A multi-threaded tokio runtime of its own, for query execution.
 pub struct CpuRuntime {

@@ -116,3 +116,36 @@ async fn hanging_up_mid_result_stops_the_query() {
     let other = server.connect().await;
     assert_eq!(other.query("SELECT 1", &[]).await.unwrap().len(), 1);
 }
+
+/// A cross join of Parquet scans emits its rows from memory once the scans are read; the
+/// query must still stop when canceled, and must not keep other queries from running.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_stops_a_cross_join_and_others_keep_running() {
+    const CROSS_JOIN: &str = "SELECT count(*) FROM numbers a, numbers b, numbers c, numbers d \
+        WHERE a.n + b.n + c.n + d.n > 0";
+    let server = TestServer::start().await;
+    let client = server.connect().await;
+    let other = server.connect().await;
+    let token = client.cancel_token();
+    let running = tokio::spawn(async move { client.simple_query(CROSS_JOIN).await });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let answered = tokio::time::timeout(
+        Duration::from_secs(10),
+        other.query_one("SELECT 1 + 1", &[]),
+    )
+    .await;
+    assert!(
+        answered.is_ok(),
+        "a second connection waited behind the cross join"
+    );
+    token.cancel_query(NoTls).await.unwrap();
+    let outcome = tokio::time::timeout(Duration::from_secs(10), running)
+        .await
+        .expect("the canceled cross join did not end")
+        .unwrap();
+    assert_eq!(outcome.unwrap_err().code().unwrap().code(), "57014");
+    assert!(
+        server.queries_drain().await,
+        "the canceled cross join still runs"
+    );
+}

@@ -104,7 +104,7 @@ impl Drop for TestServer {
 pub fn fixtures() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("lakeport-fixtures-v1");
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("lakeport-fixtures-v2");
         if !dir.join("_SUCCESS").exists() {
             let staging = Path::new(env!("CARGO_TARGET_TMPDIR"))
                 .join(format!("lakeport-fixtures-staging-{}", std::process::id()));
@@ -131,6 +131,7 @@ fn fixture_tables() -> Vec<TableConfig> {
         table("public.alltypes", "alltypes"),
         table("public.cities", "cities.csv"),
         table("sales.orders", "orders"),
+        table("public.numbers", "numbers"),
     ]
 }
 
@@ -141,6 +142,8 @@ fn write_fixtures(dir: &Path) -> std::io::Result<()> {
     write_parquet(&dir.join("alltypes/part-0.parquet"), alltypes_batch())?;
     write_parquet(&dir.join("orders/part-0.parquet"), orders_batch(0, 3))?;
     write_parquet(&dir.join("orders/part-1.parquet"), orders_batch(3, 6))?;
+    std::fs::create_dir_all(dir.join("numbers"))?;
+    write_parquet(&dir.join("numbers/part-0.parquet"), numbers_batch(1000))?;
     std::fs::write(
         dir.join("cities.csv"),
         "id,name,country,population\n\
@@ -159,6 +162,13 @@ fn write_parquet(path: &Path, batch: RecordBatch) -> std::io::Result<()> {
     writer.write(&batch).map_err(std::io::Error::other)?;
     writer.close().map_err(std::io::Error::other)?;
     Ok(())
+}
+
+/// `n`: 1 to `count`.
+fn numbers_batch(count: i64) -> RecordBatch {
+    let schema = Schema::new(vec![Field::new("n", DataType::Int64, false)]);
+    let column: ArrayRef = Arc::new(Int64Array::from((1..=count).collect::<Vec<_>>()));
+    RecordBatch::try_new(Arc::new(schema), vec![column]).expect("numbers batch")
 }
 
 /// Orders `start..end`: id, customer, amount (decimal(10,2)), status.
