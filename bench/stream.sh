@@ -67,7 +67,7 @@ if [ ! -f "$DATA/pg/PG_VERSION" ]; then
     [ "$(id -u)" = 0 ] && chown postgres "$DATA/pg" && chmod o+x "$DATA" "$ROOT/bench" "$ROOT"
     as_postgres "$PG_BIN/initdb" -D "$DATA/pg" -U postgres --auth=trust >/dev/null
 fi
-as_postgres "$PG_BIN/pg_ctl" -D "$DATA/pg" -l "$DATA/pg.log" -w \
+as_postgres "$PG_BIN/pg_ctl" -D "$DATA/pg" -l "$DATA/pg/server.log" -w \
     -o "-p $PG_PORT -c listen_addresses=127.0.0.1 -k /tmp" start >/dev/null
 if [ "$(psql "$PG" -tAc "SELECT to_regclass('lineitem') IS NOT NULL")" != t ]; then
     echo "== PostgreSQL: loading lineitem from lakeport (COPY TO STDOUT → COPY FROM STDIN)"

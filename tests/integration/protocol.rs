@@ -264,3 +264,30 @@ async fn simple_query_reports_selected_rows_through_tokio_postgres() {
         Some(SimpleQueryMessage::CommandComplete(6))
     ));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copy_to_stdout_streams_csv_and_text() {
+    use futures::TryStreamExt;
+    let server = TestServer::start().await;
+    let client = server.connect().await;
+    let copy = |sql: &'static str| {
+        let client = &client;
+        async move {
+            let chunks: Vec<bytes::Bytes> = client
+                .copy_out(sql)
+                .await
+                .unwrap()
+                .try_collect()
+                .await
+                .unwrap();
+            String::from_utf8(chunks.concat()).unwrap()
+        }
+    };
+    let csv = copy("COPY (SELECT id, name, population FROM cities ORDER BY id) TO STDOUT WITH (FORMAT csv, HEADER)").await;
+    assert_eq!(
+        csv,
+        "id,name,population\n1,Amsterdam,921402\n2,Lisbon,545796\n3,Zürich,423193\n4,Oslo,\n"
+    );
+    let text = copy("COPY (SELECT s, b FROM alltypes ORDER BY id) TO STDOUT").await;
+    assert_eq!(text, "héllo, 'world'\tt\n\\N\t\\N\n");
+}

@@ -193,6 +193,15 @@ fn cases() -> Vec<Case> {
             "{\"a\":1,\"b\":\"x\"}",
             &b"{\"a\":1,\"b\":\"x\"}"[..],
         ),
+        case(
+            "SELECT arrow_cast(decode('00112233445566778899aabbccddeeff', 'hex'), 'FixedSizeBinary(16)')",
+            Type::UUID,
+            "00112233-4455-6677-8899-aabbccddeeff",
+            [
+                0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd,
+                0xee, 0xff,
+            ],
+        ),
         Case {
             sql: "SELECT NULL::int4",
             oid: Type::INT4.oid(),
