@@ -55,9 +55,6 @@ start_lakeport() {
 echo "== lakeport: TPC-H SF1 demo data (generated on first start)"
 start_lakeport
 LP="host=127.0.0.1 port=$LP_PORT user=bench dbname=lakeport"
-# Restart so that the memory peak is the streaming's, not the data generation's.
-kill "$LP_PID"; wait "$LP_PID" 2>/dev/null || true
-start_lakeport
 
 as_postgres() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 PG="host=127.0.0.1 port=$PG_PORT user=postgres dbname=postgres"
@@ -81,6 +78,10 @@ if [ "$(psql "$PG" -tAc "SELECT to_regclass('lineitem') IS NOT NULL")" != t ]; t
         | psql "$PG" -v ON_ERROR_STOP=1 -c "COPY lineitem FROM STDIN"
     psql "$PG" -q -c "VACUUM ANALYZE lineitem"
 fi
+
+# Restart so that the memory peak is the streaming's, not the data generation's or the load's.
+kill "$LP_PID"; wait "$LP_PID" 2>/dev/null || true
+start_lakeport
 
 LP_ROWS=$(psql "$LP" -tAc "SELECT count(*) FROM lineitem")
 PG_ROWS=$(psql "$PG" -tAc "SELECT count(*) FROM lineitem")

@@ -589,10 +589,7 @@ fn binary_writer<'a>(array: &'a ArrayRef, options: &'a EncodeOptions) -> Result<
         }
         DataType::Decimal128(_, scale) => {
             let (values, scale) = (array.as_primitive::<Decimal128Type>(), *scale);
-            Box::new(move |row, out| {
-                let mut digits = itoa::Buffer::new();
-                write_numeric_binary(digits.format(values.value(row)), scale, out)
-            })
+            Box::new(move |row, out| write_numeric_binary_i128(values.value(row), scale, out))
         }
         DataType::Decimal256(_, scale) => {
             let (values, scale) = (array.as_primitive::<Decimal256Type>(), *scale);
@@ -705,6 +702,41 @@ fn binary_list<'a, O: OffsetSizeTrait>(
     }))
 }
 
+/// [`write_numeric_binary`] for an unscaled `i128`, by arithmetic rather than text: the hot
+/// path of every Decimal128 column sent in binary.
+pub fn write_numeric_binary_i128(unscaled: i128, scale: i8, out: &mut BytesMut) {
+    let fraction_digits = i32::from(scale).max(0) as u32;
+    let padding = (4 - fraction_digits % 4) % 4;
+    let shift = if scale < 0 {
+        10u128.checked_pow(u32::from(scale.unsigned_abs()))
+    } else {
+        10u128.checked_pow(padding)
+    };
+    let Some(aligned) = shift.and_then(|shift| unscaled.unsigned_abs().checked_mul(shift)) else {
+        let mut digits = itoa::Buffer::new();
+        return write_numeric_binary(digits.format(unscaled), scale, out);
+    };
+    let fraction_groups = ((fraction_digits + padding) / 4) as i16;
+    let mut groups = [0i16; 12];
+    let mut count = 0;
+    let mut rest = aligned;
+    while rest > 0 {
+        groups[count] = (rest % 10_000) as i16;
+        rest /= 10_000;
+        count += 1;
+    }
+    let weight = count as i16 - 1 - fraction_groups;
+    let trailing_zeros = groups[..count].iter().take_while(|g| **g == 0).count();
+    let digits = &groups[trailing_zeros..count];
+    out.put_i16(digits.len() as i16);
+    out.put_i16(if digits.is_empty() { 0 } else { weight });
+    out.put_u16(if unscaled < 0 { 0x4000 } else { 0 });
+    out.put_u16(fraction_digits as u16);
+    for group in digits.iter().rev() {
+        out.put_i16(*group);
+    }
+}
+
 /// PostgreSQL's binary numeric: base-10000 digits with weight, sign and display scale.
 pub fn write_numeric_binary(unscaled: &str, scale: i8, out: &mut BytesMut) {
     let (negative, digits) = match unscaled.strip_prefix('-') {
@@ -782,6 +814,35 @@ mod tests {
         out.chunks(2)
             .map(|c| i16::from_be_bytes([c[0], c[1]]))
             .collect()
+    }
+
+    #[test]
+    fn numeric_binary_by_arithmetic_matches_by_text() {
+        let values = [
+            0i128,
+            1,
+            -1,
+            5,
+            9_999,
+            10_000,
+            -10_000,
+            12_345_678,
+            100_000_000,
+            1_050,
+            -123_456_789_012,
+            i64::MAX as i128,
+            i128::MAX / 7,
+            -(10i128.pow(37)),
+            99_990_000,
+        ];
+        for value in values {
+            for scale in [-3i8, -1, 0, 1, 2, 3, 4, 5, 8, 10] {
+                let (mut by_text, mut by_arithmetic) = (BytesMut::new(), BytesMut::new());
+                write_numeric_binary(&value.to_string(), scale, &mut by_text);
+                write_numeric_binary_i128(value, scale, &mut by_arithmetic);
+                assert_eq!(by_arithmetic, by_text, "{value} scale {scale}");
+            }
+        }
     }
 
     #[test]
