@@ -1,0 +1,58 @@
+//! The `Metastore` trait: what every catalog backend does — the embedded store under the
+//! warehouse now, a Hive Metastore over thrift later.
+//!
+//! Calls are whole and atomic: each either happens entirely or not at all, so a crash or a
+//! racing connection never leaves half an object. Conditions such as `IF NOT EXISTS` are
+//! the caller's: a backend reports [`CatalogErrorKind::AlreadyExists`] and
+//! [`CatalogErrorKind::NotFound`] and the SQL layer decides what they mean.
+//!
+//! [`CatalogErrorKind::AlreadyExists`]: crate::error::CatalogErrorKind::AlreadyExists
+//! [`CatalogErrorKind::NotFound`]: crate::error::CatalogErrorKind::NotFound
+
+use async_trait::async_trait;
+
+use crate::error::CatalogResult;
+use crate::model::{Database, Partition, Table};
+
+#[async_trait]
+pub trait Metastore: Send + Sync + std::fmt::Debug {
+    async fn create_database(&self, database: &Database) -> CatalogResult<()>;
+    async fn get_database(&self, name: &str) -> CatalogResult<Database>;
+    /// Every database name, sorted.
+    async fn list_databases(&self) -> CatalogResult<Vec<String>>;
+    /// Drops the database; with `cascade` its tables, views and partitions go too, without
+    /// it a database that still holds any is a [`Conflict`](crate::error::CatalogErrorKind::Conflict).
+    async fn drop_database(&self, name: &str, cascade: bool) -> CatalogResult<()>;
+
+    /// Creates a table or a view.
+    async fn create_table(&self, table: &Table) -> CatalogResult<()>;
+    async fn get_table(&self, database: &str, name: &str) -> CatalogResult<Table>;
+    /// The names of the tables and views in `database`, sorted.
+    async fn list_tables(&self, database: &str) -> CatalogResult<Vec<String>>;
+    /// Replaces the definition of `database.name` with `table`, which may carry another
+    /// name or database (a rename); partitions stay with the table.
+    async fn alter_table(&self, database: &str, name: &str, table: &Table) -> CatalogResult<()>;
+    /// Drops a table or view and its partitions; deleting a managed table's files is the
+    /// caller's job, after this succeeds.
+    async fn drop_table(&self, database: &str, name: &str) -> CatalogResult<()>;
+
+    /// Adds partitions; all or none. One that exists already is
+    /// [`AlreadyExists`](crate::error::CatalogErrorKind::AlreadyExists) unless
+    /// `if_not_exists`, when it is skipped.
+    async fn add_partitions(
+        &self,
+        database: &str,
+        table: &str,
+        partitions: &[Partition],
+        if_not_exists: bool,
+    ) -> CatalogResult<()>;
+    /// Every partition of the table, ordered by its values.
+    async fn list_partitions(&self, database: &str, table: &str) -> CatalogResult<Vec<Partition>>;
+    /// Drops the partitions with these values; all or none.
+    async fn drop_partitions(
+        &self,
+        database: &str,
+        table: &str,
+        values: &[Vec<Option<String>>],
+    ) -> CatalogResult<()>;
+}

@@ -1,0 +1,160 @@
+//! The Hive metastore model: databases, tables (and views, which Hive stores as tables),
+//! their storage, and partitions. Plain data: what a backend stores and returns.
+
+use std::collections::BTreeMap;
+
+use crate::types::HiveType;
+
+/// The value Hive writes for a NULL partition value, as a directory name and in the
+/// metastore.
+pub const HIVE_DEFAULT_PARTITION: &str = "__HIVE_DEFAULT_PARTITION__";
+
+/// Hive's `default` database, which always exists.
+pub const DEFAULT_DATABASE: &str = "default";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Database {
+    /// Lower case, as Hive stores names.
+    pub name: String,
+    /// Where managed tables of the database are created (a URL or a local path).
+    pub location: String,
+    pub comment: Option<String>,
+    pub properties: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Column {
+    pub name: String,
+    pub data_type: HiveType,
+    pub comment: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TableKind {
+    /// lakeport owns the files: DROP TABLE deletes them.
+    Managed,
+    /// The files belong to someone else: DROP TABLE forgets the table only.
+    External,
+    /// A persistent view: `view_text` holds its SQL, there is no storage.
+    View,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StorageFormat {
+    Parquet,
+    /// Delimited text (Hive's TEXTFILE, Spark's `USING csv`).
+    Csv,
+}
+
+/// Where and how a table's files are stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Storage {
+    pub location: String,
+    pub format: StorageFormat,
+    /// Format options and Hive serde properties as given: `header`, `delimiter`,
+    /// `quote`, `escape`, `nullValue`, `compression`, `field.delim`,
+    /// `skip.header.line.count`, ... Interpreting them is the reader's job.
+    pub options: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Table {
+    /// Lower case, as Hive stores names.
+    pub database: String,
+    pub name: String,
+    pub kind: TableKind,
+    /// The data columns, without the partition keys.
+    pub columns: Vec<Column>,
+    /// Partition keys in directory order (`year=2024/month=01`).
+    pub partition_keys: Vec<Column>,
+    /// `None` for views.
+    pub storage: Option<Storage>,
+    /// The SQL of a view; `None` for tables.
+    pub view_text: Option<String>,
+    pub comment: Option<String>,
+    pub properties: BTreeMap<String, String>,
+    pub owner: Option<String>,
+    /// Seconds since the Unix epoch.
+    pub create_time: i64,
+}
+
+impl Table {
+    pub fn is_view(&self) -> bool {
+        self.kind == TableKind::View
+    }
+
+    pub fn is_partitioned(&self) -> bool {
+        !self.partition_keys.is_empty()
+    }
+}
+
+/// One partition of a partitioned table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Partition {
+    /// One value per partition key, in key order, as Hive stores them (text; `None` is
+    /// NULL, written [`HIVE_DEFAULT_PARTITION`] on disk). The key's [`HiveType`] gives
+    /// the value its type.
+    pub values: Vec<Option<String>>,
+    pub location: String,
+    /// Seconds since the Unix epoch.
+    pub create_time: i64,
+}
+
+impl Partition {
+    /// The partition's directory name under the table: `year=2024/month=01`.
+    pub fn relative_path(&self, keys: &[Column]) -> String {
+        keys.iter()
+            .zip(&self.values)
+            .map(|(key, value)| {
+                let value = value.as_deref().unwrap_or(HIVE_DEFAULT_PARTITION);
+                format!("{}={}", key.name, escape_path_value(value))
+            })
+            .collect::<Vec<_>>()
+            .join("/")
+    }
+}
+
+/// Hive's escaping of partition values in directory names: `%XX` for characters that
+/// cannot appear in a path segment.
+pub fn escape_path_value(value: &str) -> String {
+    let mut escaped = String::with_capacity(value.len());
+    for c in value.chars() {
+        if c.is_control()
+            || matches!(
+                c,
+                '"' | '#' | '%' | '\'' | '*' | '/' | ':' | '=' | '?' | '\\' | '{' | '[' | ']' | '^'
+            )
+        {
+            let mut buffer = [0u8; 4];
+            for byte in c.encode_utf8(&mut buffer).bytes() {
+                escaped.push_str(&format!("%{byte:02X}"));
+            }
+        } else {
+            escaped.push(c);
+        }
+    }
+    escaped
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partition_paths_follow_hive() {
+        let key = |name: &str| Column {
+            name: name.into(),
+            data_type: HiveType::String,
+            comment: None,
+        };
+        let partition = Partition {
+            values: vec![Some("2024".into()), Some("a/b=c".into()), None],
+            location: String::new(),
+            create_time: 0,
+        };
+        assert_eq!(
+            partition.relative_path(&[key("year"), key("tag"), key("region")]),
+            "year=2024/tag=a%2Fb%3Dc/region=__HIVE_DEFAULT_PARTITION__"
+        );
+    }
+}
