@@ -145,7 +145,7 @@ impl Parser<'_> {
         self.text[self.at..].chars().next()
     }
 
-    fn expect(&mut self, wanted: char) -> CatalogResult<()> {
+    fn consume(&mut self, wanted: char) -> CatalogResult<()> {
         if self.peek() == Some(wanted) {
             self.at += wanted.len_utf8();
             Ok(())
@@ -189,9 +189,9 @@ impl Parser<'_> {
 
     /// `(n)` after varchar and char.
     fn length(&mut self, name: &str, max: u32) -> CatalogResult<u32> {
-        self.expect('(')?;
+        self.consume('(')?;
         let length = self.number()?;
-        self.expect(')')?;
+        self.consume(')')?;
         if !(1..=max).contains(&length) {
             return Err(self.error(&format!("{name} length must be between 1 and {max}")));
         }
@@ -225,20 +225,20 @@ impl Parser<'_> {
             "date" => HiveType::Date,
             "timestamp" => HiveType::Timestamp,
             "array" => {
-                self.expect('<')?;
+                self.consume('<')?;
                 let element = self.data_type()?;
-                self.expect('>')?;
+                self.consume('>')?;
                 HiveType::Array(Box::new(element))
             }
             "map" => {
-                self.expect('<')?;
+                self.consume('<')?;
                 let key = self.data_type()?;
                 if !key.is_primitive() {
                     return Err(self.error("map keys must be of a primitive type"));
                 }
-                self.expect(',')?;
+                self.consume(',')?;
                 let value = self.data_type()?;
-                self.expect('>')?;
+                self.consume('>')?;
                 HiveType::Map(Box::new(key), Box::new(value))
             }
             "struct" => self.struct_fields()?,
@@ -254,15 +254,15 @@ impl Parser<'_> {
         if self.peek() != Some('(') {
             return Ok(DEFAULT_DECIMAL);
         }
-        self.expect('(')?;
+        self.consume('(')?;
         let precision = self.number()?;
         let scale = if self.peek() == Some(',') {
-            self.expect(',')?;
+            self.consume(',')?;
             self.number()?
         } else {
             0
         };
-        self.expect(')')?;
+        self.consume(')')?;
         if !(1..=38).contains(&precision) {
             return Err(self.error("decimal precision must be between 1 and 38"));
         }
@@ -276,10 +276,10 @@ impl Parser<'_> {
     }
 
     fn struct_fields(&mut self) -> CatalogResult<HiveType> {
-        self.expect('<')?;
+        self.consume('<')?;
         let mut fields = Vec::new();
         if self.peek() == Some('>') {
-            self.expect('>')?;
+            self.consume('>')?;
             return Ok(HiveType::Struct(fields));
         }
         loop {
@@ -290,7 +290,7 @@ impl Parser<'_> {
             {
                 return Err(self.error(&format!("duplicate struct field \"{name}\"")));
             }
-            self.expect(':')?;
+            self.consume(':')?;
             let data_type = self.data_type()?;
             let comment = self.comment()?;
             fields.push(StructField {
@@ -299,11 +299,11 @@ impl Parser<'_> {
                 comment,
             });
             match self.peek() {
-                Some(',') => self.expect(',')?,
+                Some(',') => self.consume(',')?,
                 _ => break,
             }
         }
-        self.expect('>')?;
+        self.consume('>')?;
         Ok(HiveType::Struct(fields))
     }
 
@@ -339,7 +339,7 @@ impl Parser<'_> {
             self.at = before;
             return Ok(None);
         }
-        self.expect('\'')?;
+        self.consume('\'')?;
         let mut comment = String::new();
         let mut chars = self.text[self.at..].char_indices();
         while let Some((offset, c)) = chars.next() {

@@ -31,16 +31,14 @@ use crate::error::{Error, Result};
 /// nor share the runtime's threads with other queries. With a budget at every operator,
 /// every task yields within a bounded number of batches.
 pub fn cooperative(plan: Arc<dyn ExecutionPlan>) -> Result<Arc<dyn ExecutionPlan>> {
-    let plan = plan
-        .transform_up(|node| {
-            if node.children().is_empty() || node.is::<CooperativeExec>() {
-                return Ok(Transformed::no(node));
-            }
-            let wrapped: Arc<dyn ExecutionPlan> = Arc::new(CooperativeExec::new(node));
-            Ok(Transformed::yes(wrapped))
-        })
-        .data()?;
-    Ok(plan)
+    let wrapped = plan.transform_up(|node| {
+        if node.children().is_empty() || node.is::<CooperativeExec>() {
+            return Ok(Transformed::no(node));
+        }
+        let wrapped: Arc<dyn ExecutionPlan> = Arc::new(CooperativeExec::new(node));
+        Ok(Transformed::yes(wrapped))
+    });
+    Ok(wrapped.data()?)
 }
 
 /// A multi-threaded tokio runtime of its own, for query execution.

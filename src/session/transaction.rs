@@ -59,15 +59,16 @@ impl Transaction {
         }
     }
 
-    pub fn begin(&mut self) -> TransactionOutcome {
+    /// BEGIN or START TRANSACTION, answered with `tag`.
+    pub fn begin(&mut self, tag: &'static str) -> TransactionOutcome {
         if self.status.is_some() {
-            return TransactionOutcome::warn("BEGIN", "there is already a transaction in progress");
+            return TransactionOutcome::warn(tag, "there is already a transaction in progress");
         }
         self.status = Some(BlockState {
             failed: false,
             savepoints: Vec::new(),
         });
-        TransactionOutcome::tag("BEGIN")
+        TransactionOutcome::tag(tag)
     }
 
     /// COMMIT; a failed block is rolled back, and the tag says so.
@@ -167,9 +168,9 @@ mod tests {
     fn block_lifecycle() {
         let mut t = Transaction::default();
         assert_eq!(t.status(), TransactionStatus::Idle);
-        assert_eq!(t.begin().tag, "BEGIN");
+        assert_eq!(t.begin("BEGIN").tag, "BEGIN");
         assert_eq!(t.status(), TransactionStatus::InBlock);
-        assert!(t.begin().warning.is_some());
+        assert!(t.begin("BEGIN").warning.is_some());
         assert_eq!(t.commit().tag, "COMMIT");
         assert_eq!(t.status(), TransactionStatus::Idle);
         assert!(t.commit().warning.is_some());
@@ -180,7 +181,7 @@ mod tests {
         let mut t = Transaction::default();
         t.fail();
         assert_eq!(t.status(), TransactionStatus::Idle);
-        t.begin();
+        t.begin("BEGIN");
         t.fail();
         assert_eq!(t.status(), TransactionStatus::Failed);
         assert_eq!(
@@ -198,7 +199,7 @@ mod tests {
             t.savepoint("a").unwrap_err().kind,
             ErrorKind::NoActiveTransaction
         );
-        t.begin();
+        t.begin("BEGIN");
         t.savepoint("a").unwrap();
         t.savepoint("b").unwrap();
         t.fail();

@@ -28,9 +28,9 @@ pub enum Command {
     SetIgnored,
     Reset(Option<String>),
     Show(Option<String>),
-    /// BEGIN, or START TRANSACTION (`start`), which PostgreSQL tags differently.
+    /// BEGIN or START TRANSACTION, with the command tag PostgreSQL answers each with.
     Begin {
-        start: bool,
+        tag: &'static str,
     },
     Commit,
     Rollback,
@@ -79,7 +79,9 @@ pub(super) fn route(statement: Statement) -> Result<Command> {
                 _ => Command::Show(Some(name)),
             }
         }
-        Statement::StartTransaction { begin, .. } => Command::Begin { start: !begin },
+        Statement::StartTransaction { begin, .. } => Command::Begin {
+            tag: if begin { "BEGIN" } else { "START TRANSACTION" },
+        },
         Statement::Commit { .. } => Command::Commit,
         Statement::Rollback {
             savepoint: None, ..
@@ -258,17 +260,7 @@ pub(super) async fn run(connection: &mut Connection, command: Command) -> Result
             tag("RESET")
         }
         Command::Show(name) => show(session, name.as_deref()),
-        Command::Begin { start } => transaction(session, |s| {
-            let outcome = s.transaction.begin();
-            TransactionOutcome {
-                tag: if start {
-                    "START TRANSACTION"
-                } else {
-                    outcome.tag
-                },
-                ..outcome
-            }
-        }),
+        Command::Begin { tag } => transaction(session, |s| s.transaction.begin(tag)),
         Command::Commit => {
             let output = transaction(session, |s| s.transaction.commit());
             connection.end_transaction_portals();

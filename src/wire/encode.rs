@@ -149,11 +149,17 @@ fn text_writer<'a>(array: &'a ArrayRef, options: &'a EncodeOptions) -> Result<Va
         }
         DataType::Decimal32(_, scale) => {
             let (values, scale) = (array.as_primitive::<Decimal32Type>(), *scale);
-            via_string(move |row, s| text::write_decimal(s, &values.value(row).to_string(), scale))
+            via_string(move |row, s| {
+                let mut digits = itoa::Buffer::new();
+                text::write_decimal(s, digits.format(values.value(row)), scale)
+            })
         }
         DataType::Decimal64(_, scale) => {
             let (values, scale) = (array.as_primitive::<Decimal64Type>(), *scale);
-            via_string(move |row, s| text::write_decimal(s, &values.value(row).to_string(), scale))
+            via_string(move |row, s| {
+                let mut digits = itoa::Buffer::new();
+                text::write_decimal(s, digits.format(values.value(row)), scale)
+            })
         }
         DataType::Decimal128(_, scale) => {
             let (values, scale) = (array.as_primitive::<Decimal128Type>(), *scale);
@@ -578,13 +584,13 @@ fn binary_writer<'a>(array: &'a ArrayRef, options: &'a EncodeOptions) -> Result<
         DataType::Decimal32(_, scale) => {
             let (values, scale) = (array.as_primitive::<Decimal32Type>(), *scale);
             Box::new(move |row, out| {
-                write_numeric_binary(&values.value(row).to_string(), scale, out)
+                write_numeric_binary_i128(i128::from(values.value(row)), scale, out)
             })
         }
         DataType::Decimal64(_, scale) => {
             let (values, scale) = (array.as_primitive::<Decimal64Type>(), *scale);
             Box::new(move |row, out| {
-                write_numeric_binary(&values.value(row).to_string(), scale, out)
+                write_numeric_binary_i128(i128::from(values.value(row)), scale, out)
             })
         }
         DataType::Decimal128(_, scale) => {

@@ -5,7 +5,6 @@ use std::time::Duration;
 use tokio_postgres::NoTls;
 
 use crate::harness::TestServer;
-use crate::rawwire::RawClient;
 
 const ENDLESS: &str =
     "SELECT count(*) FROM generate_series(1, 1000000000000) AS t(v) WHERE v % 7 = 3";
@@ -76,7 +75,7 @@ async fn statement_timeout_cancels() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cancel_with_the_wrong_secret_is_ignored() {
     let server = TestServer::start().await;
-    let client = RawClient::connect(server.port, false).await;
+    let mut client = server.raw().await;
     let (pid, secret) = client.backend_key.unwrap();
     let mut stray = tokio::net::TcpStream::connect(("127.0.0.1", server.port))
         .await
@@ -88,18 +87,16 @@ async fn a_cancel_with_the_wrong_secret_is_ignored() {
         .await
         .unwrap();
     drop(stray);
-    let mut client = client;
-    client
-        .query("SELECT count(*) FROM generate_series(1, 3000000)")
+    let messages = client
+        .run("SELECT count(*) FROM generate_series(1, 3000000)")
         .await;
-    let messages = client.until_ready().await;
     assert_eq!(crate::rawwire::tags(&messages), "TDCZ");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hanging_up_mid_result_stops_the_query() {
     let server = TestServer::start().await;
-    let mut client = RawClient::connect(server.port, false).await;
+    let mut client = server.raw().await;
     client
         .query("SELECT v, v * 2 FROM generate_series(1, 1000000000000) AS t(v)")
         .await;

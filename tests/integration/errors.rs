@@ -2,7 +2,6 @@
 //! protocols, and the connection goes on working.
 
 use crate::harness::TestServer;
-use crate::rawwire::RawClient;
 
 const CASES: &[(&str, &str)] = &[
     ("SELEC 1", "42601"),
@@ -59,9 +58,8 @@ async fn sqlstates_under_both_protocols() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn syntax_errors_carry_the_position() {
     let server = TestServer::start().await;
-    let mut client = RawClient::connect(server.port, false).await;
-    client.query("SELECT 1 FROM cities WHER id = 1").await;
-    let messages = client.until_ready().await;
+    let mut client = server.raw().await;
+    let messages = client.run("SELECT 1 FROM cities WHER id = 1").await;
     let fields = messages[0].error_fields();
     assert_eq!(fields[&'C'], "42601");
     assert_eq!(fields[&'S'], "ERROR");

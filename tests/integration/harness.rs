@@ -16,7 +16,9 @@ use lakeport::Config;
 use lakeport::config::TableConfig;
 use lakeport::sql::Service;
 use tokio::sync::oneshot;
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
+
+use crate::rawwire::RawClient;
 
 pub struct TestServer {
     pub port: u16,
@@ -79,6 +81,11 @@ impl TestServer {
         false
     }
 
+    /// A raw protocol client past startup.
+    pub async fn raw(&self) -> RawClient {
+        RawClient::connect(self.port, false).await
+    }
+
     /// A connected client; its connection task runs until the client is dropped.
     pub async fn connect(&self) -> Client {
         let (client, connection) = tokio_postgres::connect(&self.connection_string(), NoTls)
@@ -97,6 +104,25 @@ impl Drop for TestServer {
             let _ = shutdown.send(());
         }
     }
+}
+
+/// The rows of a simple-protocol query as text (`None` for NULL), all statements' together.
+pub async fn simple_rows(client: &Client, sql: &str) -> Vec<Vec<Option<String>>> {
+    let messages = client
+        .simple_query(sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    messages
+        .iter()
+        .filter_map(|m| match m {
+            SimpleQueryMessage::Row(row) => Some(
+                (0..row.len())
+                    .map(|i| row.get(i).map(str::to_string))
+                    .collect(),
+            ),
+            _ => None,
+        })
+        .collect()
 }
 
 /// The fixture directory, generated once per machine (atomically, so concurrent test

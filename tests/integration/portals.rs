@@ -2,7 +2,7 @@
 //! resumes where it stopped (JDBC setFetchSize, psycopg named cursors).
 
 use crate::harness::TestServer;
-use crate::rawwire::{RawClient, tags};
+use crate::rawwire::{completions, tags};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fetch_sizes_page_through_every_row_once() {
@@ -43,7 +43,7 @@ async fn fetch_sizes_page_through_every_row_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn execute_with_a_limit_suspends_and_resumes() {
     let server = TestServer::start().await;
-    let mut client = RawClient::connect(server.port, false).await;
+    let mut client = server.raw().await;
     client
         .parse("", "SELECT id FROM sales.orders ORDER BY id", &[])
         .await;
@@ -54,18 +54,13 @@ async fn execute_with_a_limit_suspends_and_resumes() {
     client.sync().await;
     let messages = client.until_ready().await;
     assert_eq!(tags(&messages), "12DDDDsDDCCZ");
-    let completions: Vec<String> = messages
-        .iter()
-        .filter(|m| m.tag == b'C')
-        .map(|m| m.strings()[0].clone())
-        .collect();
-    assert_eq!(completions, ["SELECT 2", "SELECT 0"]);
+    assert_eq!(completions(&messages), ["SELECT 2", "SELECT 0"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn closing_a_suspended_portal_stops_its_query() {
     let server = TestServer::start().await;
-    let mut client = RawClient::connect(server.port, false).await;
+    let mut client = server.raw().await;
     client
         .parse(
             "",

@@ -5,7 +5,7 @@ use tokio_postgres::SimpleQueryMessage;
 use tokio_postgres::types::Type;
 
 use crate::harness::TestServer;
-use crate::rawwire::{RawClient, tags};
+use crate::rawwire::{RawClient, completions, tags};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn startup_reports_parameters_and_backend_key() {
@@ -64,48 +64,39 @@ async fn version_names_lakeport_and_functions_answer() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn several_statements_in_one_simple_query() {
     let server = TestServer::start().await;
-    let mut client = RawClient::connect(server.port, false).await;
-    client
-        .query("SELECT 1 AS a; SELECT name FROM cities WHERE id <= 2 ORDER BY id; SET TimeZone = 'UTC'; SHOW TimeZone")
+    let mut client = server.raw().await;
+    let messages = client
+        .run("SELECT 1 AS a; SELECT name FROM cities WHERE id <= 2 ORDER BY id; SET TimeZone = 'UTC'; SHOW TimeZone")
         .await;
-    let messages = client.until_ready().await;
     assert_eq!(tags(&messages), "TDCTDDCCTDCZ");
-    let completions: Vec<String> = messages
-        .iter()
-        .filter(|m| m.tag == b'C')
-        .map(|m| m.strings()[0].clone())
-        .collect();
-    assert_eq!(completions, ["SELECT 1", "SELECT 2", "SET", "SHOW"]);
+    assert_eq!(
+        completions(&messages),
+        ["SELECT 1", "SELECT 2", "SET", "SHOW"]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn empty_query_gets_empty_query_response() {
     let server = TestServer::start().await;
-    let mut client = RawClient::connect(server.port, false).await;
-    client.query("").await;
-    assert_eq!(tags(&client.until_ready().await), "IZ");
-    client.query("  ;  ").await;
-    assert_eq!(tags(&client.until_ready().await), "IZ");
+    let mut client = server.raw().await;
+    assert_eq!(tags(&client.run("").await), "IZ");
+    assert_eq!(tags(&client.run("  ;  ").await), "IZ");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_error_ends_the_simple_query_but_not_the_connection() {
     let server = TestServer::start().await;
-    let mut client = RawClient::connect(server.port, false).await;
-    client
-        .query("SELECT 1; SELECT * FROM nosuch; SELECT 2")
-        .await;
-    let messages = client.until_ready().await;
+    let mut client = server.raw().await;
+    let messages = client.run("SELECT 1; SELECT * FROM nosuch; SELECT 2").await;
     assert_eq!(tags(&messages), "TDCEZ");
     assert_eq!(messages[3].error_fields()[&'C'], "42P01");
-    client.query("SELECT 3").await;
-    assert_eq!(tags(&client.until_ready().await), "TDCZ");
+    assert_eq!(tags(&client.run("SELECT 3").await), "TDCZ");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn extended_protocol_named_and_unnamed() {
     let server = TestServer::start().await;
-    let mut client = RawClient::connect(server.port, false).await;
+    let mut client = server.raw().await;
     client
         .parse("by_id", "SELECT name FROM cities WHERE id = $1", &[])
         .await;
@@ -173,7 +164,7 @@ async fn parameter_types_come_from_parse_or_inference() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_an_error_messages_are_skipped_until_sync() {
     let server = TestServer::start().await;
-    let mut client = RawClient::connect(server.port, false).await;
+    let mut client = server.raw().await;
     client.parse("", "SELECT * FROM nosuch", &[]).await;
     client.bind("", "", &[], 0).await;
     client.execute("", 0).await;
@@ -192,7 +183,7 @@ async fn after_an_error_messages_are_skipped_until_sync() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn flush_sends_results_before_sync() {
     let server = TestServer::start().await;
-    let mut client = RawClient::connect(server.port, false).await;
+    let mut client = server.raw().await;
     client.parse("", "SELECT 7", &[]).await;
     client.bind("", "", &[], 1).await;
     client.execute("", 0).await;
@@ -218,7 +209,7 @@ async fn flush_sends_results_before_sync() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transaction_status_follows_postgres() {
     let server = TestServer::start().await;
-    let mut client = RawClient::connect(server.port, false).await;
+    let mut client = server.raw().await;
     let status = |messages: &[crate::rawwire::Message]| messages.last().unwrap().body[0] as char;
     for (sql, tag, state) in [
         ("BEGIN", "BEGIN", 'T'),
@@ -228,19 +219,15 @@ async fn transaction_status_follows_postgres() {
         ("START TRANSACTION", "START TRANSACTION", 'T'),
         ("ROLLBACK", "ROLLBACK", 'I'),
     ] {
-        client.query(sql).await;
-        let messages = client.until_ready().await;
+        let messages = client.run(sql).await;
         assert_eq!(messages[0].strings()[0], tag, "{sql}");
         assert_eq!(status(&messages), state, "{sql}");
     }
-    client.query("BEGIN; SELECT 1/0").await;
-    assert_eq!(status(&client.until_ready().await), 'E');
-    client.query("SELECT 1").await;
-    let messages = client.until_ready().await;
+    assert_eq!(status(&client.run("BEGIN; SELECT 1/0").await), 'E');
+    let messages = client.run("SELECT 1").await;
     assert_eq!(messages[0].error_fields()[&'C'], "25P02");
     assert_eq!(status(&messages), 'E');
-    client.query("ROLLBACK").await;
-    assert_eq!(status(&client.until_ready().await), 'I');
+    assert_eq!(status(&client.run("ROLLBACK").await), 'I');
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -134,6 +134,12 @@ impl RawClient {
         self.send(b'Q', &cstring(sql)).await;
     }
 
+    /// A simple Query, and everything the server answers up to ReadyForQuery.
+    pub async fn run(&mut self, sql: &str) -> Vec<Message> {
+        self.query(sql).await;
+        self.until_ready().await
+    }
+
     pub async fn parse(&mut self, name: &str, sql: &str, types: &[u32]) {
         let mut body = cstring(name);
         body.extend(cstring(sql));
@@ -200,6 +206,15 @@ fn cstring(text: &str) -> Vec<u8> {
     let mut bytes = text.as_bytes().to_vec();
     bytes.push(0);
     bytes
+}
+
+/// The command tags of the CommandComplete messages among `messages`.
+pub fn completions(messages: &[Message]) -> Vec<String> {
+    messages
+        .iter()
+        .filter(|m| m.tag == b'C')
+        .map(|m| m.strings()[0].clone())
+        .collect()
 }
 
 /// The type bytes of `messages`, as a string ("1", "2", "T", "D", "C", "Z", ...).

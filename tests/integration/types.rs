@@ -1,10 +1,9 @@
 //! Type round trips: each value's type OID, its text form (simple protocol) and its binary
 //! form (extended protocol), checked against literal PostgreSQL output.
 
-use tokio_postgres::SimpleQueryMessage;
 use tokio_postgres::types::Type;
 
-use crate::harness::TestServer;
+use crate::harness::{TestServer, simple_rows};
 use crate::pgtext::{AsText, RawBytes};
 
 struct Case {
@@ -29,6 +28,29 @@ fn words(words: &[i16]) -> Vec<u8> {
 
 fn cat(parts: &[&[u8]]) -> Vec<u8> {
     parts.concat()
+}
+
+/// PostgreSQL's binary array: one dimension, lower bound 1, elements with length words
+/// (-1 for NULL).
+fn array(element_oid: u32, elements: &[Option<&[u8]>]) -> Vec<u8> {
+    let has_null = elements.iter().any(Option::is_none);
+    let mut bytes = cat(&[
+        &1i32.to_be_bytes(),
+        &i32::from(has_null).to_be_bytes(),
+        &element_oid.to_be_bytes(),
+        &(elements.len() as i32).to_be_bytes(),
+        &1i32.to_be_bytes(),
+    ]);
+    for element in elements {
+        match element {
+            Some(value) => {
+                bytes.extend_from_slice(&(value.len() as i32).to_be_bytes());
+                bytes.extend_from_slice(value);
+            }
+            None => bytes.extend_from_slice(&(-1i32).to_be_bytes()),
+        }
+    }
+    bytes
 }
 
 const DAYS_2000_TO_2024_01_02: i32 = 8767;
@@ -158,34 +180,16 @@ fn cases() -> Vec<Case> {
             "SELECT make_array(1, NULL, 3)",
             Type::INT8_ARRAY,
             "{1,NULL,3}",
-            cat(&[
-                &1i32.to_be_bytes(),
-                &1i32.to_be_bytes(),
-                &20u32.to_be_bytes(),
-                &3i32.to_be_bytes(),
-                &1i32.to_be_bytes(),
-                &8i32.to_be_bytes(),
-                &1i64.to_be_bytes(),
-                &(-1i32).to_be_bytes(),
-                &8i32.to_be_bytes(),
-                &3i64.to_be_bytes(),
-            ]),
+            array(
+                20,
+                &[Some(&1i64.to_be_bytes()), None, Some(&3i64.to_be_bytes())],
+            ),
         ),
         case(
             "SELECT make_array('a b', 'c')",
             Type::TEXT_ARRAY,
             "{\"a b\",c}",
-            cat(&[
-                &1i32.to_be_bytes(),
-                &0i32.to_be_bytes(),
-                &25u32.to_be_bytes(),
-                &2i32.to_be_bytes(),
-                &1i32.to_be_bytes(),
-                &3i32.to_be_bytes(),
-                b"a b",
-                &1i32.to_be_bytes(),
-                b"c",
-            ]),
+            array(25, &[Some(b"a b"), Some(b"c")]),
         ),
         case(
             "SELECT named_struct('a', 1, 'b', 'x')",
@@ -211,18 +215,13 @@ fn cases() -> Vec<Case> {
     ]
 }
 
+/// The first value of the first row, by the simple protocol (text).
 async fn text_of(client: &tokio_postgres::Client, sql: &str) -> Option<String> {
-    let messages = client
-        .simple_query(sql)
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"));
-    messages
-        .iter()
-        .find_map(|m| match m {
-            SimpleQueryMessage::Row(row) => Some(row.get(0).map(str::to_string)),
-            _ => None,
-        })
-        .unwrap_or_else(|| panic!("{sql}: no row"))
+    let rows = simple_rows(client, sql).await;
+    let Some(first) = rows.into_iter().next() else {
+        panic!("{sql}: no row");
+    };
+    first.into_iter().next().flatten()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -306,15 +305,13 @@ async fn fixture_columns_map_to_postgres_types() {
     let mut failures = Vec::new();
     for (column, ty, text) in expected {
         let sql = format!("SELECT {column} FROM alltypes ORDER BY id");
-        let simple = client.simple_query(&sql).await.unwrap();
-        let texts: Vec<Option<&str>> = simple
-            .iter()
-            .filter_map(|m| match m {
-                SimpleQueryMessage::Row(row) => Some(row.get(0)),
-                _ => None,
-            })
+        let texts: Vec<Option<String>> = simple_rows(&client, &sql)
+            .await
+            .into_iter()
+            .map(|row| row.into_iter().next().flatten())
             .collect();
-        if texts != [Some(*text), if *column == "id" { Some("2") } else { None }] {
+        let second = if *column == "id" { Some("2") } else { None };
+        if texts.iter().map(Option::as_deref).ne([Some(*text), second]) {
             failures.push(format!(
                 "{column}: simple protocol gave {texts:?}, expected {text:?}"
             ));
