@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use serde::{Deserialize, Serialize};
+
 use crate::types::HiveType;
 
 /// The value Hive writes for a NULL partition value, as a directory name and in the
@@ -12,7 +14,7 @@ pub const HIVE_DEFAULT_PARTITION: &str = "__HIVE_DEFAULT_PARTITION__";
 /// Hive's `default` database, which always exists.
 pub const DEFAULT_DATABASE: &str = "default";
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Database {
     /// Lower case, as Hive stores names.
     pub name: String,
@@ -22,14 +24,15 @@ pub struct Database {
     pub properties: BTreeMap<String, String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Column {
     pub name: String,
     pub data_type: HiveType,
     pub comment: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum TableKind {
     /// lakeport owns the files: DROP TABLE deletes them.
     Managed,
@@ -39,7 +42,8 @@ pub enum TableKind {
     View,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum StorageFormat {
     Parquet,
     /// Delimited text (Hive's TEXTFILE, Spark's `USING csv`).
@@ -47,7 +51,7 @@ pub enum StorageFormat {
 }
 
 /// Where and how a table's files are stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Storage {
     pub location: String,
     pub format: StorageFormat,
@@ -57,7 +61,7 @@ pub struct Storage {
     pub options: BTreeMap<String, String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Table {
     /// Lower case, as Hive stores names.
     pub database: String,
@@ -89,7 +93,7 @@ impl Table {
 }
 
 /// One partition of a partitioned table.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Partition {
     /// One value per partition key, in key order, as Hive stores them (text; `None` is
     /// NULL, written [`HIVE_DEFAULT_PARTITION`] on disk). The key's [`HiveType`] gives

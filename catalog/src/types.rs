@@ -15,7 +15,9 @@ pub const DEFAULT_DECIMAL: HiveType = HiveType::Decimal {
     scale: 0,
 };
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// Stored and exchanged as its type string.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub enum HiveType {
     Boolean,
     TinyInt,
@@ -70,6 +72,20 @@ impl std::str::FromStr for HiveType {
 
     fn from_str(text: &str) -> CatalogResult<Self> {
         Self::parse(text)
+    }
+}
+
+impl TryFrom<String> for HiveType {
+    type Error = CatalogError;
+
+    fn try_from(text: String) -> CatalogResult<Self> {
+        Self::parse(&text)
+    }
+}
+
+impl From<HiveType> for String {
+    fn from(data_type: HiveType) -> Self {
+        data_type.to_string()
     }
 }
 
