@@ -28,6 +28,14 @@ pub enum ErrorKind {
     UndefinedCursor,
     UndefinedPreparedStatement,
     DuplicateObject,
+    /// The object exists but is of another kind (`DROP VIEW` on a table).
+    WrongObjectType,
+    DuplicateTable,
+    DuplicateSchema,
+    /// DROP of a schema that still holds objects, without CASCADE.
+    DependentObjectsStillExist,
+    /// Another connection changed the object first.
+    SerializationFailure,
     DuplicateCursor,
     DuplicatePreparedStatement,
     AmbiguousColumn,
@@ -259,6 +267,26 @@ impl std::error::Error for Error {}
 impl From<DataFusionError> for Error {
     fn from(error: DataFusionError) -> Self {
         Self::from_datafusion(error)
+    }
+}
+
+impl From<lakeport_catalog::CatalogError> for Error {
+    fn from(error: lakeport_catalog::CatalogError) -> Self {
+        use lakeport_catalog::{CatalogErrorKind as Kind, CatalogObject as Object};
+        let kind = match (error.kind, error.object) {
+            (Kind::NotFound, Some(Object::Database)) => ErrorKind::UndefinedSchema,
+            (Kind::NotFound, Some(Object::Table)) => ErrorKind::UndefinedTable,
+            (Kind::NotFound, _) => ErrorKind::UndefinedObject,
+            (Kind::AlreadyExists, Some(Object::Database)) => ErrorKind::DuplicateSchema,
+            (Kind::AlreadyExists, Some(Object::Table)) => ErrorKind::DuplicateTable,
+            (Kind::AlreadyExists, _) => ErrorKind::DuplicateObject,
+            (Kind::Invalid, _) => ErrorKind::InvalidParameterValue,
+            (Kind::Unsupported, _) => ErrorKind::FeatureNotSupported,
+            (Kind::Conflict, Some(Object::Database)) => ErrorKind::DependentObjectsStillExist,
+            (Kind::Conflict, _) => ErrorKind::SerializationFailure,
+            (Kind::Backend, _) => ErrorKind::Storage,
+        };
+        Self::new(kind, error.message)
     }
 }
 

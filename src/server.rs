@@ -20,14 +20,13 @@ use crate::wire::Handlers;
 
 /// Builds everything connections share: the engine and the tables it serves.
 pub async fn build(config: Config) -> Result<Arc<Service>> {
-    let engine = Engine::try_new(&config)?;
+    let metastore = open_metastore(&config)?;
+    let engine = Engine::try_new(&config, metastore)?;
     let mut tables = Vec::new();
     if config.demo.enabled {
         tables.extend(crate::demo::ensure_demo(&config.catalog.warehouse, &config.demo).await?);
     }
     tables.extend(config.tables.iter().cloned());
-    engine.tables().create_schema("public");
-    engine.tables().create_schema("default");
     for table in &tables {
         let (schema, name) = table.qualified_name();
         let provider = listing_table(engine.base_state(), table).await?;
@@ -39,6 +38,27 @@ pub async fn build(config: Config) -> Result<Arc<Service>> {
         tracing::debug!(table = %table.name, path = %table.path.display(), "table registered");
     }
     Ok(Service::new(engine, Arc::new(config)))
+}
+
+/// Opens the embedded metastore under the warehouse; its `default` database keeps managed
+/// tables in the warehouse directory itself, as Spark's does.
+fn open_metastore(config: &Config) -> Result<Arc<dyn lakeport_catalog::Metastore>> {
+    let warehouse = std::path::absolute(&config.catalog.warehouse).map_err(|e| {
+        Error::new(
+            ErrorKind::Storage,
+            format!(
+                "invalid warehouse directory \"{}\": {e}",
+                config.catalog.warehouse.display()
+            ),
+        )
+    })?;
+    let location = crate::exec::catalog_bridge::local_location(&warehouse);
+    let metastore = lakeport_catalog::EmbeddedMetastore::open(
+        &warehouse.join(lakeport_catalog::embedded::FILE_NAME),
+        &location,
+    )?;
+    tracing::info!(path = %metastore.path().display(), "metastore opened");
+    Ok(Arc::new(metastore))
 }
 
 /// Accepts connections on `listener` until `shutdown` resolves.

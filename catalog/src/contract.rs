@@ -168,7 +168,10 @@ async fn databases(metastore: &dyn Metastore, db: &str) {
 
 async fn tables(metastore: &dyn Metastore, db: &str) {
     let orders = table(db, "orders", &[]);
-    metastore.create_table(&orders).await.expect("create table");
+    metastore
+        .create_table(&orders, &[])
+        .await
+        .expect("create table");
     assert_eq!(metastore.get_table(db, "orders").await.unwrap(), orders);
     assert_eq!(
         metastore.get_table(db, "ORDERS").await.unwrap(),
@@ -176,7 +179,7 @@ async fn tables(metastore: &dyn Metastore, db: &str) {
         "table names are case-insensitive"
     );
     expect_error(
-        metastore.create_table(&orders).await,
+        metastore.create_table(&orders, &[]).await,
         CatalogErrorKind::AlreadyExists,
         Some(CatalogObject::Table),
         "second create table",
@@ -197,7 +200,7 @@ async fn tables(metastore: &dyn Metastore, db: &str) {
     );
     expect_error(
         metastore
-            .create_table(&table(&format!("{db}_missing"), "orders", &[]))
+            .create_table(&table(&format!("{db}_missing"), "orders", &[]), &[])
             .await,
         CatalogErrorKind::NotFound,
         Some(CatalogObject::Database),
@@ -206,14 +209,17 @@ async fn tables(metastore: &dyn Metastore, db: &str) {
     let mut duplicated = table(db, "duplicated", &["id"]);
     duplicated.partition_keys[0].data_type = HiveType::BigInt;
     expect_error(
-        metastore.create_table(&duplicated).await,
+        metastore.create_table(&duplicated, &[]).await,
         CatalogErrorKind::Invalid,
         None,
         "a partition key that repeats a column",
     );
 
     let recent = view(db, "recent_orders");
-    metastore.create_table(&recent).await.expect("create view");
+    metastore
+        .create_table(&recent, &[])
+        .await
+        .expect("create view");
     let read = metastore.get_table(db, "recent_orders").await.unwrap();
     assert!(read.is_view());
     assert_eq!(read, recent);
@@ -242,7 +248,7 @@ async fn tables(metastore: &dyn Metastore, db: &str) {
 
 async fn renames(metastore: &dyn Metastore, db: &str, other: &str) {
     let events = table(db, "events", &["year", "region"]);
-    metastore.create_table(&events).await.unwrap();
+    metastore.create_table(&events, &[]).await.unwrap();
     let first = partition(&events, &[Some("2024"), Some("eu")]);
     metastore
         .add_partitions(db, "events", std::slice::from_ref(&first), false)
@@ -301,7 +307,7 @@ async fn renames(metastore: &dyn Metastore, db: &str, other: &str) {
 
 async fn partitions(metastore: &dyn Metastore, db: &str) {
     let visits = table(db, "visits", &["year", "region"]);
-    metastore.create_table(&visits).await.unwrap();
+    metastore.create_table(&visits, &[]).await.unwrap();
     let p2024eu = partition(&visits, &[Some("2024"), Some("eu")]);
     let p2023us = partition(&visits, &[Some("2023"), Some("us")]);
     let p2024null = partition(&visits, &[Some("2024"), None]);
@@ -399,7 +405,7 @@ async fn partitions(metastore: &dyn Metastore, db: &str) {
         .drop_table(db, "visits")
         .await
         .expect("drop table");
-    metastore.create_table(&visits).await.unwrap();
+    metastore.create_table(&visits, &[]).await.unwrap();
     assert!(
         metastore
             .list_partitions(db, "visits")
@@ -424,7 +430,7 @@ async fn racing_creators(metastore: Arc<dyn Metastore>, db: &str) {
         let metastore = metastore.clone();
         let contested = table(db, "contested", &[]);
         tasks.push(tokio::spawn(async move {
-            metastore.create_table(&contested).await
+            metastore.create_table(&contested, &[]).await
         }));
     }
     let mut created = 0;

@@ -301,8 +301,9 @@ impl Metastore for EmbeddedMetastore {
         .await
     }
 
-    async fn create_table(&self, table: &Table) -> CatalogResult<()> {
+    async fn create_table(&self, table: &Table, partitions: &[Partition]) -> CatalogResult<()> {
         let table = normalize_table(table)?;
+        let partitions = partitions.to_vec();
         self.write(move |transaction| {
             require_database(transaction, &table.database)?;
             let inserted = transaction
@@ -314,7 +315,7 @@ impl Metastore for EmbeddedMetastore {
             if inserted == 0 {
                 return Err(CatalogError::table_exists(&table.database, &table.name));
             }
-            Ok(())
+            insert_partitions(transaction, &table, &partitions, false)
         })
         .await
     }
@@ -399,26 +400,7 @@ impl Metastore for EmbeddedMetastore {
         let partitions = partitions.to_vec();
         self.write(move |transaction| {
             let table = read_table(transaction, &database, &table_name)?;
-            let mut insert = transaction
-                .prepare(
-                    "INSERT OR IGNORE INTO partitions (database, table_name, name, definition)
-                     VALUES (?1, ?2, ?3, ?4)",
-                )
-                .map_err(backend_error)?;
-            for partition in &partitions {
-                let name = partition_name(&table, &partition.values)?;
-                let inserted = insert
-                    .execute(params![database, table_name, name, to_json(partition)?])
-                    .map_err(backend_error)?;
-                if inserted == 0 && !if_not_exists {
-                    return Err(CatalogError::new(
-                        CatalogErrorKind::AlreadyExists,
-                        format!("partition ({name}) of \"{database}.{table_name}\" already exists"),
-                    )
-                    .about(CatalogObject::Partition));
-                }
-            }
-            Ok(())
+            insert_partitions(transaction, &table, &partitions, if_not_exists)
         })
         .await
     }
@@ -462,6 +444,43 @@ impl Metastore for EmbeddedMetastore {
         })
         .await
     }
+}
+
+/// Inserts partitions of `table`; one that exists is an error unless `if_not_exists`.
+fn insert_partitions(
+    transaction: &rusqlite::Transaction<'_>,
+    table: &Table,
+    partitions: &[Partition],
+    if_not_exists: bool,
+) -> CatalogResult<()> {
+    let mut insert = transaction
+        .prepare(
+            "INSERT OR IGNORE INTO partitions (database, table_name, name, definition)
+             VALUES (?1, ?2, ?3, ?4)",
+        )
+        .map_err(backend_error)?;
+    for partition in partitions {
+        let name = partition_name(table, &partition.values)?;
+        let inserted = insert
+            .execute(params![
+                table.database,
+                table.name,
+                name,
+                to_json(partition)?
+            ])
+            .map_err(backend_error)?;
+        if inserted == 0 && !if_not_exists {
+            return Err(CatalogError::new(
+                CatalogErrorKind::AlreadyExists,
+                format!(
+                    "partition ({name}) of \"{}.{}\" already exists",
+                    table.database, table.name
+                ),
+            )
+            .about(CatalogObject::Partition));
+        }
+    }
+    Ok(())
 }
 
 fn normalize_name(name: &str, what: &str) -> CatalogResult<String> {

@@ -24,8 +24,9 @@ pub trait Metastore: Send + Sync + std::fmt::Debug {
     /// it a database that still holds any is a [`Conflict`](crate::error::CatalogErrorKind::Conflict).
     async fn drop_database(&self, name: &str, cascade: bool) -> CatalogResult<()>;
 
-    /// Creates a table or a view.
-    async fn create_table(&self, table: &Table) -> CatalogResult<()>;
+    /// Creates a table or a view, with the partitions it starts with (a table declared
+    /// over existing partition directories), all in one step.
+    async fn create_table(&self, table: &Table, partitions: &[Partition]) -> CatalogResult<()>;
     async fn get_table(&self, database: &str, name: &str) -> CatalogResult<Table>;
     /// The names of the tables and views in `database`, sorted.
     async fn list_tables(&self, database: &str) -> CatalogResult<Vec<String>>;

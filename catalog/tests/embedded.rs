@@ -45,7 +45,7 @@ async fn everything_survives_reopening() {
             .create_database(&contract::database("sales"))
             .await
             .unwrap();
-        metastore.create_table(&table).await.unwrap();
+        metastore.create_table(&table, &[]).await.unwrap();
         metastore
             .add_partitions("sales", "events", std::slice::from_ref(&partition), false)
             .await
@@ -85,9 +85,9 @@ async fn two_handles_on_one_file_race_safely() {
         for metastore in [&first, &second] {
             let metastore = metastore.clone();
             let table = contract::table("race", &format!("t{}", round % 10), &[]);
-            tasks.push(tokio::spawn(
-                async move { metastore.create_table(&table).await },
-            ));
+            tasks.push(tokio::spawn(async move {
+                metastore.create_table(&table, &[]).await
+            }));
         }
     }
     let mut created = 0;

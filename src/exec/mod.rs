@@ -6,6 +6,7 @@
 //! module sees plans and streams, never DataFusion sessions; a distributed engine will sit
 //! behind the same two calls.
 
+pub mod catalog_bridge;
 pub mod functions;
 pub mod resolve;
 pub mod runtime;
@@ -32,7 +33,8 @@ pub use runtime::{RowCursor, RowStream};
 
 use crate::config::{Config, parse_byte_size};
 use crate::error::{Error, ErrorKind, Result};
-use crate::exec::resolve::Resolver;
+use crate::exec::catalog_bridge::Catalog;
+use crate::exec::resolve::{Resolver, resolve_tables};
 use crate::exec::runtime::CpuRuntime;
 use crate::exec::tables::TableRegistry;
 use crate::session::QueryContext;
@@ -49,13 +51,16 @@ pub struct Engine {
     /// The state every statement starts from; each statement plans on a copy carrying its
     /// session's options.
     state: SessionState,
-    tables: Arc<TableRegistry>,
+    catalog: Arc<Catalog>,
     cpu: CpuRuntime,
     result_buffer: usize,
 }
 
 impl Engine {
-    pub fn try_new(config: &Config) -> Result<Self> {
+    pub fn try_new(
+        config: &Config,
+        metastore: Arc<dyn lakeport_catalog::Metastore>,
+    ) -> Result<Self> {
         let threads = config.engine_threads();
         let memory = parse_byte_size(&config.engine.memory_limit)
             .map_err(|e| Error::invalid_parameter(e.0))?;
@@ -78,7 +83,7 @@ impl Engine {
             .build();
         Ok(Self {
             state,
-            tables: Arc::new(TableRegistry::default()),
+            catalog: Arc::new(Catalog::new(metastore, Arc::new(TableRegistry::default()))),
             cpu: CpuRuntime::try_new(threads)?,
             result_buffer: config.engine.result_buffer_batches,
         })
@@ -89,8 +94,13 @@ impl Engine {
         self.cpu.running_queries()
     }
 
+    /// Tables declared in the configuration (and the demo data).
     pub fn tables(&self) -> &Arc<TableRegistry> {
-        &self.tables
+        self.catalog.statics()
+    }
+
+    pub fn catalog(&self) -> &Arc<Catalog> {
+        &self.catalog
     }
 
     /// The DataFusion options a new session starts with.
@@ -103,7 +113,8 @@ impl Engine {
         &self.state
     }
 
-    fn state_for(&self, ctx: &QueryContext) -> SessionState {
+    /// The DataFusion state a statement of this session runs with.
+    pub fn state_for(&self, ctx: &QueryContext) -> SessionState {
         let mut state = self.state.clone();
         let options = state.config_mut().options_mut();
         *options = ctx.options.clone();
@@ -113,14 +124,16 @@ impl Engine {
 
     /// Plans a query statement. `declared` holds the parameter types the client gave, by
     /// position; the rest are inferred from how the statement uses them.
-    pub fn plan(
+    pub async fn plan(
         &self,
         ctx: &QueryContext,
         statement: Statement,
         declared: &[Option<DataType>],
     ) -> Result<PlannedQuery> {
         let state = self.state_for(ctx);
-        let resolver = Resolver::try_new(&state, &self.tables, ctx, &statement)?;
+        let tables = resolve_tables(&state, &self.catalog, ctx, &statement, 0).await?;
+        let schemas = self.catalog.schema_names().await?;
+        let resolver = Resolver::new(&state, tables, ctx, &schemas);
         let planner = SqlToRel::new_with_options(&resolver, parser_options(state.config_options()));
         let declared_fields: Vec<Option<FieldRef>> = declared
             .iter()
@@ -155,7 +168,7 @@ impl Engine {
     }
 }
 
-fn parser_options(options: &ConfigOptions) -> ParserOptions {
+pub(crate) fn parser_options(options: &ConfigOptions) -> ParserOptions {
     let sql = &options.sql_parser;
     ParserOptions {
         parse_float_as_decimal: sql.parse_float_as_decimal,

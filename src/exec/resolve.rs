@@ -1,9 +1,10 @@
-//! Name resolution for planning: DataFusion's `ContextProvider` over lakeport's tables, the
-//! session's search path and the session functions.
+//! Name resolution for planning: DataFusion's `ContextProvider` over lakeport's catalog, the
+//! session's temporary views and search path, and the session functions.
 //!
 //! Tables are resolved before planning (the statement's references are collected, looked up
-//! along the search path, and handed to the planner), so planning itself never waits on a
-//! catalog.
+//! — a bare name first among the session's temporary views, then along the search path —
+//! and handed to the planner), so planning itself never waits on a catalog. A view
+//! resolves to its query, planned here in turn with the search path it was created with.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -13,80 +14,175 @@ use datafusion::catalog::TableFunctionArgs;
 use datafusion::common::{DFSchema, TableReference};
 use datafusion::config::ConfigOptions;
 use datafusion::datasource::cte_worktable::CteWorkTable;
-use datafusion::datasource::provider_as_source;
+use datafusion::datasource::{ViewTable, provider_as_source};
 use datafusion::execution::context::SessionState;
 use datafusion::logical_expr::planner::{ExprPlanner, RelationPlanner};
 use datafusion::logical_expr::{
-    AggregateUDF, Expr, HigherOrderUDF, ScalarUDF, TableSource, WindowUDF,
+    AggregateUDF, Expr, HigherOrderUDF, LogicalPlanBuilder, ScalarUDF, TableSource, WindowUDF,
 };
 use datafusion::optimizer::simplify_expressions::{ExprSimplifier, SimplifyContext};
 use datafusion::sql::parser::Statement as DFStatement;
-use datafusion::sql::planner::ContextProvider;
+use datafusion::sql::planner::{ContextProvider, SqlToRel};
 use datafusion::sql::sqlparser::ast::Statement;
+use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+use datafusion::sql::sqlparser::parser::Parser;
+use futures::future::BoxFuture;
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::exec::catalog_bridge::{Catalog, Relation, ViewDefinition};
 use crate::exec::functions::session_functions;
-use crate::exec::tables::TableRegistry;
 use crate::session::QueryContext;
 
-/// What the planner may see while planning one statement.
-pub struct Resolver<'a> {
-    state: &'a SessionState,
-    tables: HashMap<TableReference, Arc<dyn TableSource>>,
-    functions: HashMap<String, Arc<ScalarUDF>>,
-}
+/// Views within views deeper than this are refused (and a view that reaches itself stops).
+const VIEW_DEPTH_LIMIT: usize = 32;
 
-impl<'a> Resolver<'a> {
-    /// Looks up every table `statement` names.
-    pub fn try_new(
-        state: &'a SessionState,
-        registry: &TableRegistry,
-        ctx: &QueryContext,
-        statement: &Statement,
-    ) -> Result<Self> {
+pub type ResolvedTables = HashMap<TableReference, Arc<dyn TableSource>>;
+
+/// Looks up every table `statement` names; views are planned into their queries.
+pub fn resolve_tables<'a>(
+    state: &'a SessionState,
+    catalog: &'a Catalog,
+    ctx: &'a QueryContext,
+    statement: &'a Statement,
+    depth: usize,
+) -> BoxFuture<'a, Result<ResolvedTables>> {
+    Box::pin(async move {
         let (references, _ctes) = datafusion::sql::resolve::resolve_table_references(
             &DFStatement::Statement(Box::new(statement.clone())),
             true,
         )?;
         let mut tables = HashMap::with_capacity(references.len());
         for reference in references {
-            if let Some(provider) = resolve_table(registry, ctx, &reference)? {
-                tables.insert(reference, provider_as_source(provider));
-            }
+            let source = match lookup(catalog, ctx, &reference).await? {
+                Some(Relation::Table(provider)) => provider_as_source(provider),
+                Some(Relation::View(view)) => {
+                    let plan = plan_view(state, catalog, ctx, &reference, &view, depth).await?;
+                    provider_as_source(Arc::new(ViewTable::new(plan, Some(view.sql.clone()))))
+                }
+                None => continue,
+            };
+            tables.insert(reference, source);
         }
-        let existing = registry.schema_names();
-        Ok(Self {
-            state,
-            tables,
-            functions: session_functions(ctx, &existing),
-        })
-    }
+        Ok(tables)
+    })
 }
 
-/// Finds the table a reference names: qualified names directly, bare names along the search
-/// path. `Ok(None)` when nothing matches; the planner then reports the missing relation.
-fn resolve_table(
-    registry: &TableRegistry,
+/// Finds what a reference names: qualified names directly, bare names among the session's
+/// temporary views and then along the search path. `Ok(None)` when nothing matches; the
+/// planner then reports the missing relation.
+async fn lookup(
+    catalog: &Catalog,
     ctx: &QueryContext,
     reference: &TableReference,
-) -> Result<Option<Arc<dyn datafusion::catalog::TableProvider>>> {
+) -> Result<Option<Relation>> {
     match reference {
-        TableReference::Bare { table } => Ok(ctx
-            .search_path
-            .iter()
-            .find_map(|schema| registry.table(schema, table))),
-        TableReference::Partial { schema, table } => Ok(registry.table(schema, table)),
+        TableReference::Bare { table } => {
+            if let Some(view) = ctx.temp_views.get(table.as_ref()) {
+                return Ok(Some(view.clone()));
+            }
+            for schema in &ctx.search_path {
+                if let Some(relation) = catalog.relation(schema, table).await? {
+                    return Ok(Some(relation));
+                }
+            }
+            Ok(None)
+        }
+        TableReference::Partial { schema, table } => catalog.relation(schema, table).await,
         TableReference::Full {
-            catalog,
+            catalog: database,
             schema,
             table,
         } => {
-            if **catalog != *ctx.database {
+            if **database != *ctx.database {
                 return Err(Error::unsupported(format!(
                     "cross-database references are not implemented: {reference}"
                 )));
             }
-            Ok(registry.table(schema, table))
+            catalog.relation(schema, table).await
+        }
+    }
+}
+
+async fn plan_view(
+    state: &SessionState,
+    catalog: &Catalog,
+    ctx: &QueryContext,
+    reference: &TableReference,
+    view: &ViewDefinition,
+    depth: usize,
+) -> Result<datafusion::logical_expr::LogicalPlan> {
+    if depth >= VIEW_DEPTH_LIMIT {
+        return Err(Error::new(
+            ErrorKind::InvalidStatement,
+            format!("view \"{reference}\" nests more than {VIEW_DEPTH_LIMIT} views deep"),
+        )
+        .with_hint("a view may refer to itself through another view"));
+    }
+    let broken = |e: Error| {
+        Error::new(
+            e.kind,
+            format!("view \"{reference}\" cannot be used: {}", e.message),
+        )
+    };
+    let mut statements = Parser::parse_sql(&PostgreSqlDialect {}, &view.sql)
+        .map_err(|e| broken(Error::syntax(e.to_string())))?;
+    let statement = match (statements.pop(), statements.is_empty()) {
+        (Some(statement), true) => statement,
+        _ => return Err(broken(Error::syntax("the view's text is not one query"))),
+    };
+    let mut view_ctx = ctx.clone();
+    view_ctx.search_path = view.search_path.clone();
+    if !view.sees_temp_views {
+        view_ctx.temp_views = Default::default();
+    }
+    let tables = resolve_tables(state, catalog, &view_ctx, &statement, depth + 1).await?;
+    let resolver = Resolver::new(state, tables, &view_ctx, &catalog.schema_names().await?);
+    let planner =
+        SqlToRel::new_with_options(&resolver, super::parser_options(state.config_options()));
+    let plan = planner
+        .sql_statement_to_plan(statement)
+        .map_err(|e| broken(e.into()))?;
+    if view.columns.is_empty() {
+        return Ok(plan);
+    }
+    let fields = plan.schema().fields().len();
+    if fields != view.columns.len() {
+        return Err(broken(Error::new(
+            ErrorKind::InvalidStatement,
+            format!(
+                "its query now returns {fields} columns, but it was created with {}",
+                view.columns.len()
+            ),
+        )));
+    }
+    let aliased = plan
+        .schema()
+        .columns()
+        .into_iter()
+        .zip(&view.columns)
+        .map(|(column, name)| Expr::Column(column).alias(name))
+        .collect::<Vec<_>>();
+    Ok(LogicalPlanBuilder::from(plan).project(aliased)?.build()?)
+}
+
+/// What the planner may see while planning one statement.
+pub struct Resolver<'a> {
+    state: &'a SessionState,
+    tables: ResolvedTables,
+    functions: HashMap<String, Arc<ScalarUDF>>,
+}
+
+impl<'a> Resolver<'a> {
+    pub fn new(
+        state: &'a SessionState,
+        tables: ResolvedTables,
+        ctx: &QueryContext,
+        existing_schemas: &[String],
+    ) -> Self {
+        Self {
+            state,
+            tables,
+            functions: session_functions(ctx, existing_schemas),
         }
     }
 }

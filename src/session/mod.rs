@@ -5,7 +5,9 @@
 pub mod transaction;
 pub mod variables;
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use datafusion::config::ConfigOptions;
 
@@ -13,6 +15,11 @@ pub use transaction::{Transaction, TransactionOutcome, TransactionStatus};
 pub use variables::Variables;
 
 use crate::config::SessionDefaults;
+use crate::exec::catalog_bridge::Relation;
+
+/// A session's temporary views by name; copied on write, so each statement's snapshot
+/// stays as it was.
+pub type TempViews = Arc<BTreeMap<String, Relation>>;
 
 /// A message for the client that is not an error (NoticeResponse).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +37,8 @@ pub struct Session {
     pub client_addr: SocketAddr,
     pub variables: Variables,
     pub transaction: Transaction,
+    /// `CREATE TEMPORARY VIEW`s: this connection's only, gone when it closes.
+    pub temp_views: TempViews,
     notices: Vec<Notice>,
 }
 
@@ -51,6 +60,7 @@ impl Session {
             client_addr,
             variables,
             transaction: Transaction::default(),
+            temp_views: TempViews::default(),
             notices: Vec::new(),
         }
     }
@@ -76,11 +86,12 @@ impl Session {
             time_zone: self.variables.time_zone(),
             options: self.variables.datafusion_options(),
             variables: self.variables.clone(),
+            temp_views: self.temp_views.clone(),
         }
     }
 
     /// The search path with `"$user"` replaced and quotes removed.
-    fn resolved_search_path(&self) -> Vec<String> {
+    pub fn resolved_search_path(&self) -> Vec<String> {
         self.variables
             .search_path()
             .into_iter()
@@ -111,4 +122,5 @@ pub struct QueryContext {
     pub options: ConfigOptions,
     /// The live variables, for `current_setting()` and `set_config()`.
     pub variables: Variables,
+    pub temp_views: TempViews,
 }

@@ -26,7 +26,7 @@ pub(super) fn undefined(name: &str) -> Error {
 }
 
 impl Connection {
-    pub(super) fn prepare_declare(
+    pub(super) async fn prepare_declare(
         &self,
         sql: String,
         mut declarations: Vec<Declare>,
@@ -58,7 +58,8 @@ impl Connection {
         let planned = self
             .service
             .engine
-            .plan(&ctx, Statement::Query(query.clone()), declared)?;
+            .plan(&ctx, Statement::Query(query.clone()), declared)
+            .await?;
         let columns = Arc::new(planned.plan.schema().as_arrow().clone());
         let columns = super::names::postgres_names(&query, columns);
         Ok(Prepared {

@@ -9,6 +9,7 @@
 
 pub mod copy;
 mod cursor;
+pub mod ddl;
 mod literals;
 mod names;
 pub mod parse;
@@ -92,6 +93,7 @@ enum PreparedKind {
         hold: bool,
     },
     Command(Command),
+    Catalog(Box<ddl::ast::CatalogStatement>),
     CopyOut {
         plan: LogicalPlan,
         columns: SchemaRef,
@@ -189,7 +191,7 @@ impl Connection {
 
     /// Prepares and runs one statement of a simple query.
     pub async fn run_simple(&mut self, piece: &StatementText<'_>) -> Result<Output> {
-        let prepared = self.prepare(piece, &[])?;
+        let prepared = self.prepare(piece, &[]).await?;
         if let Some(n) = prepared.param_types.len().checked_sub(1) {
             return Err(Error::new(
                 ErrorKind::UndefinedObject,
@@ -200,7 +202,12 @@ impl Connection {
     }
 
     /// Parse: prepares `sql` as statement `name` ("" = unnamed, replaced freely).
-    pub fn parse(&mut self, name: &str, sql: &str, declared: &[Option<DataType>]) -> Result<()> {
+    pub async fn parse(
+        &mut self,
+        name: &str,
+        sql: &str,
+        declared: &[Option<DataType>],
+    ) -> Result<()> {
         if !name.is_empty() && self.statements.contains_key(name) {
             return Err(Error::new(
                 ErrorKind::DuplicatePreparedStatement,
@@ -210,7 +217,7 @@ impl Connection {
         let pieces = split_statements(sql);
         let prepared = match pieces.as_slice() {
             [] => Prepared::empty(sql),
-            [piece] => self.prepare(piece, declared)?,
+            [piece] => self.prepare(piece, declared).await?,
             _ => {
                 return Err(Error::syntax(
                     "cannot insert multiple commands into a prepared statement",
@@ -355,13 +362,23 @@ impl Connection {
     }
 
     /// Parses, routes and (for queries) plans one statement.
-    fn prepare(
+    async fn prepare(
         &mut self,
         piece: &StatementText<'_>,
         declared: &[Option<DataType>],
     ) -> Result<Prepared> {
-        let parsed = parse_statement(piece)?;
         let sql = piece.text.to_string();
+        if let Some(catalog_statement) = ddl::parse::parse(piece) {
+            let catalog_statement = catalog_statement?;
+            self.session.transaction.check_not_failed()?;
+            return Ok(Prepared {
+                sql,
+                param_types: Vec::new(),
+                columns: ddl::run::result_schema(&catalog_statement),
+                kind: PreparedKind::Catalog(Box::new(catalog_statement)),
+            });
+        }
+        let parsed = parse_statement(piece)?;
         let statement = match parsed {
             Parsed::Fetch(fetch) => {
                 self.session.transaction.check_not_failed()?;
@@ -374,12 +391,16 @@ impl Connection {
             self.session.transaction.check_not_failed()?;
         }
         match statement {
-            Statement::Query(_) => self.prepare_query(sql, statement, declared, RowsTag::Select),
+            Statement::Query(_) => {
+                self.prepare_query(sql, statement, declared, RowsTag::Select)
+                    .await
+            }
             Statement::Explain { .. } => {
                 self.prepare_query(sql, statement, declared, RowsTag::Explain)
+                    .await
             }
-            Statement::Declare { stmts } => self.prepare_declare(sql, stmts, declared),
-            statement @ Statement::Copy { .. } => self.prepare_copy(sql, statement, declared),
+            Statement::Declare { stmts } => self.prepare_declare(sql, stmts, declared).await,
+            statement @ Statement::Copy { .. } => self.prepare_copy(sql, statement, declared).await,
             other => {
                 let command = utility::route(other)?;
                 let columns = command.columns(&self.session);
@@ -388,7 +409,7 @@ impl Connection {
         }
     }
 
-    fn prepare_query(
+    async fn prepare_query(
         &self,
         sql: String,
         statement: Statement,
@@ -404,7 +425,7 @@ impl Connection {
         if let Statement::Query(query) = &mut statement {
             literals::int4_output_literals(query);
         }
-        let planned = self.service.engine.plan(&ctx, statement, declared)?;
+        let planned = self.service.engine.plan(&ctx, statement, declared).await?;
         let columns = Arc::new(planned.plan.schema().as_arrow().clone());
         let columns = match query {
             Some(query) => names::postgres_names(&query, columns),
@@ -421,7 +442,7 @@ impl Connection {
         })
     }
 
-    fn prepare_copy(
+    async fn prepare_copy(
         &self,
         sql: String,
         statement: Statement,
@@ -429,10 +450,11 @@ impl Connection {
     ) -> Result<Prepared> {
         let (query, format) = copy::route_copy(statement)?;
         let ctx = self.session.query_context();
-        let planned =
-            self.service
-                .engine
-                .plan(&ctx, Statement::Query(Box::new(query.clone())), declared)?;
+        let planned = self
+            .service
+            .engine
+            .plan(&ctx, Statement::Query(Box::new(query.clone())), declared)
+            .await?;
         let columns = Arc::new(planned.plan.schema().as_arrow().clone());
         let columns = names::postgres_names(&query, columns);
         Ok(Prepared {
@@ -474,6 +496,7 @@ impl Connection {
                     .await
             }
             PreparedKind::Command(command) => utility::run(self, command.clone()).await,
+            PreparedKind::Catalog(statement) => ddl::run(self, (**statement).clone()).await,
             PreparedKind::CopyOut {
                 plan,
                 columns,

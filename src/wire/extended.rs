@@ -81,7 +81,10 @@ impl ExtendedQueryHandler for Handler {
             .iter()
             .map(|oid| arrow_type_for_oid(*oid).unwrap_or(None))
             .collect();
-        if let Err(error) = connection.parse(name_of(&message.name), &message.query, &declared) {
+        if let Err(error) = connection
+            .parse(name_of(&message.name), &message.query, &declared)
+            .await
+        {
             log_statement(
                 &connection.session,
                 &message.query,

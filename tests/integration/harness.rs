@@ -23,24 +23,52 @@ use crate::rawwire::RawClient;
 pub struct TestServer {
     pub port: u16,
     pub service: Arc<Service>,
+    pub warehouse: PathBuf,
+    /// A warehouse this server made for itself, deleted when it stops.
+    owned_warehouse: Option<PathBuf>,
     shutdown: Option<oneshot::Sender<()>>,
 }
 
+/// A new empty directory under cargo's temporary directory for integration tests.
+pub fn scratch_dir(purpose: &str) -> PathBuf {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("scratch")
+        .join(format!("{purpose}-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create a scratch directory");
+    dir
+}
+
 impl TestServer {
-    /// A server with the fixture tables and default settings.
+    /// A server with the fixture tables, default settings and an empty warehouse of its own.
     pub async fn start() -> Self {
         Self::start_with(|_| {}).await
     }
 
     /// A server whose configuration `adjust` may change first.
     pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> Self {
+        let warehouse = scratch_dir("warehouse");
+        let mut server = Self::start_in(&warehouse, adjust).await;
+        if server.warehouse == warehouse {
+            server.owned_warehouse = Some(warehouse);
+        } else {
+            let _ = std::fs::remove_dir_all(&warehouse);
+        }
+        server
+    }
+
+    /// A server on an existing warehouse (which outlives it), to test what survives restarts.
+    pub async fn start_in(warehouse: &Path, adjust: impl FnOnce(&mut Config)) -> Self {
         let mut config = Config::default();
         config.demo.enabled = false;
         config.engine.threads = 2;
         config.server.listen = "127.0.0.1:0".parse().expect("a socket address");
-        config.catalog.warehouse = fixtures().join("warehouse");
+        config.catalog.warehouse = warehouse.to_path_buf();
         config.tables = fixture_tables();
         adjust(&mut config);
+        let warehouse = config.catalog.warehouse.clone();
         let listener = lakeport::server::bind(&config).await.expect("bind port 0");
         let port = listener.local_addr().expect("local address").port();
         let service = lakeport::server::build(config)
@@ -59,6 +87,8 @@ impl TestServer {
         Self {
             port,
             service,
+            warehouse,
+            owned_warehouse: None,
             shutdown: Some(shutdown),
         }
     }
@@ -103,6 +133,9 @@ impl Drop for TestServer {
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
         }
+        if let Some(warehouse) = self.owned_warehouse.take() {
+            let _ = std::fs::remove_dir_all(warehouse);
+        }
     }
 }
 
@@ -130,7 +163,7 @@ pub async fn simple_rows(client: &Client, sql: &str) -> Vec<Vec<Option<String>>>
 pub fn fixtures() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("lakeport-fixtures-v2");
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("lakeport-fixtures-v3");
         if !dir.join("_SUCCESS").exists() {
             let staging = Path::new(env!("CARGO_TARGET_TMPDIR"))
                 .join(format!("lakeport-fixtures-staging-{}", std::process::id()));
@@ -164,7 +197,6 @@ fn fixture_tables() -> Vec<TableConfig> {
 fn write_fixtures(dir: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(dir.join("alltypes"))?;
     std::fs::create_dir_all(dir.join("orders"))?;
-    std::fs::create_dir_all(dir.join("warehouse"))?;
     write_parquet(&dir.join("alltypes/part-0.parquet"), alltypes_batch())?;
     write_parquet(&dir.join("orders/part-0.parquet"), orders_batch(0, 3))?;
     write_parquet(&dir.join("orders/part-1.parquet"), orders_batch(3, 6))?;
@@ -178,7 +210,52 @@ fn write_fixtures(dir: &Path) -> std::io::Result<()> {
          3,Zürich,CH,423193\n\
          4,Oslo,NO,\n",
     )?;
+    write_lake(&dir.join("lake"))?;
     std::fs::write(dir.join("_SUCCESS"), "")
+}
+
+/// Files laid out as a data lake holds them, for tables declared over existing files:
+/// `events/` (Parquet, Hive-partitioned by year and zero-padded month, with Hadoop's
+/// marker and checksum files), `cities/` (CSV with a header), `pipes/` (`|`-delimited
+/// text, no header) and `logs/` (CSV partitioned by date, one partition NULL).
+fn write_lake(lake: &Path) -> std::io::Result<()> {
+    for (directory, start, end) in [
+        ("events/year=2024/month=01", 0, 3),
+        ("events/year=2024/month=02", 3, 6),
+        ("events/year=2025/month=01", 6, 10),
+    ] {
+        std::fs::create_dir_all(lake.join(directory))?;
+        write_parquet(
+            &lake.join(directory).join("part-00000.parquet"),
+            orders_batch(start, end),
+        )?;
+    }
+    std::fs::write(lake.join("events/_SUCCESS"), "")?;
+    std::fs::write(
+        lake.join("events/year=2024/month=02/.part-00000.parquet.crc"),
+        "not parquet",
+    )?;
+    std::fs::create_dir_all(lake.join("cities"))?;
+    std::fs::write(
+        lake.join("cities/cities.csv"),
+        "id,name,country,population\n1,Amsterdam,NL,921402\n2,Lisbon,PT,545796\n3,Zürich,CH,423193\n",
+    )?;
+    std::fs::create_dir_all(lake.join("pipes"))?;
+    std::fs::write(lake.join("pipes/data.txt"), "1|one\n2|two\n3|NULL\n")?;
+    for (directory, body) in [
+        ("logs/dt=2024-01-01", "1,start\n2,stop\n"),
+        ("logs/dt=2024-01-02", "3,start\n"),
+        ("logs/dt=__HIVE_DEFAULT_PARTITION__", "4,orphan\n"),
+    ] {
+        std::fs::create_dir_all(lake.join(directory))?;
+        std::fs::write(lake.join(directory).join("part-0.csv"), body)?;
+    }
+    Ok(())
+}
+
+/// The lake directory of the fixtures, for `LOCATION` clauses.
+pub fn lake() -> PathBuf {
+    fixtures().join("lake")
 }
 
 fn write_parquet(path: &Path, batch: RecordBatch) -> std::io::Result<()> {

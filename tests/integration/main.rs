@@ -6,6 +6,7 @@ mod pgtext;
 mod rawwire;
 
 mod cancel;
+mod catalog;
 mod errors;
 mod portals;
 mod protocol;

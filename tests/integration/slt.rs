@@ -5,7 +5,9 @@
 //! - `SLT_COMPLETE=1` rewrites the files' expected results from what the server returns
 //!   (under the extended protocol, which reports column types); review the diff.
 //!
-//! Records can be limited to one protocol with `onlyif simple` / `onlyif extended`.
+//! Records can be limited to one protocol with `onlyif simple` / `onlyif extended`. Files
+//! that say `control substitution on` may write `$LAKE` for the fixture lake directory
+//! (see `harness::write_lake`).
 
 use std::path::{Path, PathBuf};
 
@@ -183,6 +185,7 @@ fn runner(
         }
     });
     runner.add_label(protocol.label());
+    runner.set_var("LAKE".into(), crate::harness::lake().display().to_string());
     runner.with_column_validator(column_types_agree);
     runner
 }

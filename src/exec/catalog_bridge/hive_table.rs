@@ -1,0 +1,399 @@
+//! A catalog table as a DataFusion table provider.
+//!
+//! The partitions come from the catalog, not from listing directories: a query prunes
+//! them by evaluating its partition-column filters over the partition values (one small
+//! batch, no I/O), then lists only the surviving partitions' directories. Each partition's
+//! file listing is cached in the provider, and the provider itself is cached by
+//! [`super::Catalog`] until DDL, INSERT or `REFRESH TABLE` replaces it.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::arrow::array::{Array, BooleanArray, RecordBatch};
+use datafusion::arrow::datatypes::{FieldRef, Schema, SchemaRef};
+use datafusion::catalog::{Session, TableProvider};
+use datafusion::common::{DFSchema, ScalarValue, project_schema};
+use datafusion::datasource::file_format::FileFormat;
+use datafusion::datasource::file_format::csv::CsvFormat;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::helpers::expr_applicable_for_cols;
+use datafusion::datasource::listing::{ListingTableUrl, PartitionedFile};
+use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder};
+use datafusion::datasource::table_schema::TableSchema;
+use datafusion::execution::object_store::ObjectStoreUrl;
+use datafusion::logical_expr::utils::conjunction;
+use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
+use datafusion::object_store::{ObjectMeta, ObjectStore};
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::empty::EmptyExec;
+use futures::{StreamExt, TryStreamExt};
+use lakeport_catalog::{Partition, Storage, StorageFormat, Table};
+use tokio::sync::OnceCell;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::exec::catalog_bridge::types::arrow_field;
+
+/// How many directories a scan lists at once.
+const LISTING_CONCURRENCY: usize = 16;
+
+#[derive(Debug)]
+pub struct HiveTableProvider {
+    table: Table,
+    /// Data columns, then partition keys.
+    schema: SchemaRef,
+    file_schema: SchemaRef,
+    partition_fields: Vec<FieldRef>,
+    format: Arc<dyn FileFormat>,
+    store_url: ObjectStoreUrl,
+    directories: Vec<Directory>,
+    /// The partition values as columns, one row per directory, for pruning.
+    partition_values: Option<RecordBatch>,
+}
+
+/// One directory of data files: a partition, or the whole unpartitioned table.
+#[derive(Debug)]
+struct Directory {
+    values: Vec<ScalarValue>,
+    url: ListingTableUrl,
+    /// Listed on the first scan that needs it.
+    files: OnceCell<Arc<[ObjectMeta]>>,
+}
+
+impl HiveTableProvider {
+    pub fn try_new(table: Table, partitions: &[Partition]) -> Result<Self> {
+        let storage = table.storage.as_ref().ok_or_else(|| {
+            Error::internal(format!(
+                "\"{}.{}\" is a view, not a table",
+                table.database, table.name
+            ))
+        })?;
+        let file_schema = Arc::new(Schema::new(
+            table.columns.iter().map(arrow_field).collect::<Vec<_>>(),
+        ));
+        let partition_fields: Vec<FieldRef> = table
+            .partition_keys
+            .iter()
+            .map(|key| Arc::new(arrow_field(key)))
+            .collect();
+        let schema = Arc::new(Schema::new(
+            file_schema
+                .fields()
+                .iter()
+                .cloned()
+                .chain(partition_fields.iter().cloned())
+                .collect::<Vec<_>>(),
+        ));
+        let table_url = directory_url(&storage.location)?;
+        let store_url = table_url.object_store();
+        let directories = if table.is_partitioned() {
+            partitions
+                .iter()
+                .map(|partition| {
+                    let url = directory_url(&partition.location)?;
+                    if url.object_store() != store_url {
+                        return Err(Error::unsupported(format!(
+                            "partition at \"{}\" is in another object store than its table \"{}.{}\"",
+                            partition.location, table.database, table.name
+                        )));
+                    }
+                    Ok(Directory {
+                        values: typed_values(partition, &partition_fields)?,
+                        url,
+                        files: OnceCell::new(),
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?
+        } else {
+            vec![Directory {
+                values: Vec::new(),
+                url: table_url,
+                files: OnceCell::new(),
+            }]
+        };
+        let partition_values = if table.is_partitioned() {
+            Some(values_batch(&directories, &partition_fields)?)
+        } else {
+            None
+        };
+        Ok(Self {
+            format: file_format(storage)?,
+            table,
+            schema,
+            file_schema,
+            partition_fields,
+            store_url,
+            directories,
+            partition_values,
+        })
+    }
+
+    pub fn table(&self) -> &Table {
+        &self.table
+    }
+
+    fn partition_names(&self) -> Vec<&str> {
+        self.partition_fields
+            .iter()
+            .map(|f| f.name().as_str())
+            .collect()
+    }
+
+    /// The directories whose partition values pass every filter.
+    fn prune(
+        &self,
+        state: &dyn Session,
+        filters: &[Expr],
+    ) -> datafusion::common::Result<Vec<usize>> {
+        let (Some(batch), Some(filter)) = (&self.partition_values, conjunction(filters.to_vec()))
+        else {
+            return Ok((0..self.directories.len()).collect());
+        };
+        let df_schema = DFSchema::try_from(batch.schema())?;
+        let predicate = state.create_physical_expr(filter, &df_schema)?;
+        let result = predicate.evaluate(batch)?.into_array(batch.num_rows())?;
+        let keep = result
+            .as_any()
+            .downcast_ref::<BooleanArray>()
+            .ok_or_else(|| {
+                Error::internal("a partition filter did not evaluate to booleans").into_datafusion()
+            })?;
+        Ok((0..keep.len())
+            .filter(|&i| keep.is_valid(i) && keep.value(i))
+            .collect())
+    }
+
+    async fn files(
+        &self,
+        directory: &Directory,
+        store: &Arc<dyn ObjectStore>,
+    ) -> datafusion::common::Result<Arc<[ObjectMeta]>> {
+        directory
+            .files
+            .get_or_try_init(|| async {
+                list_data_files(store, &directory.url)
+                    .await
+                    .map(Arc::from)
+                    .map_err(Error::into_datafusion)
+            })
+            .await
+            .cloned()
+    }
+}
+
+#[async_trait]
+impl TableProvider for HiveTableProvider {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> datafusion::common::Result<Vec<TableProviderFilterPushDown>> {
+        let partition_names = self.partition_names();
+        Ok(filters
+            .iter()
+            .map(|filter| {
+                if !partition_names.is_empty() && expr_applicable_for_cols(&partition_names, filter)
+                {
+                    TableProviderFilterPushDown::Exact
+                } else {
+                    TableProviderFilterPushDown::Unsupported
+                }
+            })
+            .collect())
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> datafusion::common::Result<Arc<dyn ExecutionPlan>> {
+        let keep = self.prune(state, filters)?;
+        let store = state.runtime_env().object_store(&self.store_url)?;
+        let listed: Vec<(usize, Arc<[ObjectMeta]>)> = futures::stream::iter(keep)
+            .map(|index| {
+                let store = &store;
+                async move {
+                    let files = self.files(&self.directories[index], store).await?;
+                    Ok::<_, datafusion::error::DataFusionError>((index, files))
+                }
+            })
+            .buffered(LISTING_CONCURRENCY)
+            .try_collect()
+            .await?;
+        let mut files: Vec<PartitionedFile> = listed
+            .iter()
+            .flat_map(|(index, files)| {
+                let values = &self.directories[*index].values;
+                files.iter().map(move |meta| {
+                    PartitionedFile::new_from_meta(meta.clone())
+                        .with_partition_values(values.clone())
+                })
+            })
+            .collect();
+        if files.is_empty() {
+            let schema = project_schema(&self.schema, projection)?;
+            return Ok(Arc::new(EmptyExec::new(schema)));
+        }
+        files.sort_by(|a, b| b.object_meta.size.cmp(&a.object_meta.size));
+        let groups = balanced_groups(files, state.config().target_partitions());
+        let table_schema = TableSchema::builder(self.file_schema.clone())
+            .with_table_partition_cols(self.partition_fields.clone())
+            .build();
+        let source = self.format.file_source(table_schema);
+        let config = FileScanConfigBuilder::new(self.store_url.clone(), source)
+            .with_file_groups(groups)
+            .with_projection_indices(projection.cloned())?
+            .with_limit(limit)
+            .build();
+        self.format.create_physical_plan(state, config).await
+    }
+}
+
+/// Spreads files (largest first) over at most `count` groups, each to the lightest group.
+fn balanced_groups(files: Vec<PartitionedFile>, count: usize) -> Vec<FileGroup> {
+    let count = count.clamp(1, files.len().max(1));
+    let mut groups: Vec<(u64, Vec<PartitionedFile>)> =
+        (0..count).map(|_| (0, Vec::new())).collect();
+    for file in files {
+        let lightest = groups
+            .iter_mut()
+            .min_by_key(|(size, _)| *size)
+            .expect("at least one group");
+        lightest.0 += file.object_meta.size;
+        lightest.1.push(file);
+    }
+    groups
+        .into_iter()
+        .filter(|(_, files)| !files.is_empty())
+        .map(|(_, files)| FileGroup::new(files))
+        .collect()
+}
+
+/// A location as a directory URL (with its trailing slash).
+pub fn directory_url(location: &str) -> Result<ListingTableUrl> {
+    let mut location = location.to_string();
+    if !location.ends_with('/') {
+        location.push('/');
+    }
+    ListingTableUrl::parse(&location)
+        .map_err(|e| Error::invalid_parameter(format!("invalid location \"{location}\": {e}")))
+}
+
+/// The data files under a directory, skipping Hadoop's hidden files (`_SUCCESS`,
+/// `.part-0.crc`, `_temporary/`, ...): any path component starting with `_` or `.`.
+pub async fn list_data_files(
+    store: &Arc<dyn ObjectStore>,
+    url: &ListingTableUrl,
+) -> Result<Vec<ObjectMeta>> {
+    let prefix = url.prefix();
+    let mut files: Vec<ObjectMeta> = store
+        .list(Some(prefix))
+        .try_filter(|meta| {
+            let visible = meta
+                .location
+                .prefix_match(prefix)
+                .map(|mut parts| parts.all(|part| !is_hidden(part.as_ref())))
+                .unwrap_or(false);
+            std::future::ready(visible && meta.size > 0)
+        })
+        .try_collect()
+        .await
+        .map_err(|e| storage_error(url, e))?;
+    files.sort_by(|a, b| a.location.cmp(&b.location));
+    Ok(files)
+}
+
+pub fn is_hidden(name: &str) -> bool {
+    name.starts_with('_') || name.starts_with('.')
+}
+
+pub fn storage_error(url: &ListingTableUrl, error: datafusion::object_store::Error) -> Error {
+    match error {
+        datafusion::object_store::Error::NotFound { .. } => Error::new(
+            ErrorKind::Storage,
+            format!("location \"{}\" does not exist", url.as_str()),
+        ),
+        other => Error::new(
+            ErrorKind::Storage,
+            format!("cannot list \"{}\": {other}", url.as_str()),
+        ),
+    }
+}
+
+fn typed_values(partition: &Partition, fields: &[FieldRef]) -> Result<Vec<ScalarValue>> {
+    partition
+        .values
+        .iter()
+        .zip(fields)
+        .map(|(value, field)| match value {
+            None => ScalarValue::try_from(field.data_type()).map_err(Error::from),
+            Some(text) => {
+                ScalarValue::try_from_string(text.clone(), field.data_type()).map_err(|_| {
+                    Error::new(
+                        ErrorKind::InvalidTextRepresentation,
+                        format!(
+                            "partition value \"{text}\" of \"{}\" is not a valid {}",
+                            field.name(),
+                            field.data_type()
+                        ),
+                    )
+                })
+            }
+        })
+        .collect()
+}
+
+fn values_batch(directories: &[Directory], fields: &[FieldRef]) -> Result<RecordBatch> {
+    let schema = Arc::new(Schema::new(fields.to_vec()));
+    let columns = (0..fields.len())
+        .map(|column| {
+            ScalarValue::iter_to_array(directories.iter().map(|d| d.values[column].clone()))
+        })
+        .collect::<datafusion::common::Result<Vec<_>>>();
+    match columns {
+        Ok(columns) if !directories.is_empty() => Ok(RecordBatch::try_new(schema, columns)?),
+        Ok(_) => Ok(RecordBatch::new_empty(schema)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The reader for a table's storage, from its format and options.
+pub fn file_format(storage: &Storage) -> Result<Arc<dyn FileFormat>> {
+    match storage.format {
+        StorageFormat::Parquet => Ok(Arc::new(ParquetFormat::default())),
+        StorageFormat::Csv => Ok(Arc::new(csv_format(storage)?)),
+    }
+}
+
+fn csv_format(storage: &Storage) -> Result<CsvFormat> {
+    let options = crate::exec::catalog_bridge::options::CsvOptions::from_storage(storage)?;
+    let mut format = CsvFormat::default()
+        .with_has_header(options.header)
+        .with_delimiter(options.delimiter)
+        .with_quote(options.quote)
+        .with_escape(options.escape)
+        .with_file_compression_type(options.compression);
+    if let Some(null_value) = options.null_value {
+        format = format.with_null_regex(Some(format!("^{}$", regex_escape(&null_value))));
+    }
+    Ok(format)
+}
+
+fn regex_escape(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if "\\.+*?()|[]{}^$".contains(c) {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}

@@ -1,0 +1,294 @@
+//! The live catalog as queries see it: the metastore's databases, tables and views, the
+//! tables declared in the configuration, and the server's global temporary views —
+//! resolved to DataFusion table providers and cached.
+//!
+//! Caching: the database names, each database's table names, and each resolved relation
+//! (a table's provider with its partitions, or a view's definition) stay in memory until
+//! DDL on them, an INSERT, or `REFRESH TABLE` invalidates them, so resolving a table for
+//! planning costs no I/O once cached. Invalidation bumps an epoch; a load that started
+//! before an invalidation does not store its (possibly stale) result.
+//!
+//! The catalog is shared by `sql::ddl` (which changes the metastore and then invalidates
+//! here) and the resolver in `exec::resolve` (which reads).
+
+pub mod discovery;
+pub mod hive_table;
+pub mod options;
+pub mod types;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+
+use datafusion::catalog::TableProvider;
+use lakeport_catalog::{Metastore, Table};
+
+use crate::error::Result;
+use crate::exec::catalog_bridge::hive_table::HiveTableProvider;
+use crate::exec::tables::TableRegistry;
+
+/// Spark's schema for global temporary views.
+pub const GLOBAL_TEMP: &str = "global_temp";
+
+/// What a name resolves to.
+#[derive(Clone)]
+pub enum Relation {
+    Table(Arc<dyn TableProvider>),
+    View(Arc<ViewDefinition>),
+}
+
+/// A view's query, planned where it is used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ViewDefinition {
+    pub sql: String,
+    /// The schemas its unqualified names resolve in (those current when it was created).
+    pub search_path: Vec<String>,
+    /// Column names given at creation (`CREATE VIEW v (a, b) AS ...`), if any.
+    pub columns: Vec<String>,
+    /// Whether the query may see the session's temporary views: only temporary views'
+    /// queries do; a persistent view means the same to every connection.
+    pub sees_temp_views: bool,
+}
+
+pub struct Catalog {
+    metastore: Arc<dyn Metastore>,
+    /// Tables from the configuration, `--table` flags and the demo data: not in the
+    /// metastore, shadowing nothing (a catalog table of the same name is hidden by them).
+    statics: Arc<TableRegistry>,
+    global_temp_views: RwLock<BTreeMap<String, Relation>>,
+    cache: Mutex<Cache>,
+    /// Bumped by every invalidation; see the module docs.
+    epoch: AtomicU64,
+}
+
+#[derive(Default)]
+struct Cache {
+    databases: Option<BTreeSet<String>>,
+    table_names: HashMap<String, BTreeSet<String>>,
+    relations: HashMap<(String, String), Relation>,
+}
+
+impl Catalog {
+    pub fn new(metastore: Arc<dyn Metastore>, statics: Arc<TableRegistry>) -> Self {
+        Self {
+            metastore,
+            statics,
+            global_temp_views: RwLock::new(BTreeMap::new()),
+            cache: Mutex::new(Cache::default()),
+            epoch: AtomicU64::new(0),
+        }
+    }
+
+    pub fn metastore(&self) -> &Arc<dyn Metastore> {
+        &self.metastore
+    }
+
+    pub fn statics(&self) -> &Arc<TableRegistry> {
+        &self.statics
+    }
+
+    fn cache(&self) -> MutexGuard<'_, Cache> {
+        // Entries are inserted whole, so a poisoned cache is still consistent.
+        self.cache.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether `name` is a database of the metastore.
+    pub async fn is_database(&self, name: &str) -> Result<bool> {
+        Ok(self.databases().await?.contains(name))
+    }
+
+    /// Whether `name` is a schema queries can name: a database, a schema of configured
+    /// tables, or `global_temp`.
+    pub async fn schema_exists(&self, name: &str) -> Result<bool> {
+        Ok(name == GLOBAL_TEMP
+            || self.statics.schema_exists(name)
+            || self.is_database(name).await?)
+    }
+
+    /// Every schema: the databases and the schemas of configured tables, sorted.
+    pub async fn schema_names(&self) -> Result<Vec<String>> {
+        let mut names = self.databases().await?;
+        names.extend(self.statics.schema_names());
+        Ok(names.into_iter().collect())
+    }
+
+    async fn databases(&self) -> Result<BTreeSet<String>> {
+        if let Some(names) = &self.cache().databases {
+            return Ok(names.clone());
+        }
+        let epoch = self.epoch.load(Ordering::Acquire);
+        let names: BTreeSet<String> = self.metastore.list_databases().await?.into_iter().collect();
+        let mut cache = self.cache();
+        if self.epoch.load(Ordering::Acquire) == epoch {
+            cache.databases = Some(names.clone());
+        }
+        Ok(names)
+    }
+
+    /// The table and view names of a database (empty when it does not exist).
+    pub async fn table_names(&self, database: &str) -> Result<BTreeSet<String>> {
+        if let Some(names) = self.cache().table_names.get(database) {
+            return Ok(names.clone());
+        }
+        if !self.is_database(database).await? {
+            return Ok(BTreeSet::new());
+        }
+        let epoch = self.epoch.load(Ordering::Acquire);
+        let names: BTreeSet<String> = match self.metastore.list_tables(database).await {
+            Ok(names) => names.into_iter().collect(),
+            Err(e) if e.is_not_found() => BTreeSet::new(),
+            Err(e) => return Err(e.into()),
+        };
+        let mut cache = self.cache();
+        if self.epoch.load(Ordering::Acquire) == epoch {
+            cache
+                .table_names
+                .insert(database.to_string(), names.clone());
+        }
+        Ok(names)
+    }
+
+    /// Resolves `schema.name`; `None` when nothing has that name.
+    pub async fn relation(&self, schema: &str, name: &str) -> Result<Option<Relation>> {
+        if schema == GLOBAL_TEMP {
+            return Ok(self.global_temp_view(name));
+        }
+        if let Some(provider) = self.statics.table(schema, name) {
+            return Ok(Some(Relation::Table(provider)));
+        }
+        let key = (schema.to_string(), name.to_string());
+        if let Some(relation) = self.cache().relations.get(&key) {
+            return Ok(Some(relation.clone()));
+        }
+        if !self.table_names(schema).await?.contains(name) {
+            return Ok(None);
+        }
+        let epoch = self.epoch.load(Ordering::Acquire);
+        let table = match self.metastore.get_table(schema, name).await {
+            Ok(table) => table,
+            Err(e) if e.is_not_found() => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let relation = self.load(table).await?;
+        let mut cache = self.cache();
+        if self.epoch.load(Ordering::Acquire) == epoch {
+            cache.relations.insert(key, relation.clone());
+        }
+        Ok(Some(relation))
+    }
+
+    async fn load(&self, table: Table) -> Result<Relation> {
+        if let Some(sql) = &table.view_text {
+            return Ok(Relation::View(Arc::new(view_definition(&table, sql))));
+        }
+        let partitions = if table.is_partitioned() {
+            self.metastore
+                .list_partitions(&table.database, &table.name)
+                .await?
+        } else {
+            Vec::new()
+        };
+        Ok(Relation::Table(Arc::new(HiveTableProvider::try_new(
+            table,
+            &partitions,
+        )?)))
+    }
+
+    /// Forgets what is cached about one table or view (after DDL, INSERT or REFRESH).
+    pub fn invalidate_table(&self, database: &str, name: &str) {
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        let mut cache = self.cache();
+        cache
+            .relations
+            .remove(&(database.to_string(), name.to_string()));
+        cache.table_names.remove(database);
+    }
+
+    /// Forgets what is cached about a database and everything in it.
+    pub fn invalidate_database(&self, database: &str) {
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        let mut cache = self.cache();
+        cache.databases = None;
+        cache.table_names.remove(database);
+        cache.relations.retain(|(db, _), _| db != database);
+    }
+
+    pub fn global_temp_view(&self, name: &str) -> Option<Relation> {
+        self.global_temp_views
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(name)
+            .cloned()
+    }
+
+    pub fn global_temp_view_names(&self) -> Vec<String> {
+        self.global_temp_views
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .keys()
+            .cloned()
+            .collect()
+    }
+
+    /// Creates (or with `replace`, replaces) a global temporary view; `false` when it
+    /// exists and `replace` is not set.
+    pub fn create_global_temp_view(&self, name: &str, relation: Relation, replace: bool) -> bool {
+        let mut views = self
+            .global_temp_views
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        if views.contains_key(name) && !replace {
+            return false;
+        }
+        views.insert(name.to_string(), relation);
+        true
+    }
+
+    pub fn drop_global_temp_view(&self, name: &str) -> bool {
+        self.global_temp_views
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(name)
+            .is_some()
+    }
+}
+
+/// A local directory as a location URL (`file:///abs/dir/`).
+pub fn local_location(directory: &std::path::Path) -> String {
+    let mut location = format!("file://{}", directory.display());
+    if !location.ends_with('/') {
+        location.push('/');
+    }
+    location
+}
+
+/// Table properties recording a view's current database, as Spark writes them.
+pub const VIEW_DATABASE_PROPERTIES: [&str; 3] = [
+    "view.catalogAndNamespace.numParts",
+    "view.catalogAndNamespace.part.0",
+    "view.catalogAndNamespace.part.1",
+];
+
+/// A table property recording the search path a persistent view was created with.
+pub const VIEW_SEARCH_PATH_PROPERTY: &str = "lakeport.view.search_path";
+
+/// A view from the metastore: it resolves names along the search path it was created
+/// with, or (for views Spark created) in its current database.
+fn view_definition(table: &Table, sql: &str) -> ViewDefinition {
+    let search_path = match table.properties.get(VIEW_SEARCH_PATH_PROPERTY) {
+        Some(path) => path.split(',').map(str::to_string).collect(),
+        None => vec![
+            table
+                .properties
+                .get(VIEW_DATABASE_PROPERTIES[2])
+                .cloned()
+                .unwrap_or_else(|| table.database.clone()),
+        ],
+    };
+    ViewDefinition {
+        sql: sql.to_string(),
+        sees_temp_views: false,
+        search_path,
+        columns: table.columns.iter().map(|c| c.name.clone()).collect(),
+    }
+}

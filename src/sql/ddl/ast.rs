@@ -1,0 +1,212 @@
+//! Catalog statements as parsed: Spark SQL / HiveQL syntax, names already folded
+//! (unquoted to lower case) and nothing yet resolved against the catalog.
+
+use std::collections::BTreeMap;
+
+use lakeport_catalog::{HiveType, StorageFormat};
+
+/// `name`, `db.name` or `lakeport.db.name`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectName(pub Vec<String>);
+
+impl ObjectName {
+    pub fn name(&self) -> &str {
+        self.0.last().map(String::as_str).unwrap_or("")
+    }
+}
+
+impl std::fmt::Display for ObjectName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0.join("."))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColumnDefinition {
+    pub name: String,
+    pub data_type: HiveType,
+    pub comment: Option<String>,
+}
+
+/// A partition key as declared: Spark's `USING` tables may give names only, taking the
+/// type from the column list (or from the directories).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionKeyDefinition {
+    pub name: String,
+    pub data_type: Option<HiveType>,
+    pub comment: Option<String>,
+}
+
+/// `(key = value, ...)`; a key without a value is a dynamic partition column.
+pub type PartitionSpec = Vec<(String, Option<PartitionValue>)>;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PartitionValue {
+    Text(String),
+    Null,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreateTable {
+    pub name: ObjectName,
+    pub or_replace: bool,
+    pub external: bool,
+    pub if_not_exists: bool,
+    pub columns: Option<Vec<ColumnDefinition>>,
+    pub format: Option<StorageFormat>,
+    /// `OPTIONS`, `ROW FORMAT` and `SERDEPROPERTIES`, as storage options.
+    pub options: BTreeMap<String, String>,
+    pub partitioned_by: Vec<PartitionKeyDefinition>,
+    pub location: Option<String>,
+    pub comment: Option<String>,
+    pub properties: BTreeMap<String, String>,
+    /// `AS query`: the query's text, in PostgreSQL syntax.
+    pub query: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ViewKind {
+    Persistent,
+    /// This connection's only.
+    Temporary,
+    /// The server's, in schema `global_temp`.
+    GlobalTemporary,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ViewBody {
+    Query(String),
+    /// `USING format OPTIONS (path '...')`: a temporary view over files.
+    Files {
+        format: StorageFormat,
+        options: BTreeMap<String, String>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreateView {
+    pub name: ObjectName,
+    pub kind: ViewKind,
+    pub or_replace: bool,
+    pub if_not_exists: bool,
+    pub columns: Vec<(String, Option<String>)>,
+    pub comment: Option<String>,
+    pub properties: BTreeMap<String, String>,
+    pub body: ViewBody,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AlterTable {
+    AddPartitions {
+        if_not_exists: bool,
+        partitions: Vec<(PartitionSpec, Option<String>)>,
+    },
+    DropPartitions {
+        if_exists: bool,
+        partitions: Vec<PartitionSpec>,
+    },
+    RenameTo(ObjectName),
+    SetProperties(BTreeMap<String, String>),
+    UnsetProperties {
+        if_exists: bool,
+        keys: Vec<String>,
+    },
+    SetLocation(String),
+    AddColumns(Vec<ColumnDefinition>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CatalogStatement {
+    CreateDatabase {
+        name: String,
+        if_not_exists: bool,
+        comment: Option<String>,
+        location: Option<String>,
+        properties: BTreeMap<String, String>,
+    },
+    DropDatabase {
+        name: String,
+        if_exists: bool,
+        cascade: bool,
+    },
+    Use(String),
+    ShowDatabases {
+        pattern: Option<String>,
+    },
+    DescribeDatabase {
+        name: String,
+        extended: bool,
+    },
+    CreateTable(Box<CreateTable>),
+    CreateView(Box<CreateView>),
+    DropTable {
+        name: ObjectName,
+        if_exists: bool,
+        /// DROP VIEW (only views) or DROP TABLE (tables, or temporary views as in Spark).
+        view: bool,
+    },
+    AlterTable {
+        name: ObjectName,
+        change: AlterTable,
+    },
+    RepairTable(ObjectName),
+    RefreshTable(ObjectName),
+    ShowTables {
+        database: Option<String>,
+        pattern: Option<String>,
+        views_only: bool,
+    },
+    ShowPartitions {
+        name: ObjectName,
+        spec: Option<PartitionSpec>,
+    },
+    ShowColumns(ObjectName),
+    ShowCreateTable(ObjectName),
+    ShowProperties {
+        name: ObjectName,
+        key: Option<String>,
+    },
+    DescribeTable {
+        name: ObjectName,
+        extended: bool,
+    },
+}
+
+impl CatalogStatement {
+    /// The completion tag of a statement that returns no rows.
+    pub fn tag(&self) -> &'static str {
+        match self {
+            Self::CreateDatabase { .. } => "CREATE SCHEMA",
+            Self::DropDatabase { .. } => "DROP SCHEMA",
+            Self::Use(_) => "SET",
+            Self::CreateTable(create) if create.query.is_some() => "SELECT",
+            Self::CreateTable(_) => "CREATE TABLE",
+            Self::CreateView(_) => "CREATE VIEW",
+            Self::DropTable { view: true, .. } => "DROP VIEW",
+            Self::DropTable { view: false, .. } => "DROP TABLE",
+            Self::AlterTable { .. } | Self::RepairTable(_) => "ALTER TABLE",
+            Self::RefreshTable(_) => "REFRESH",
+            _ => "SHOW",
+        }
+    }
+
+    /// The result columns, for statements that return rows (as Spark names them).
+    pub fn columns(&self) -> Option<&'static [&'static str]> {
+        Some(match self {
+            Self::ShowDatabases { .. } => &["namespace"],
+            Self::DescribeDatabase { .. } => &["info_name", "info_value"],
+            Self::ShowTables {
+                views_only: false, ..
+            } => &["namespace", "tableName", "isTemporary"],
+            Self::ShowTables {
+                views_only: true, ..
+            } => &["namespace", "viewName", "isTemporary"],
+            Self::ShowPartitions { .. } => &["partition"],
+            Self::ShowColumns(_) => &["col_name"],
+            Self::ShowCreateTable(_) => &["createtab_stmt"],
+            Self::ShowProperties { .. } => &["key", "value"],
+            Self::DescribeTable { .. } => &["col_name", "data_type", "comment"],
+            _ => return None,
+        })
+    }
+}

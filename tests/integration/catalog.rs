@@ -1,0 +1,331 @@
+//! The catalog over the wire: what survives a restart, what `kill -9` in the middle of DDL
+//! leaves behind (nothing half-written), connections racing the same DDL, the lifetime of
+//! temporary views, and SHOW CREATE TABLE's text. The statements themselves are covered by
+//! `tests/slt/catalog/`.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use lakeport_catalog::{EmbeddedMetastore, Metastore};
+use tokio_postgres::NoTls;
+
+use crate::harness::{TestServer, lake, scratch_dir, simple_rows};
+
+fn sqlstate(error: &tokio_postgres::Error) -> String {
+    error
+        .code()
+        .map(|c| c.code().to_string())
+        .unwrap_or_else(|| format!("no SQLSTATE: {error}"))
+}
+
+fn text(rows: Vec<Vec<Option<String>>>) -> Vec<Vec<String>> {
+    rows.into_iter()
+        .map(|row| row.into_iter().map(|v| v.unwrap_or_default()).collect())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tables_views_and_partitions_survive_a_restart() {
+    let warehouse = scratch_dir("restart");
+    let lake = lake().display().to_string();
+    {
+        let server = TestServer::start_in(&warehouse, |_| {}).await;
+        let client = server.connect().await;
+        client
+            .batch_execute(&format!(
+                "CREATE DATABASE shop COMMENT 'kept';
+                 CREATE EXTERNAL TABLE shop.events USING parquet LOCATION '{lake}/events';
+                 CREATE TABLE shop.cities USING csv OPTIONS (header 'true') LOCATION '{lake}/cities';
+                 ALTER TABLE shop.events DROP PARTITION (year=2025, month=1);
+                 ALTER TABLE shop.events SET TBLPROPERTIES ('kept' = 'yes');
+                 CREATE VIEW shop.big AS SELECT name FROM shop.cities WHERE population > 600000;
+                 CREATE TEMPORARY VIEW scratch AS SELECT 1 AS one;"
+            ))
+            .await
+            .expect("set up the catalog");
+        assert_eq!(
+            text(simple_rows(&client, "SELECT one FROM scratch").await),
+            [["1"]]
+        );
+    }
+    let server = TestServer::start_in(&warehouse, |_| {}).await;
+    let client = server.connect().await;
+    assert_eq!(
+        text(simple_rows(&client, "SELECT count(*) FROM shop.events").await),
+        [["6"]],
+        "the dropped partition stays dropped"
+    );
+    assert_eq!(
+        text(simple_rows(&client, "SHOW PARTITIONS shop.events").await),
+        [["year=2024/month=1"], ["year=2024/month=2"]]
+    );
+    assert_eq!(
+        text(simple_rows(&client, "SELECT * FROM shop.big").await),
+        [["Amsterdam"]]
+    );
+    assert_eq!(
+        text(simple_rows(&client, "SHOW TBLPROPERTIES shop.events ('kept')").await),
+        [["kept", "yes"]]
+    );
+    let gone = client
+        .simple_query("SELECT * FROM scratch")
+        .await
+        .unwrap_err();
+    assert_eq!(
+        sqlstate(&gone),
+        "42P01",
+        "temporary views end with their connection"
+    );
+    drop(server);
+    let _ = std::fs::remove_dir_all(warehouse);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn temporary_views_belong_to_one_connection_global_ones_to_all() {
+    let server = TestServer::start().await;
+    let first = server.connect().await;
+    let second = server.connect().await;
+    first
+        .batch_execute(
+            "CREATE TEMP VIEW mine AS SELECT 1 AS x;
+             CREATE GLOBAL TEMP VIEW ours AS SELECT 2 AS y",
+        )
+        .await
+        .unwrap();
+    let error = second.simple_query("SELECT x FROM mine").await.unwrap_err();
+    assert_eq!(sqlstate(&error), "42P01");
+    assert_eq!(
+        text(simple_rows(&second, "SELECT y FROM global_temp.ours").await),
+        [["2"]]
+    );
+    drop(first);
+    let third = server.connect().await;
+    assert_eq!(
+        text(simple_rows(&third, "SELECT y FROM global_temp.ours").await),
+        [["2"]],
+        "global temporary views outlive the connection that made them"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn connections_racing_the_same_ddl_see_exactly_one_winner() {
+    let server = TestServer::start().await;
+    let mut clients = Vec::new();
+    for _ in 0..6 {
+        clients.push(Arc::new(server.connect().await));
+    }
+    async fn race(clients: &[Arc<tokio_postgres::Client>], sql: &str) -> (usize, Vec<String>) {
+        let tasks: Vec<_> = clients
+            .iter()
+            .map(|client| {
+                let client = client.clone();
+                let sql = sql.to_string();
+                tokio::spawn(async move { client.batch_execute(&sql).await })
+            })
+            .collect();
+        let mut winners = 0;
+        let mut losers = Vec::new();
+        for task in tasks {
+            match task.await.expect("racer finished") {
+                Ok(()) => winners += 1,
+                Err(e) => losers.push(sqlstate(&e)),
+            }
+        }
+        (winners, losers)
+    }
+    let expect = |(winners, losers): (usize, Vec<String>), code: &str, what: &str| {
+        assert_eq!(winners, 1, "{what}: {losers:?}");
+        assert!(losers.iter().all(|c| c == code), "{what}: {losers:?}");
+    };
+    expect(
+        race(&clients, "CREATE DATABASE race").await,
+        "42P06",
+        "CREATE DATABASE",
+    );
+    expect(
+        race(&clients, "CREATE TABLE race.t (id int) USING parquet").await,
+        "42P07",
+        "CREATE TABLE",
+    );
+    expect(
+        race(&clients, "CREATE VIEW race.v AS SELECT 1 AS one").await,
+        "42P07",
+        "CREATE VIEW",
+    );
+    expect(
+        race(&clients, "DROP TABLE race.t").await,
+        "42P01",
+        "DROP TABLE",
+    );
+    expect(
+        race(&clients, "DROP DATABASE race CASCADE").await,
+        "3F000",
+        "DROP DATABASE",
+    );
+    assert_eq!(
+        text(simple_rows(&clients[0], "SHOW DATABASES LIKE 'race'").await),
+        Vec::<Vec<String>>::new()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn show_create_table_prints_spark_ddl() {
+    let server = TestServer::start().await;
+    let client = server.connect().await;
+    client
+        .batch_execute(
+            "CREATE TABLE shaped (id int COMMENT 'the key', word string, day date)
+             USING csv OPTIONS (delimiter '|') PARTITIONED BY (day) COMMENT 'it''s managed'
+             TBLPROPERTIES ('a' = 'b')",
+        )
+        .await
+        .unwrap();
+    let rows = text(simple_rows(&client, "SHOW CREATE TABLE shaped").await);
+    assert_eq!(
+        rows[0][0],
+        "CREATE TABLE `default`.`shaped` (\n  `id` INT COMMENT 'the key',\n  `word` STRING,\n  `day` DATE)\n\
+         USING csv\nOPTIONS (\n  'delimiter' = '|')\nPARTITIONED BY (`day`)\nCOMMENT 'it\\'s managed'\n\
+         TBLPROPERTIES (\n  'a' = 'b')"
+    );
+}
+
+/// A port that was free a moment ago, for a server process started by the test.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("a free port")
+}
+
+/// Kills the child (SIGKILL) when dropped, so a failing test leaves no server behind.
+struct ServerProcess(Child);
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn_server(warehouse: &Path, port: u16) -> ServerProcess {
+    let child = Command::new(env!("CARGO_BIN_EXE_lakeport"))
+        .args(["--no-demo", "--listen", &format!("127.0.0.1:{port}")])
+        .arg("--warehouse")
+        .arg(warehouse)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the lakeport binary");
+    ServerProcess(child)
+}
+
+async fn connect_with_retry(port: u16) -> tokio_postgres::Client {
+    let config = format!("host=127.0.0.1 port={port} user=tester dbname=lakeport");
+    for _ in 0..200 {
+        if let Ok((client, connection)) = tokio_postgres::connect(&config, NoTls).await {
+            tokio::spawn(async move {
+                let _ = connection.await;
+            });
+            return client;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the lakeport process on port {port} did not accept connections");
+}
+
+/// DDL in a loop until the server dies: every statement is a whole step the catalog must
+/// either hold or not.
+async fn ddl_until_killed(client: tokio_postgres::Client, round: usize, lake: String) -> usize {
+    let mut done = 0;
+    for i in 0.. {
+        let db = format!("r{round}_{i}");
+        let statements = [
+            format!("CREATE DATABASE {db}"),
+            format!("CREATE EXTERNAL TABLE {db}.events USING parquet LOCATION '{lake}/events'"),
+            format!("CREATE VIEW {db}.v AS SELECT count(*) AS n FROM {db}.events"),
+            format!("ALTER TABLE {db}.events DROP PARTITION (year=2025, month=1)"),
+            format!("ALTER TABLE {db}.events ADD PARTITION (year=2025, month=1)"),
+            format!("ALTER TABLE {db}.events SET TBLPROPERTIES ('round' = '{round}')"),
+            format!("CREATE TABLE {db}.managed (id bigint) USING parquet"),
+            format!("DROP TABLE {db}.managed"),
+        ];
+        for statement in statements {
+            if client.batch_execute(&statement).await.is_err() {
+                return done;
+            }
+            done += 1;
+        }
+        if i % 2 == 1
+            && client
+                .batch_execute(&format!("DROP DATABASE {db} CASCADE"))
+                .await
+                .is_err()
+        {
+            return done;
+        }
+    }
+    done
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_during_ddl_leaves_nothing_half_written() {
+    let warehouse = scratch_dir("kill9");
+    let lake = lake().display().to_string();
+    let rounds = 15;
+    let mut statements = 0;
+    for round in 0..rounds {
+        let port = free_port();
+        let mut server = spawn_server(&warehouse, port);
+        let client = connect_with_retry(port).await;
+        let ddl = tokio::spawn(ddl_until_killed(client, round, lake.clone()));
+        tokio::time::sleep(Duration::from_millis(40 + 37 * round as u64 % 300)).await;
+        server.0.kill().expect("kill -9 the server");
+        server.0.wait().expect("reap the server");
+        let ran = ddl.await.expect("the DDL loop ends when the server dies");
+        eprintln!("round {round}: killed after {ran} DDL statements");
+        statements += ran;
+
+        let metastore = EmbeddedMetastore::open(
+            &warehouse.join(lakeport_catalog::embedded::FILE_NAME),
+            "file:///unused",
+        )
+        .expect("the metastore opens after kill -9");
+        let problems = metastore.check_integrity().await.unwrap();
+        assert!(problems.is_empty(), "round {round}: {problems:?}");
+        for database in metastore.list_databases().await.unwrap() {
+            for name in metastore.list_tables(&database).await.unwrap() {
+                let table = metastore.get_table(&database, &name).await.unwrap();
+                match name.as_str() {
+                    "events" => {
+                        let partitions = metastore.list_partitions(&database, &name).await.unwrap();
+                        assert!(
+                            matches!(partitions.len(), 2 | 3),
+                            "round {round}: {database}.events has {} partitions",
+                            partitions.len()
+                        );
+                        assert_eq!(table.columns.len(), 4, "round {round}: {database}.events");
+                    }
+                    "v" => assert!(table.view_text.is_some(), "round {round}: {database}.v"),
+                    "managed" => assert_eq!(table.columns.len(), 1),
+                    other => panic!("round {round}: unexpected table {database}.{other}"),
+                }
+            }
+        }
+    }
+    assert!(
+        statements >= rounds,
+        "the servers were killed before running any DDL ({statements} statements)"
+    );
+    let port = free_port();
+    let _server = spawn_server(&warehouse, port);
+    let client = connect_with_retry(port).await;
+    let databases = simple_rows(&client, "SHOW DATABASES LIKE 'r*'").await;
+    assert!(
+        !databases.is_empty(),
+        "some databases were created and kept"
+    );
+    let _ = std::fs::remove_dir_all(&warehouse);
+}
