@@ -11,6 +11,7 @@ pub mod functions;
 pub mod resolve;
 pub mod runtime;
 pub mod tables;
+pub mod write;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -329,3 +329,120 @@ async fn kill_9_during_ddl_leaves_nothing_half_written() {
     );
     let _ = std::fs::remove_dir_all(&warehouse);
 }
+
+/// The files under a managed table's directory, by visibility: (visible, hidden).
+fn table_files(warehouse: &Path, table: &str) -> (Vec<String>, Vec<String>) {
+    let mut visible = Vec::new();
+    let mut hidden = Vec::new();
+    let mut pending = vec![warehouse.join(table)];
+    while let Some(directory) = pending.pop() {
+        for entry in std::fs::read_dir(&directory)
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().to_string();
+            if path.is_dir() {
+                pending.push(path);
+            } else if name.starts_with('.') || name.starts_with('_') {
+                hidden.push(name);
+            } else {
+                visible.push(name);
+            }
+        }
+    }
+    (visible, hidden)
+}
+
+/// Waits (up to five seconds) until the table directory holds no hidden in-progress files.
+async fn hidden_files_drain(warehouse: &Path, table: &str) -> Vec<String> {
+    for _ in 0..100 {
+        let (_, hidden) = table_files(warehouse, table);
+        if hidden.is_empty() {
+            return hidden;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    table_files(warehouse, table).1
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_and_cancelled_writes_leave_the_table_as_it_was() {
+    let server = TestServer::start_with(|config| config.engine.batch_size = 64).await;
+    let client = server.connect().await;
+    client
+        .batch_execute(
+            "CREATE TABLE kept (n bigint) USING parquet;
+             INSERT INTO kept VALUES (1);
+             CREATE TABLE parts (n bigint, k bigint) USING parquet PARTITIONED BY (k);
+             INSERT INTO parts VALUES (1, 1);",
+        )
+        .await
+        .unwrap();
+    let before = table_files(&server.warehouse, "kept").0;
+    assert_eq!(before.len(), 1, "{before:?}");
+
+    // Rows 1..899 are written before the division fails.
+    let failed = client
+        .batch_execute("INSERT INTO kept SELECT 10 / (n - 900) FROM public.numbers")
+        .await
+        .unwrap_err();
+    assert_eq!(sqlstate(&failed), "22012");
+    let failed = client
+        .batch_execute("INSERT INTO parts SELECT n, n % 7 / (n - 900) FROM public.numbers")
+        .await
+        .unwrap_err();
+    assert_eq!(sqlstate(&failed), "22012");
+    let failed = client
+        .batch_execute("CREATE TABLE never AS SELECT 10 / (n - 900) AS x FROM public.numbers")
+        .await
+        .unwrap_err();
+    assert_eq!(sqlstate(&failed), "22012");
+
+    client
+        .batch_execute("SET statement_timeout = 200")
+        .await
+        .unwrap();
+    let cancelled = client
+        .batch_execute("INSERT INTO kept SELECT a.n * b.n FROM public.numbers a, public.numbers b, public.numbers c")
+        .await
+        .unwrap_err();
+    assert_eq!(sqlstate(&cancelled), "57014");
+    client
+        .batch_execute("SET statement_timeout = 0")
+        .await
+        .unwrap();
+
+    assert_eq!(
+        text(simple_rows(&client, "SELECT count(*) FROM kept").await),
+        [["1"]]
+    );
+    assert_eq!(
+        text(simple_rows(&client, "SHOW PARTITIONS parts").await),
+        [["k=1"]]
+    );
+    assert_eq!(
+        sqlstate(
+            &client
+                .simple_query("SELECT * FROM never")
+                .await
+                .unwrap_err()
+        ),
+        "42P01"
+    );
+    assert_eq!(table_files(&server.warehouse, "kept").0, before);
+    assert_eq!(table_files(&server.warehouse, "parts").0.len(), 1);
+    assert!(
+        !server.warehouse.join("never").exists(),
+        "a failed CREATE TABLE AS leaves no directory"
+    );
+    assert_eq!(
+        hidden_files_drain(&server.warehouse, "kept").await,
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        hidden_files_drain(&server.warehouse, "parts").await,
+        Vec::<String>::new()
+    );
+}

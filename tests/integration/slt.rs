@@ -40,9 +40,30 @@ struct WireDb {
     protocol: Protocol,
 }
 
+/// A client error that shows the server's SQLSTATE and message when a record fails.
+#[derive(Debug)]
+struct WireError(tokio_postgres::Error);
+
+impl std::fmt::Display for WireError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0.as_db_error() {
+            Some(db) => write!(f, "{} {}", db.code().code(), db.message()),
+            None => write!(f, "{}", self.0),
+        }
+    }
+}
+
+impl std::error::Error for WireError {}
+
+impl From<tokio_postgres::Error> for WireError {
+    fn from(error: tokio_postgres::Error) -> Self {
+        Self(error)
+    }
+}
+
 #[async_trait]
 impl AsyncDB for WireDb {
-    type Error = tokio_postgres::Error;
+    type Error = WireError;
     type ColumnType = DefaultColumnType;
 
     async fn run(&mut self, sql: &str) -> Result<DBOutput<DefaultColumnType>, Self::Error> {
@@ -59,14 +80,11 @@ impl AsyncDB for WireDb {
     }
 
     fn error_sql_state(error: &Self::Error) -> Option<String> {
-        error.code().map(|code| code.code().to_string())
+        error.0.code().map(|code| code.code().to_string())
     }
 }
 
-async fn run_simple(
-    client: &Client,
-    sql: &str,
-) -> Result<DBOutput<DefaultColumnType>, tokio_postgres::Error> {
+async fn run_simple(client: &Client, sql: &str) -> Result<DBOutput<DefaultColumnType>, WireError> {
     let mut columns = None;
     let mut rows = Vec::new();
     let mut count = 0;
@@ -95,7 +113,7 @@ async fn run_simple(
 async fn run_extended(
     client: &Client,
     sql: &str,
-) -> Result<DBOutput<DefaultColumnType>, tokio_postgres::Error> {
+) -> Result<DBOutput<DefaultColumnType>, WireError> {
     let statement = client.prepare(sql).await?;
     if statement.columns().is_empty() {
         let count = client.execute(&statement, &[]).await?;

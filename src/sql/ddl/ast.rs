@@ -64,6 +64,18 @@ pub struct CreateTable {
     pub query: Option<String>,
 }
 
+/// `INSERT INTO|OVERWRITE [TABLE] t [PARTITION (...)] [(columns)] query`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Insert {
+    pub name: ObjectName,
+    pub overwrite: bool,
+    pub partition: Option<PartitionSpec>,
+    /// The target columns named, if any (PostgreSQL's column list).
+    pub columns: Vec<String>,
+    /// The query's text, in PostgreSQL syntax (`SELECT ...`, `VALUES ...`).
+    pub query: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ViewKind {
     Persistent,
@@ -138,6 +150,7 @@ pub enum CatalogStatement {
         extended: bool,
     },
     CreateTable(Box<CreateTable>),
+    Insert(Box<Insert>),
     CreateView(Box<CreateView>),
     DropTable {
         name: ObjectName,
@@ -181,6 +194,7 @@ impl CatalogStatement {
             Self::Use(_) => "SET",
             Self::CreateTable(create) if create.query.is_some() => "SELECT",
             Self::CreateTable(_) => "CREATE TABLE",
+            Self::Insert(_) => "INSERT",
             Self::CreateView(_) => "CREATE VIEW",
             Self::DropTable { view: true, .. } => "DROP VIEW",
             Self::DropTable { view: false, .. } => "DROP TABLE",

@@ -148,7 +148,7 @@ async fn show_partitions(
     let table = find_table(connection, name).await?;
     if !table.is_partitioned() {
         return Err(Error::new(
-            ErrorKind::InvalidStatement,
+            ErrorKind::WrongObjectType,
             format!("table \"{name}\" is not partitioned"),
         ));
     }

@@ -11,6 +11,7 @@
 
 pub mod ast;
 mod describe;
+mod insert;
 pub mod parse;
 pub mod run;
 mod tables;

@@ -89,7 +89,7 @@ impl<'a> DdlParser<'a> {
                 .any(|w| matches!(w.as_str(), "DATABASE" | "SCHEMA" | "TABLE" | "VIEW")),
             "DROP" => matches!(second.as_str(), "DATABASE" | "SCHEMA" | "TABLE" | "VIEW"),
             "ALTER" => second == "TABLE",
-            "USE" | "MSCK" | "REFRESH" | "DESCRIBE" | "DESC" => true,
+            "USE" | "MSCK" | "REFRESH" | "DESCRIBE" | "DESC" | "INSERT" => true,
             "SHOW" => matches!(
                 second.as_str(),
                 "DATABASES"
@@ -462,6 +462,9 @@ impl<'a> DdlParser<'a> {
             let change = self.alter_table()?;
             return Ok(CatalogStatement::AlterTable { name, change });
         }
+        if self.keyword("INSERT") {
+            return self.insert();
+        }
         if self.keyword("USE") {
             let _ = self.keyword("DATABASE") || self.keyword("SCHEMA") || self.keyword("NAMESPACE");
             return Ok(CatalogStatement::Use(self.identifier()?));
@@ -508,6 +511,55 @@ impl<'a> DdlParser<'a> {
         let external = self.keyword("EXTERNAL");
         self.expect_keyword("TABLE")?;
         self.create_table(or_replace, external)
+    }
+
+    fn insert(&mut self) -> Result<CatalogStatement> {
+        let overwrite = if self.keyword("OVERWRITE") {
+            true
+        } else {
+            self.expect_keyword("INTO")?;
+            false
+        };
+        self.keyword("TABLE");
+        let name = self.object_name()?;
+        let partition = if self.keyword("PARTITION") {
+            Some(self.partition_spec()?)
+        } else {
+            None
+        };
+        let mut columns = Vec::new();
+        let starts_query = |parser: &Self, at: usize| {
+            matches!(
+                parser.word_at(at).as_deref(),
+                Some("SELECT" | "WITH" | "VALUES" | "TABLE")
+            ) || matches!(parser.tokens.get(at).map(|t| &t.token), Some(Token::LParen))
+        };
+        if self.peek() == Some(&Token::LParen) && !starts_query(self, self.at + 1) {
+            self.at += 1;
+            loop {
+                columns.push(self.identifier()?);
+                if self.consume(&Token::RParen) {
+                    break;
+                }
+                self.expect(&Token::Comma)?;
+            }
+        }
+        if self.keywords(&["DEFAULT", "VALUES"]) {
+            return Err(Error::unsupported(
+                "INSERT ... DEFAULT VALUES is not supported",
+            ));
+        }
+        if !starts_query(self, self.at) {
+            return Err(self.unexpected());
+        }
+        let query = self.rest_text()?;
+        Ok(CatalogStatement::Insert(Box::new(Insert {
+            name,
+            overwrite,
+            partition,
+            columns,
+            query,
+        })))
     }
 
     fn create_database(&mut self) -> Result<CatalogStatement> {
@@ -963,7 +1015,6 @@ mod tests {
             "SET search_path = x",
             "CREATE FUNCTION f() RETURNS int",
             "DROP FUNCTION f",
-            "INSERT INTO t VALUES (1)",
         ] {
             let piece = StatementText {
                 text,
@@ -1102,6 +1153,29 @@ mod tests {
         let e = error("CREATE DATABASE db FOO");
         assert_eq!(e.message, "syntax error at or near \"FOO\"");
         assert_eq!(e.position, Some(20));
+    }
+
+    #[test]
+    fn inserts_in_both_dialects() {
+        let CatalogStatement::Insert(insert) =
+            parsed("INSERT OVERWRITE TABLE db.t PARTITION (year=2024, month) SELECT * FROM s")
+        else {
+            panic!();
+        };
+        assert!(insert.overwrite);
+        assert_eq!(insert.partition.as_ref().map(Vec::len), Some(2));
+        assert_eq!(insert.query, "SELECT * FROM s");
+        let CatalogStatement::Insert(insert) = parsed("insert into t (a, \"B\") values (1, 'x')")
+        else {
+            panic!();
+        };
+        assert_eq!(insert.columns, vec!["a".to_string(), "B".to_string()]);
+        assert_eq!(insert.query, "values (1, 'x')");
+        let CatalogStatement::Insert(insert) = parsed("INSERT INTO t (SELECT 1)") else {
+            panic!();
+        };
+        assert!(insert.columns.is_empty());
+        assert_eq!(insert.query, "(SELECT 1)");
     }
 
     #[test]

@@ -17,7 +17,7 @@ use crate::exec::catalog_bridge::{
 use crate::exec::{RowCursor, RowStream};
 use crate::session::QueryContext;
 use crate::sql::ddl::ast::*;
-use crate::sql::ddl::{describe, tables};
+use crate::sql::ddl::{describe, insert, tables};
 use crate::sql::{Connection, Output, RowsTag};
 
 /// Runs one catalog statement.
@@ -47,9 +47,13 @@ pub async fn run(connection: &mut Connection, statement: CatalogStatement) -> Re
             cascade,
         } => drop_database(connection, &name, if_exists, cascade).await?,
         CatalogStatement::Use(name) => use_database(connection, &name).await?,
+        CatalogStatement::CreateTable(create) if create.query.is_some() => {
+            return insert::create_table_as(connection, *create).await;
+        }
         CatalogStatement::CreateTable(create) => {
             return tables::create_table(connection, *create).await;
         }
+        CatalogStatement::Insert(statement) => return insert::insert(connection, *statement).await,
         CatalogStatement::CreateView(create) => create_view(connection, *create).await?,
         CatalogStatement::DropTable {
             name,

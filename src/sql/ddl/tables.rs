@@ -121,7 +121,7 @@ pub async fn create_table(connection: &mut Connection, create: CreateTable) -> R
     Ok(Output::Command("CREATE TABLE".into()))
 }
 
-fn with_slash(location: &str) -> String {
+pub fn with_slash(location: &str) -> String {
     if location.ends_with('/') {
         location.to_string()
     } else {
@@ -148,7 +148,7 @@ async fn list_existing(connection: &Connection, location: &str) -> Result<Listin
 
 /// A managed table's directory is created empty; one that already holds files is refused
 /// rather than adopted.
-fn prepare_managed_directory(location: &str) -> Result<()> {
+pub fn prepare_managed_directory(location: &str) -> Result<()> {
     let Some(directory) = local_directory(location) else {
         return Ok(());
     };
@@ -320,7 +320,7 @@ pub async fn repair_table(connection: &mut Connection, name: &ObjectName) -> Res
     let table = find_table(connection, name).await?;
     if !table.is_partitioned() {
         return Err(Error::new(
-            ErrorKind::InvalidStatement,
+            ErrorKind::WrongObjectType,
             format!("table \"{name}\" is not partitioned"),
         ));
     }
@@ -659,7 +659,7 @@ pub fn spec_values(table: &Table, spec: &PartitionSpec) -> Result<Vec<Option<Str
     };
     if !table.is_partitioned() {
         return Err(Error::new(
-            ErrorKind::InvalidStatement,
+            ErrorKind::WrongObjectType,
             format!(
                 "table \"{}.{}\" is not partitioned",
                 table.database, table.name
