@@ -224,6 +224,14 @@ impl Error {
                 Self::new(ErrorKind::NumericOutOfRange, lowercase_first(&message))
             }
             ArrowError::MemoryError(message) => Self::new(ErrorKind::ResourcesExhausted, message),
+            ArrowError::CsvError(message) => Self::new(
+                ErrorKind::DataException,
+                format!("malformed CSV data: {}", lowercase_first(&message)),
+            ),
+            ArrowError::ParquetError(message) => Self::new(
+                ErrorKind::DataException,
+                format!("malformed Parquet data: {}", lowercase_first(&message)),
+            ),
             ArrowError::IoError(message, _) => Self::new(ErrorKind::Storage, message),
             ArrowError::ExternalError(inner) => match inner.downcast::<DataFusionError>() {
                 Ok(df) => Self::from_datafusion(*df),
@@ -303,6 +311,8 @@ fn classify_message(message: &str) -> Error {
     let lower = message.to_ascii_lowercase();
     let kind = if lower.contains("divide by zero") || lower.contains("division by zero") {
         return Error::new(ErrorKind::DivisionByZero, "division by zero");
+    } else if lower.starts_with("csv error") || lower.starts_with("parquet error") {
+        ErrorKind::DataException
     } else if lower.contains("non-boolean predicate") {
         return Error::new(
             ErrorKind::DatatypeMismatch,

@@ -446,3 +446,38 @@ async fn failed_and_cancelled_writes_leave_the_table_as_it_was() {
         Vec::<String>::new()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn file_listings_are_cached_until_refresh_table() {
+    let server = TestServer::start().await;
+    let client = server.connect().await;
+    let data = scratch_dir("refresh");
+    std::fs::write(data.join("a.csv"), "1\n2\n").unwrap();
+    client
+        .batch_execute(&format!(
+            "CREATE EXTERNAL TABLE numbers_here (n int) USING csv LOCATION '{}'",
+            data.display()
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        text(simple_rows(&client, "SELECT count(*) FROM numbers_here").await),
+        [["2"]]
+    );
+    std::fs::write(data.join("b.csv"), "3\n").unwrap();
+    assert_eq!(
+        text(simple_rows(&client, "SELECT count(*) FROM numbers_here").await),
+        [["2"]],
+        "the listing is cached"
+    );
+    client
+        .batch_execute("REFRESH TABLE numbers_here")
+        .await
+        .unwrap();
+    assert_eq!(
+        text(simple_rows(&client, "SELECT count(*) FROM numbers_here").await),
+        [["3"]],
+        "REFRESH TABLE lists the files again"
+    );
+    let _ = std::fs::remove_dir_all(data);
+}

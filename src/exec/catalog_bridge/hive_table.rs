@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use datafusion::arrow::array::{Array, BooleanArray, RecordBatch};
-use datafusion::arrow::datatypes::{FieldRef, Schema, SchemaRef};
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Schema, SchemaRef};
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::{DFSchema, ScalarValue, project_schema};
 use datafusion::datasource::file_format::FileFormat;
@@ -22,15 +22,17 @@ use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder};
 use datafusion::datasource::table_schema::TableSchema;
 use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::logical_expr::utils::conjunction;
-use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
+use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType, cast, lit, when};
 use datafusion::object_store::{ObjectMeta, ObjectStore};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::empty::EmptyExec;
+use datafusion::physical_plan::projection::{ProjectionExec, ProjectionExpr};
 use futures::{StreamExt, TryStreamExt};
 use lakeport_catalog::{Partition, Storage, StorageFormat, Table};
 use tokio::sync::OnceCell;
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::exec::catalog_bridge::options::CsvOptions;
 use crate::exec::catalog_bridge::types::arrow_field;
 
 /// How many directories a scan lists at once.
@@ -42,6 +44,11 @@ pub struct HiveTableProvider {
     /// Data columns, then partition keys.
     schema: SchemaRef,
     file_schema: SchemaRef,
+    /// What the files are read as: the file schema, or all text when the table has a null
+    /// string (see [`HiveTableProvider::convert_null_text`]).
+    read_schema: SchemaRef,
+    /// The text standing for NULL in a CSV table, when it is not the empty field.
+    null_text: Option<String>,
     partition_fields: Vec<FieldRef>,
     format: Arc<dyn FileFormat>,
     store_url: ObjectStoreUrl,
@@ -115,11 +122,29 @@ impl HiveTableProvider {
         } else {
             None
         };
+        let null_text = match storage.format {
+            StorageFormat::Csv => CsvOptions::from_storage(storage)?
+                .null_value
+                .filter(|text| !text.is_empty()),
+            StorageFormat::Parquet => None,
+        };
+        let read_schema = match &null_text {
+            Some(_) => Arc::new(Schema::new(
+                file_schema
+                    .fields()
+                    .iter()
+                    .map(|f| Field::new(f.name(), DataType::Utf8, true))
+                    .collect::<Vec<_>>(),
+            )),
+            None => file_schema.clone(),
+        };
         Ok(Self {
             format: file_format(storage)?,
             table,
             schema,
             file_schema,
+            read_schema,
+            null_text,
             partition_fields,
             store_url,
             directories,
@@ -244,7 +269,7 @@ impl TableProvider for HiveTableProvider {
         }
         files.sort_by(|a, b| b.object_meta.size.cmp(&a.object_meta.size));
         let groups = balanced_groups(files, state.config().target_partitions());
-        let table_schema = TableSchema::builder(self.file_schema.clone())
+        let table_schema = TableSchema::builder(self.read_schema.clone())
             .with_table_partition_cols(self.partition_fields.clone())
             .build();
         let source = self.format.file_source(table_schema);
@@ -253,7 +278,43 @@ impl TableProvider for HiveTableProvider {
             .with_projection_indices(projection.cloned())?
             .with_limit(limit)
             .build();
-        self.format.create_physical_plan(state, config).await
+        let plan = self.format.create_physical_plan(state, config).await?;
+        match &self.null_text {
+            Some(null_text) => self.convert_null_text(state, plan, null_text),
+            None => Ok(plan),
+        }
+    }
+}
+
+impl HiveTableProvider {
+    /// DataFusion's CSV reader takes only empty fields as NULL, so a table with another
+    /// null string reads its data columns as text, and this projection turns that string
+    /// into NULL and the rest into the columns' types.
+    fn convert_null_text(
+        &self,
+        state: &dyn Session,
+        plan: Arc<dyn ExecutionPlan>,
+        null_text: &str,
+    ) -> datafusion::common::Result<Arc<dyn ExecutionPlan>> {
+        let scanned = plan.schema();
+        let df_schema = DFSchema::try_from(scanned.clone())?;
+        let mut expressions = Vec::with_capacity(scanned.fields().len());
+        for field in scanned.fields() {
+            let column = Expr::Column(datafusion::common::Column::new_unqualified(field.name()));
+            let expression = match self.file_schema.field_with_name(field.name()) {
+                Ok(target) => when(
+                    column.clone().eq(lit(null_text)),
+                    lit(ScalarValue::try_from(target.data_type())?),
+                )
+                .otherwise(cast(column, target.data_type().clone()))?,
+                Err(_) => column,
+            };
+            expressions.push(ProjectionExpr {
+                expr: state.create_physical_expr(expression, &df_schema)?,
+                alias: field.name().clone(),
+            });
+        }
+        Ok(Arc::new(ProjectionExec::try_new(expressions, plan)?))
     }
 }
 
@@ -374,7 +435,7 @@ pub fn file_format(storage: &Storage) -> Result<Arc<dyn FileFormat>> {
 }
 
 fn csv_format(storage: &Storage) -> Result<CsvFormat> {
-    let options = crate::exec::catalog_bridge::options::CsvOptions::from_storage(storage)?;
+    let options = CsvOptions::from_storage(storage)?;
     let mut format = CsvFormat::default()
         .with_has_header(options.header)
         .with_delimiter(options.delimiter)

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Partition benchmark: a CSV table with 10,000 Hive partitions (dt=YYYY-MM-DD) on local
+# disk. Measures MSCK REPAIR TABLE registering them all (target < 5 s) and planning
+# `SELECT count(*) FROM t WHERE dt = '…'` (as EXPLAIN) at p50 after warm-up (target < 20 ms),
+# next to the same planning on a one-partition table measured in the same run.
+#
+#   bench/partitions.sh [RUNS]        (default 200 timed plans per table)
+#   PARTITIONS=N bench/partitions.sh  (another partition count)
+#
+# The server listens on loopback and is stopped by the PID this script recorded; the lake
+# and warehouse are temporary and removed at the end.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS=${1:-200}
+PORT=55442
+
+source scripts/env.sh
+cargo build --release -p lakeport --bin lakeport
+cargo build --release -p lakeport-bench --bin partitions
+LAKEPORT=$CARGO_TARGET_DIR/release/lakeport
+CLIENT=$CARGO_TARGET_DIR/release/partitions
+
+WORK=$(mktemp -d)
+LP_PID=""
+cleanup() {
+    [ -n "$LP_PID" ] && kill "$LP_PID" 2>/dev/null || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+mkdir -p "$WORK/lake/many" "$WORK/lake/one"
+
+RUST_LOG=warn "$LAKEPORT" --no-demo --warehouse "$WORK/warehouse" \
+    --listen "127.0.0.1:$PORT" >"$WORK/lakeport.log" 2>&1 &
+LP_PID=$!
+for _ in $(seq 1 300); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then break; fi
+    sleep 0.1
+done
+
+"$CLIENT" measure "$PORT" "$WORK/lake" "$RUNS"
+echo "machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)"
