@@ -32,7 +32,7 @@ use lakeport_catalog::{Partition, Storage, StorageFormat, Table};
 use tokio::sync::OnceCell;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::exec::catalog_bridge::options::CsvOptions;
+use crate::exec::catalog_bridge::options::{CsvOptions, with_table_properties};
 use crate::exec::catalog_bridge::types::arrow_field;
 
 /// How many directories a scan lists at once.
@@ -74,6 +74,7 @@ impl HiveTableProvider {
                 table.database, table.name
             ))
         })?;
+        let storage = &with_table_properties(storage, &table.properties);
         let file_schema = Arc::new(Schema::new(
             table.columns.iter().map(arrow_field).collect::<Vec<_>>(),
         ));

@@ -6,6 +6,8 @@
 //! `skip.header.line.count = 1` means a header line — lakeport honours it where Spark
 //! ignores it, and a count above one is refused.
 
+use std::collections::BTreeMap;
+
 use datafusion::datasource::file_format::file_compression_type::FileCompressionType;
 use lakeport_catalog::{Storage, StorageFormat};
 
@@ -57,6 +59,20 @@ pub fn validate(storage: &Storage) -> Result<()> {
         StorageFormat::Csv => CsvOptions::from_storage(storage).map(|_| ()),
         StorageFormat::Parquet => Ok(()),
     }
+}
+
+/// Hive also reads some format settings from table properties (`TBLPROPERTIES
+/// ('skip.header.line.count' = '1')`): the storage with those added where its own options
+/// do not say otherwise.
+pub fn with_table_properties(storage: &Storage, properties: &BTreeMap<String, String>) -> Storage {
+    let mut storage = storage.clone();
+    for key in ["skip.header.line.count", "serialization.null.format"] {
+        let present = storage.options.keys().any(|k| k.eq_ignore_ascii_case(key));
+        if !present && let Some(value) = properties.get(key) {
+            storage.options.insert(key.to_string(), value.clone());
+        }
+    }
+    storage
 }
 
 pub fn format_name(format: StorageFormat) -> &'static str {
@@ -200,8 +216,6 @@ fn single_byte(key: &str, value: &str) -> Result<u8> {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use super::*;
 
     fn csv(options: &[(&str, &str)]) -> Storage {

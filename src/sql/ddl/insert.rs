@@ -54,7 +54,7 @@ pub async fn insert(connection: &mut Connection, insert: Insert) -> Result<Outpu
     let staged = write(
         connection,
         plan,
-        &storage,
+        &options::with_table_properties(&storage, &table.properties),
         &table.partition_keys,
         &static_values,
     )

@@ -79,8 +79,9 @@ pub async fn create_table(connection: &mut Connection, create: CreateTable) -> R
         prepare_managed_directory(&storage.location)?;
         None
     };
+    let read_storage = options::with_table_properties(&storage, &create.properties);
     let (columns, partition_keys) =
-        table_columns(connection, &create, &storage, listing.as_ref()).await?;
+        table_columns(connection, &create, &read_storage, listing.as_ref()).await?;
     let table = Table {
         database: database.clone(),
         name: name.clone(),
