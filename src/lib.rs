@@ -20,6 +20,8 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod exec;
+pub mod pg_catalog;
+pub mod pgtypes;
 pub mod registry;
 pub mod server;
 pub mod session;

@@ -31,6 +31,7 @@ use futures::future::BoxFuture;
 use crate::error::{Error, ErrorKind, Result};
 use crate::exec::catalog_bridge::{Catalog, Relation, ViewDefinition};
 use crate::exec::functions::session_functions;
+use crate::pg_catalog;
 use crate::session::QueryContext;
 
 /// Views within views deeper than this are refused (and a view that reaches itself stops).
@@ -75,19 +76,31 @@ async fn lookup(
     ctx: &QueryContext,
     reference: &TableReference,
 ) -> Result<Option<Relation>> {
+    let in_schema = |schema: String, table: String| async move {
+        if pg_catalog::is_system_schema(&schema) {
+            return Ok(pg_catalog::relation(catalog, ctx, &schema, &table)
+                .await?
+                .map(Relation::Table));
+        }
+        catalog.relation(&schema, &table).await
+    };
     match reference {
         TableReference::Bare { table } => {
             if let Some(view) = ctx.temp_views.get(table.as_ref()) {
                 return Ok(Some(view.clone()));
             }
-            for schema in &ctx.search_path {
-                if let Some(relation) = catalog.relation(schema, table).await? {
+            let implicit = std::iter::once(pg_catalog::PG_CATALOG.to_string())
+                .filter(|_| !ctx.search_path.iter().any(|s| s == pg_catalog::PG_CATALOG));
+            for schema in implicit.chain(ctx.search_path.iter().cloned()) {
+                if let Some(relation) = in_schema(schema, table.to_string()).await? {
                     return Ok(Some(relation));
                 }
             }
             Ok(None)
         }
-        TableReference::Partial { schema, table } => catalog.relation(schema, table).await,
+        TableReference::Partial { schema, table } => {
+            in_schema(schema.to_string(), table.to_string()).await
+        }
         TableReference::Full {
             catalog: database,
             schema,
@@ -98,7 +111,7 @@ async fn lookup(
                     "cross-database references are not implemented: {reference}"
                 )));
             }
-            catalog.relation(schema, table).await
+            in_schema(schema.to_string(), table.to_string()).await
         }
     }
 }

@@ -22,8 +22,8 @@ use datafusion::arrow::datatypes::{
 use pgwire::messages::data::DataRow;
 
 use crate::error::{Error, Result};
+use crate::pgtypes::pg_type;
 use crate::wire::text::{self, PG_EPOCH_OFFSET_DAYS, PG_EPOCH_OFFSET_MICROS, Zone};
-use crate::wire::types::pg_type;
 
 /// Session settings that change how values are written.
 #[derive(Debug, Clone)]
@@ -251,7 +251,7 @@ fn text_writer<'a>(array: &'a ArrayRef, options: &'a EncodeOptions) -> Result<Va
 /// Lists of a PostgreSQL element type become arrays; other lists become json.
 fn is_pg_array(data_type: &DataType) -> bool {
     let pg = pg_type(data_type);
-    pg.oid != crate::wire::types::oid::JSON
+    pg.oid != crate::pgtypes::oid::JSON
 }
 
 fn as_plain_list(data_type: &DataType) -> DataType {

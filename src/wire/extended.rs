@@ -28,6 +28,7 @@ use pgwire::messages::response::{
 };
 
 use crate::error::{Error, ErrorKind};
+use crate::pgtypes::{arrow_type_for_oid, pg_type};
 use crate::session;
 use crate::sql::{Connection, PortalOutput};
 use crate::wire::copy::send_copy;
@@ -37,7 +38,6 @@ use crate::wire::rows::{
     Failure, binary_formats, encode_options, feed, log_statement, row_description, send_notices,
     send_parameter_changes, send_rows,
 };
-use crate::wire::types::{arrow_type_for_oid, pg_type};
 use crate::wire::{Handler, connection_state};
 
 pub fn ready_status(status: session::TransactionStatus) -> TransactionStatus {

@@ -17,7 +17,6 @@ mod rows;
 mod simple;
 mod startup;
 pub mod text;
-pub mod types;
 
 use std::sync::Arc;
 

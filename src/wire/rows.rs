@@ -13,12 +13,12 @@ use pgwire::messages::startup::ParameterStatus;
 
 use crate::error::Error;
 use crate::exec::RowCursor;
+use crate::pgtypes::pg_type;
 use crate::registry::StatementGuard;
 use crate::session::Session;
 use crate::wire::encode::{EncodeOptions, encode_batch};
 use crate::wire::errors::notice_response;
 use crate::wire::text::Zone;
-use crate::wire::types::pg_type;
 
 /// Why a statement stopped: its own error (reported, the connection goes on) or the client's
 /// socket (the connection ends).

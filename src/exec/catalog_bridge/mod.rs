@@ -48,6 +48,9 @@ pub struct ViewDefinition {
     /// Whether the query may see the session's temporary views: only temporary views'
     /// queries do; a persistent view means the same to every connection.
     pub sees_temp_views: bool,
+    /// The view's columns as planned when it was created (for the catalog tables clients
+    /// read; queries plan the view afresh).
+    pub output: datafusion::arrow::datatypes::SchemaRef,
 }
 
 pub struct Catalog {
@@ -65,6 +68,7 @@ pub struct Catalog {
 struct Cache {
     databases: Option<BTreeSet<String>>,
     table_names: HashMap<String, BTreeSet<String>>,
+    definitions: HashMap<(String, String), Arc<Table>>,
     relations: HashMap<(String, String), Relation>,
 }
 
@@ -160,21 +164,38 @@ impl Catalog {
         if let Some(relation) = self.cache().relations.get(&key) {
             return Ok(Some(relation.clone()));
         }
-        if !self.table_names(schema).await?.contains(name) {
-            return Ok(None);
-        }
         let epoch = self.epoch.load(Ordering::Acquire);
-        let table = match self.metastore.get_table(schema, name).await {
-            Ok(table) => table,
-            Err(e) if e.is_not_found() => return Ok(None),
-            Err(e) => return Err(e.into()),
+        let Some(table) = self.table_definition(schema, name).await? else {
+            return Ok(None);
         };
-        let relation = self.load(table).await?;
+        let relation = self.load(table.as_ref().clone()).await?;
         let mut cache = self.cache();
         if self.epoch.load(Ordering::Acquire) == epoch {
             cache.relations.insert(key, relation.clone());
         }
         Ok(Some(relation))
+    }
+
+    /// The metastore's definition of a table or view of a database, cached.
+    pub async fn table_definition(&self, database: &str, name: &str) -> Result<Option<Arc<Table>>> {
+        let key = (database.to_string(), name.to_string());
+        if let Some(table) = self.cache().definitions.get(&key) {
+            return Ok(Some(table.clone()));
+        }
+        if !self.table_names(database).await?.contains(name) {
+            return Ok(None);
+        }
+        let epoch = self.epoch.load(Ordering::Acquire);
+        let table = match self.metastore.get_table(database, name).await {
+            Ok(table) => Arc::new(table),
+            Err(e) if e.is_not_found() => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let mut cache = self.cache();
+        if self.epoch.load(Ordering::Acquire) == epoch {
+            cache.definitions.insert(key, table.clone());
+        }
+        Ok(Some(table))
     }
 
     async fn load(&self, table: Table) -> Result<Relation> {
@@ -198,9 +219,9 @@ impl Catalog {
     pub fn invalidate_table(&self, database: &str, name: &str) {
         self.epoch.fetch_add(1, Ordering::AcqRel);
         let mut cache = self.cache();
-        cache
-            .relations
-            .remove(&(database.to_string(), name.to_string()));
+        let key = (database.to_string(), name.to_string());
+        cache.relations.remove(&key);
+        cache.definitions.remove(&key);
         cache.table_names.remove(database);
     }
 
@@ -211,6 +232,7 @@ impl Catalog {
         cache.databases = None;
         cache.table_names.remove(database);
         cache.relations.retain(|(db, _), _| db != database);
+        cache.definitions.retain(|(db, _), _| db != database);
     }
 
     pub fn global_temp_view(&self, name: &str) -> Option<Relation> {
@@ -290,5 +312,6 @@ fn view_definition(table: &Table, sql: &str) -> ViewDefinition {
         sees_temp_views: false,
         search_path,
         columns: table.columns.iter().map(|c| c.name.clone()).collect(),
+        output: Arc::new(types::arrow_schema(&table.columns)),
     }
 }

@@ -466,11 +466,17 @@ async fn create_view(connection: &mut Connection, create: CreateView) -> Result<
     let relation = match &create.body {
         ViewBody::Query(sql) => {
             let columns = plan_view_columns(connection, sql, true).await?;
+            let names = view_column_names(&create, &columns)?;
+            let mut output = columns.clone();
+            for (column, name) in output.iter_mut().zip(&names) {
+                column.name = name.clone();
+            }
             Relation::View(Arc::new(ViewDefinition {
                 sql: sql.clone(),
                 sees_temp_views: true,
                 search_path: query_context(connection).search_path,
-                columns: view_column_names(&create, &columns)?,
+                columns: names,
+                output: Arc::new(crate::exec::catalog_bridge::types::arrow_schema(&output)),
             }))
         }
         ViewBody::Files { format, options } => {

@@ -1,0 +1,312 @@
+//! The rows of each pg_catalog relation, from a [`Snapshot`] and PostgreSQL's static rows.
+//! Relations lakeport has nothing for (constraints, indexes, triggers, policies, ...) are
+//! empty, with PostgreSQL's columns.
+
+use datafusion::arrow::array::RecordBatch;
+
+use crate::error::Result;
+use crate::pg_catalog::definitions::SystemRelation;
+use crate::pg_catalog::rows::{Rows, Value, parse_copy_line};
+use crate::pg_catalog::snapshot::{OWNER_OID, RelationEntry, RelationKind, Snapshot};
+use crate::pg_catalog::types::pg_type_rows;
+use crate::pgtypes::pg_type;
+use crate::session::QueryContext;
+
+const PG_AM: &str = include_str!("data/pg_am.tsv");
+const PG_RANGE: &str = include_str!("data/pg_range.tsv");
+const PG_COLLATION: &str = include_str!("data/pg_collation.tsv");
+const PG_TABLESPACE: &str = include_str!("data/pg_tablespace.tsv");
+
+/// pg_class's and pg_namespace's OIDs, the `classoid` of descriptions.
+pub const PG_CLASS_OID: i64 = 1259;
+pub const PG_NAMESPACE_OID: i64 = 2615;
+const HEAP_AM_OID: i64 = 2;
+const DEFAULT_TABLESPACE_OID: i64 = 1663;
+const UTF8_ENCODING: i64 = 6;
+
+pub fn build(
+    relation: &SystemRelation,
+    snapshot: &Snapshot,
+    ctx: &QueryContext,
+) -> Result<RecordBatch> {
+    let mut rows = Rows::new(relation.columns.clone());
+    match relation.name {
+        "pg_namespace" => namespaces(&mut rows, snapshot),
+        "pg_class" => classes(&mut rows, snapshot),
+        "pg_attribute" => attributes(&mut rows, snapshot),
+        "pg_type" => pg_type_rows()
+            .iter()
+            .for_each(|row| rows.push_ordered(row.clone())),
+        "pg_am" => static_rows(&mut rows, PG_AM),
+        "pg_range" => static_rows(&mut rows, PG_RANGE),
+        "pg_collation" => static_rows(&mut rows, PG_COLLATION),
+        "pg_tablespace" => static_rows(&mut rows, PG_TABLESPACE),
+        "pg_database" => databases(&mut rows, snapshot),
+        "pg_roles" | "pg_authid" | "pg_user" => roles(&mut rows, snapshot, relation.name),
+        "pg_description" => descriptions(&mut rows, snapshot),
+        "pg_settings" => settings(&mut rows, ctx),
+        "pg_tables" => tables(&mut rows, snapshot),
+        "pg_views" => views(&mut rows, snapshot),
+        "pg_stat_user_tables" | "pg_stat_all_tables" => {
+            table_statistics(&mut rows, snapshot, relation.name)
+        }
+        "pg_stat_activity" => activity(&mut rows, snapshot, ctx),
+        "pg_language" => {
+            rows.push(vec![
+                ("oid", Value::Int(12)),
+                ("lanname", "internal".into()),
+                ("lanowner", Value::Int(OWNER_OID)),
+            ]);
+            rows.push(vec![
+                ("oid", Value::Int(13)),
+                ("lanname", "c".into()),
+                ("lanowner", Value::Int(OWNER_OID)),
+            ]);
+            rows.push(vec![
+                ("oid", Value::Int(14)),
+                ("lanname", "sql".into()),
+                ("lanowner", Value::Int(OWNER_OID)),
+            ]);
+        }
+        _ => {}
+    }
+    rows.build()
+}
+
+fn static_rows(rows: &mut Rows, data: &str) {
+    for line in data.lines() {
+        rows.push_ordered(parse_copy_line(line));
+    }
+}
+
+fn namespaces(rows: &mut Rows, snapshot: &Snapshot) {
+    for schema in &snapshot.schemas {
+        rows.push(vec![
+            ("oid", Value::Int(schema.oid)),
+            ("nspname", schema.name.clone().into()),
+            ("nspowner", Value::Int(OWNER_OID)),
+        ]);
+    }
+}
+
+fn classes(rows: &mut Rows, snapshot: &Snapshot) {
+    for relation in &snapshot.relations {
+        let table = relation.kind == RelationKind::Table;
+        rows.push(vec![
+            ("oid", Value::Int(relation.oid)),
+            ("relname", relation.name.clone().into()),
+            ("relnamespace", Value::Int(relation.schema_oid)),
+            ("relowner", Value::Int(OWNER_OID)),
+            ("relam", Value::Int(if table { HEAP_AM_OID } else { 0 })),
+            ("reltuples", Value::Float(-1.0)),
+            (
+                "relpersistence",
+                if relation.temporary { "t" } else { "p" }.into(),
+            ),
+            ("relkind", relation.kind.relkind().into()),
+            (
+                "relnatts",
+                Value::Int(relation.columns.fields().len() as i64),
+            ),
+            ("relhasrules", Value::Bool(!table)),
+            ("relispopulated", Value::Bool(true)),
+            ("relreplident", if table { "d" } else { "n" }.into()),
+            ("relfrozenxid", Value::Int(0)),
+        ]);
+    }
+}
+
+fn attributes(rows: &mut Rows, snapshot: &Snapshot) {
+    for relation in &snapshot.relations {
+        for (index, field) in relation.columns.fields().iter().enumerate() {
+            let pg = pg_type(field.data_type());
+            rows.push(vec![
+                ("attrelid", Value::Int(relation.oid)),
+                ("attname", field.name().clone().into()),
+                ("atttypid", Value::Int(i64::from(pg.oid))),
+                ("attlen", Value::Int(i64::from(pg.len))),
+                ("attnum", Value::Int(index as i64 + 1)),
+                ("attndims", Value::Int(0)),
+                ("attcacheoff", Value::Int(-1)),
+                ("atttypmod", Value::Int(i64::from(pg.typmod))),
+                ("attbyval", Value::Bool(pg.len > 0 && pg.len <= 8)),
+                ("attalign", if pg.len == 8 { "d" } else { "i" }.into()),
+                ("attstorage", if pg.len > 0 { "p" } else { "x" }.into()),
+                (
+                    "attnotnull",
+                    Value::Bool(!field.is_nullable() && relation.system),
+                ),
+                ("attislocal", Value::Bool(true)),
+                ("attidentity", "".into()),
+                ("attgenerated", "".into()),
+                ("attstattarget", Value::Int(-1)),
+                (
+                    "attcollation",
+                    Value::Int(if pg.oid == 25 { 100 } else { 0 }),
+                ),
+            ]);
+        }
+    }
+}
+
+fn databases(rows: &mut Rows, snapshot: &Snapshot) {
+    rows.push(vec![
+        ("oid", Value::Int(snapshot.database_oid)),
+        ("datname", snapshot.database.clone().into()),
+        ("datdba", Value::Int(OWNER_OID)),
+        ("encoding", Value::Int(UTF8_ENCODING)),
+        ("datlocprovider", "c".into()),
+        ("datistemplate", Value::Bool(false)),
+        ("datallowconn", Value::Bool(true)),
+        ("datconnlimit", Value::Int(-1)),
+        ("datminmxid", Value::Int(1)),
+        ("dattablespace", Value::Int(DEFAULT_TABLESPACE_OID)),
+        ("datcollate", "C.UTF-8".into()),
+        ("datctype", "C.UTF-8".into()),
+    ]);
+}
+
+fn roles(rows: &mut Rows, snapshot: &Snapshot, relation: &str) {
+    let mut people = vec![(OWNER_OID, "lakeport".to_string(), true)];
+    if snapshot.user != "lakeport" {
+        people.push((snapshot.user_oid, snapshot.user.clone(), false));
+    }
+    for (oid, name, superuser) in people {
+        let mut row = vec![
+            ("rolsuper", Value::Bool(superuser)),
+            ("rolinherit", Value::Bool(true)),
+            ("rolcreaterole", Value::Bool(superuser)),
+            ("rolcreatedb", Value::Bool(superuser)),
+            ("rolcanlogin", Value::Bool(true)),
+            ("rolreplication", Value::Bool(false)),
+            ("rolconnlimit", Value::Int(-1)),
+            ("rolbypassrls", Value::Bool(superuser)),
+        ];
+        match relation {
+            "pg_user" => {
+                row = vec![
+                    ("usename", name.clone().into()),
+                    ("usesysid", Value::Int(oid)),
+                    ("usecreatedb", Value::Bool(superuser)),
+                    ("usesuper", Value::Bool(superuser)),
+                    ("userepl", Value::Bool(false)),
+                    ("usebypassrls", Value::Bool(superuser)),
+                    ("passwd", "********".into()),
+                ]
+            }
+            "pg_roles" => {
+                row.push(("oid", Value::Int(oid)));
+                row.push(("rolname", name.clone().into()));
+                row.push(("rolpassword", "********".into()));
+            }
+            _ => {
+                row.push(("oid", Value::Int(oid)));
+                row.push(("rolname", name.clone().into()));
+            }
+        }
+        rows.push(row);
+    }
+}
+
+fn descriptions(rows: &mut Rows, snapshot: &Snapshot) {
+    for relation in &snapshot.relations {
+        if let Some(comment) = &relation.comment {
+            rows.push(description(relation.oid, PG_CLASS_OID, 0, comment));
+        }
+        for (index, comment) in relation.column_comments.iter().enumerate() {
+            if let Some(comment) = comment {
+                rows.push(description(
+                    relation.oid,
+                    PG_CLASS_OID,
+                    index as i64 + 1,
+                    comment,
+                ));
+            }
+        }
+    }
+    for schema in &snapshot.schemas {
+        if let Some(comment) = &schema.comment {
+            rows.push(description(schema.oid, PG_NAMESPACE_OID, 0, comment));
+        }
+    }
+}
+
+fn description(oid: i64, class: i64, sub: i64, text: &str) -> Vec<(&'static str, Value)> {
+    vec![
+        ("objoid", Value::Int(oid)),
+        ("classoid", Value::Int(class)),
+        ("objsubid", Value::Int(sub)),
+        ("description", text.into()),
+    ]
+}
+
+fn settings(rows: &mut Rows, ctx: &QueryContext) {
+    for setting in ctx.variables.all() {
+        rows.push(vec![
+            ("name", setting.name.into()),
+            ("setting", setting.setting.into()),
+            ("category", "Client Connection Defaults".into()),
+            ("short_desc", setting.description.into()),
+            ("context", "user".into()),
+            ("vartype", "string".into()),
+            ("source", "default".into()),
+            ("pending_restart", Value::Bool(false)),
+        ]);
+    }
+}
+
+fn user_tables(snapshot: &Snapshot) -> impl Iterator<Item = &RelationEntry> {
+    snapshot
+        .relations
+        .iter()
+        .filter(|r| r.kind == RelationKind::Table)
+}
+
+fn tables(rows: &mut Rows, snapshot: &Snapshot) {
+    for relation in user_tables(snapshot) {
+        rows.push(vec![
+            ("schemaname", relation.schema.clone().into()),
+            ("tablename", relation.name.clone().into()),
+            ("tableowner", "lakeport".into()),
+        ]);
+    }
+}
+
+fn views(rows: &mut Rows, snapshot: &Snapshot) {
+    for relation in snapshot
+        .relations
+        .iter()
+        .filter(|r| r.kind == RelationKind::View)
+    {
+        rows.push(vec![
+            ("schemaname", relation.schema.clone().into()),
+            ("viewname", relation.name.clone().into()),
+            ("viewowner", "lakeport".into()),
+            ("definition", relation.view_sql.clone().into()),
+        ]);
+    }
+}
+
+fn table_statistics(rows: &mut Rows, snapshot: &Snapshot, relation: &str) {
+    for table in user_tables(snapshot).filter(|t| relation == "pg_stat_all_tables" || !t.system) {
+        rows.push(vec![
+            ("relid", Value::Int(table.oid)),
+            ("schemaname", table.schema.clone().into()),
+            ("relname", table.name.clone().into()),
+        ]);
+    }
+}
+
+fn activity(rows: &mut Rows, snapshot: &Snapshot, ctx: &QueryContext) {
+    let application = ctx.variables.application_name();
+    rows.push(vec![
+        ("datid", Value::Int(snapshot.database_oid)),
+        ("datname", snapshot.database.clone().into()),
+        ("pid", Value::Int(i64::from(ctx.pid))),
+        ("usesysid", Value::Int(snapshot.user_oid)),
+        ("usename", snapshot.user.clone().into()),
+        ("application_name", application.into()),
+        ("state", "active".into()),
+        ("backend_type", "client backend".into()),
+    ]);
+}
