@@ -8,6 +8,7 @@
 
 pub mod catalog_bridge;
 pub mod functions;
+pub mod pg_syntax;
 pub mod resolve;
 pub mod runtime;
 pub mod tables;
@@ -132,9 +133,17 @@ impl Engine {
         declared: &[Option<DataType>],
     ) -> Result<PlannedQuery> {
         let state = self.state_for(ctx);
-        let tables = resolve_tables(&state, &self.catalog, ctx, &statement, 0).await?;
+        let mut statement = statement;
+        pg_syntax::rewrite(&mut statement);
+        let snapshot = if crate::pg_catalog::needs_snapshot(&statement) {
+            Some(crate::pg_catalog::snapshot(&self.catalog, ctx).await?)
+        } else {
+            None
+        };
+        let tables =
+            resolve_tables(&state, &self.catalog, ctx, &statement, snapshot.as_ref(), 0).await?;
         let schemas = self.catalog.schema_names().await?;
-        let resolver = Resolver::new(&state, tables, ctx, &schemas);
+        let resolver = Resolver::new(&state, tables, ctx, &schemas, snapshot.as_ref());
         let planner = SqlToRel::new_with_options(&resolver, parser_options(state.config_options()));
         let declared_fields: Vec<Option<FieldRef>> = declared
             .iter()

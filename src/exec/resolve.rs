@@ -32,6 +32,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::exec::catalog_bridge::{Catalog, Relation, ViewDefinition};
 use crate::exec::functions::session_functions;
 use crate::pg_catalog;
+use crate::pg_catalog::snapshot::Snapshot;
 use crate::session::QueryContext;
 
 /// Views within views deeper than this are refused (and a view that reaches itself stops).
@@ -45,6 +46,7 @@ pub fn resolve_tables<'a>(
     catalog: &'a Catalog,
     ctx: &'a QueryContext,
     statement: &'a Statement,
+    snapshot: Option<&'a Arc<Snapshot>>,
     depth: usize,
 ) -> BoxFuture<'a, Result<ResolvedTables>> {
     Box::pin(async move {
@@ -54,10 +56,11 @@ pub fn resolve_tables<'a>(
         )?;
         let mut tables = HashMap::with_capacity(references.len());
         for reference in references {
-            let source = match lookup(catalog, ctx, &reference).await? {
+            let source = match lookup(catalog, ctx, &reference, snapshot).await? {
                 Some(Relation::Table(provider)) => provider_as_source(provider),
                 Some(Relation::View(view)) => {
-                    let plan = plan_view(state, catalog, ctx, &reference, &view, depth).await?;
+                    let plan =
+                        plan_view(state, catalog, ctx, &reference, &view, snapshot, depth).await?;
                     provider_as_source(Arc::new(ViewTable::new(plan, Some(view.sql.clone()))))
                 }
                 None => continue,
@@ -75,12 +78,15 @@ async fn lookup(
     catalog: &Catalog,
     ctx: &QueryContext,
     reference: &TableReference,
+    snapshot: Option<&Arc<Snapshot>>,
 ) -> Result<Option<Relation>> {
     let in_schema = |schema: String, table: String| async move {
         if pg_catalog::is_system_schema(&schema) {
-            return Ok(pg_catalog::relation(catalog, ctx, &schema, &table)
-                .await?
-                .map(Relation::Table));
+            let snapshot = match snapshot {
+                Some(snapshot) => snapshot.clone(),
+                None => pg_catalog::snapshot(catalog, ctx).await?,
+            };
+            return Ok(pg_catalog::relation(&snapshot, ctx, &schema, &table)?.map(Relation::Table));
         }
         catalog.relation(&schema, &table).await
     };
@@ -122,6 +128,7 @@ async fn plan_view(
     ctx: &QueryContext,
     reference: &TableReference,
     view: &ViewDefinition,
+    snapshot: Option<&Arc<Snapshot>>,
     depth: usize,
 ) -> Result<datafusion::logical_expr::LogicalPlan> {
     if depth >= VIEW_DEPTH_LIMIT {
@@ -139,17 +146,24 @@ async fn plan_view(
     };
     let mut statements = Parser::parse_sql(&PostgreSqlDialect {}, &view.sql)
         .map_err(|e| broken(Error::syntax(e.to_string())))?;
-    let statement = match (statements.pop(), statements.is_empty()) {
+    let mut statement = match (statements.pop(), statements.is_empty()) {
         (Some(statement), true) => statement,
         _ => return Err(broken(Error::syntax("the view's text is not one query"))),
     };
+    crate::exec::pg_syntax::rewrite(&mut statement);
     let mut view_ctx = ctx.clone();
     view_ctx.search_path = view.search_path.clone();
     if !view.sees_temp_views {
         view_ctx.temp_views = Default::default();
     }
-    let tables = resolve_tables(state, catalog, &view_ctx, &statement, depth + 1).await?;
-    let resolver = Resolver::new(state, tables, &view_ctx, &catalog.schema_names().await?);
+    let tables = resolve_tables(state, catalog, &view_ctx, &statement, snapshot, depth + 1).await?;
+    let resolver = Resolver::new(
+        state,
+        tables,
+        &view_ctx,
+        &catalog.schema_names().await?,
+        snapshot,
+    );
     let planner =
         SqlToRel::new_with_options(&resolver, super::parser_options(state.config_options()));
     let plan = planner
@@ -191,11 +205,18 @@ impl<'a> Resolver<'a> {
         tables: ResolvedTables,
         ctx: &QueryContext,
         existing_schemas: &[String],
+        snapshot: Option<&Arc<Snapshot>>,
     ) -> Self {
+        let mut functions = session_functions(ctx, existing_schemas);
+        if let Some(snapshot) = snapshot {
+            for function in pg_catalog::functions::catalog_functions(snapshot.clone()) {
+                functions.insert(function.name().to_string(), function);
+            }
+        }
         Self {
             state,
             tables,
-            functions: session_functions(ctx, existing_schemas),
+            functions,
         }
     }
 }

@@ -9,16 +9,19 @@
 //! ...), PostgreSQL's own rows.
 
 pub mod definitions;
+pub mod functions;
 pub mod information_schema;
 pub mod rows;
 pub mod snapshot;
 pub mod tables;
 pub mod types;
 
+use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use datafusion::catalog::TableProvider;
 use datafusion::datasource::MemTable;
+use datafusion::sql::sqlparser::ast::{Expr, Statement, visit_expressions, visit_relations};
 
 use crate::error::Result;
 use crate::exec::catalog_bridge::Catalog;
@@ -33,9 +36,41 @@ pub fn is_system_schema(schema: &str) -> bool {
     schema == PG_CATALOG || schema == INFORMATION_SCHEMA
 }
 
-/// The relation `schema.name` of pg_catalog or information_schema, computed now.
-pub async fn relation(
-    catalog: &Catalog,
+/// Whether planning `statement` needs a [`Snapshot`]: it names a pg_catalog or
+/// information_schema relation, or calls a catalog function.
+pub fn needs_snapshot(statement: &Statement) -> bool {
+    let mut needed = false;
+    let _ = visit_relations(statement, |name| {
+        let parts: Vec<String> = name
+            .0
+            .iter()
+            .filter_map(|p| p.as_ident().map(|i| i.value.to_ascii_lowercase()))
+            .collect();
+        needed |= match parts.as_slice() {
+            [table] => system_relation(PG_CATALOG, table).is_some(),
+            [.., schema, _] => is_system_schema(schema),
+            [] => false,
+        };
+        ControlFlow::<()>::Continue(())
+    });
+    let _ = visit_expressions(statement, |expr| {
+        if let Expr::Function(function) = expr {
+            needed |=
+                functions::is_catalog_function(&function.name.to_string().to_ascii_lowercase());
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    needed
+}
+
+/// Takes the statement's snapshot.
+pub async fn snapshot(catalog: &Catalog, ctx: &QueryContext) -> Result<Arc<Snapshot>> {
+    Ok(Arc::new(Snapshot::take(catalog, ctx).await?))
+}
+
+/// The relation `schema.name` of pg_catalog or information_schema, from `snapshot`.
+pub fn relation(
+    snapshot: &Snapshot,
     ctx: &QueryContext,
     schema: &str,
     name: &str,
@@ -43,11 +78,10 @@ pub async fn relation(
     let Some(relation) = system_relation(schema, name) else {
         return Ok(None);
     };
-    let snapshot = Snapshot::take(catalog, ctx).await?;
     let batch = if schema == INFORMATION_SCHEMA {
-        information_schema::build(relation, &snapshot)?
+        information_schema::build(relation, snapshot)?
     } else {
-        tables::build(relation, &snapshot, ctx)?
+        tables::build(relation, snapshot, ctx)?
     };
     let table = MemTable::try_new(relation.columns.clone(), vec![vec![batch]])?;
     Ok(Some(Arc::new(table)))

@@ -96,6 +96,20 @@ pub fn schema_oid(name: &str) -> i64 {
 }
 
 impl Snapshot {
+    /// A snapshot of nothing, for listing the catalog functions.
+    pub fn empty() -> Self {
+        Self {
+            database: String::new(),
+            database_oid: 0,
+            user: String::new(),
+            user_oid: 0,
+            search_path: Vec::new(),
+            schemas: Vec::new(),
+            relations: Vec::new(),
+            temp_schema_oid: None,
+        }
+    }
+
     pub async fn take(catalog: &Catalog, ctx: &QueryContext) -> Result<Self> {
         let mut schemas = vec![
             SchemaEntry {
