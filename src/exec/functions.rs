@@ -66,6 +66,13 @@ pub fn session_functions(
         "current_schemas".into(),
         Arc::new(ScalarUDF::new_from_impl(CurrentSchemas::new(visible))),
     );
+    for kind in [TextKind::LikeEscape, TextKind::JsonBuildObject] {
+        let function = TextFunction::new(kind);
+        functions.insert(
+            function.name().to_string(),
+            Arc::new(ScalarUDF::new_from_impl(function)),
+        );
+    }
     for (name, kind) in [
         ("current_setting", SettingKind::Get),
         ("set_config", SettingKind::Set),
@@ -209,7 +216,9 @@ impl SettingFunction {
                     TypeSignature::Exact(vec![DataType::Utf8]),
                     TypeSignature::Exact(vec![DataType::Utf8, DataType::Boolean]),
                 ],
-                Volatility::Volatile,
+                // Stable, as in PostgreSQL: constant within a statement, so planning may fold
+                // it (table functions such as generate_series need constant arguments).
+                Volatility::Stable,
             ),
             SettingKind::Set => Signature::exact(
                 vec![DataType::Utf8, DataType::Utf8, DataType::Boolean],
@@ -328,5 +337,138 @@ impl ScalarUDFImpl for SettingFunction {
         } else {
             Ok(ColumnarValue::Array(array))
         }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum TextKind {
+    /// `like_escape(pattern, escape)`: a LIKE pattern with its own escape character, written
+    /// with backslash escapes (what `LIKE … ESCAPE 'x'` is rewritten to).
+    LikeEscape,
+    /// `json_build_object(key, value, ...)`, as JSON text.
+    JsonBuildObject,
+}
+
+/// PostgreSQL text functions DataFusion lacks, evaluated row by row.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct TextFunction {
+    kind: TextKind,
+    signature: Signature,
+}
+
+impl TextFunction {
+    fn new(kind: TextKind) -> Self {
+        Self {
+            kind,
+            signature: Signature::variadic_any(Volatility::Immutable),
+        }
+    }
+
+    fn row(&self, values: &[ScalarValue]) -> Option<String> {
+        let text = |v: &ScalarValue| match v {
+            ScalarValue::Utf8(t) | ScalarValue::Utf8View(t) | ScalarValue::LargeUtf8(t) => {
+                t.clone()
+            }
+            other if other.is_null() => None,
+            other => Some(other.to_string()),
+        };
+        match self.kind {
+            TextKind::LikeEscape => {
+                let pattern = text(values.first()?)?;
+                let escape = text(values.get(1)?)?.chars().next()?;
+                let mut out = String::with_capacity(pattern.len());
+                let mut chars = pattern.chars();
+                while let Some(c) = chars.next() {
+                    if c == escape {
+                        out.push('\\');
+                        out.extend(chars.next());
+                    } else if c == '\\' {
+                        out.push_str("\\\\");
+                    } else {
+                        out.push(c);
+                    }
+                }
+                Some(out)
+            }
+            TextKind::JsonBuildObject => {
+                let mut members = Vec::new();
+                for pair in values.chunks(2) {
+                    let key = text(&pair[0]).unwrap_or_default();
+                    let value = match pair.get(1) {
+                        None => "null".to_string(),
+                        Some(v) if v.is_null() => "null".to_string(),
+                        Some(ScalarValue::Boolean(Some(b))) => b.to_string(),
+                        Some(v) if v.data_type().is_numeric() => v.to_string(),
+                        Some(v) => json_string(&text(v).unwrap_or_default()),
+                    };
+                    members.push(format!("{} : {value}", json_string(&key)));
+                }
+                Some(format!("{{{}}}", members.join(", ")))
+            }
+        }
+    }
+}
+
+fn json_string(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+impl ScalarUDFImpl for TextFunction {
+    fn name(&self) -> &str {
+        match self.kind {
+            TextKind::LikeEscape => "like_escape",
+            TextKind::JsonBuildObject => "json_build_object",
+        }
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> datafusion::common::Result<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn invoke_with_args(
+        &self,
+        args: ScalarFunctionArgs,
+    ) -> datafusion::common::Result<ColumnarValue> {
+        let scalar = args
+            .args
+            .iter()
+            .all(|a| matches!(a, ColumnarValue::Scalar(_)));
+        let rows = if scalar { 1 } else { args.number_rows };
+        let mut out = Vec::with_capacity(rows);
+        for i in 0..rows {
+            let values = args
+                .args
+                .iter()
+                .map(|arg| match arg {
+                    ColumnarValue::Scalar(s) => Ok(s.clone()),
+                    ColumnarValue::Array(a) => ScalarValue::try_from_array(a, i),
+                })
+                .collect::<datafusion::common::Result<Vec<_>>>()?;
+            out.push(self.row(&values));
+        }
+        if scalar {
+            return Ok(ColumnarValue::Scalar(ScalarValue::Utf8(
+                out.pop().flatten(),
+            )));
+        }
+        Ok(ColumnarValue::Array(Arc::new(
+            datafusion::arrow::array::StringArray::from(out),
+        )))
     }
 }

@@ -152,8 +152,19 @@ impl Engine {
                     .map(|t| Arc::new(Field::new("", t.clone(), true)))
             })
             .collect();
-        let mut context = PlannerContext::new().with_prepare_param_data_types(declared_fields);
-        let plan = planner.sql_statement_to_plan_with_context(statement, &mut context)?;
+        let mut context =
+            PlannerContext::new().with_prepare_param_data_types(declared_fields.clone());
+        let plan = match planner.sql_statement_to_plan_with_context(statement.clone(), &mut context)
+        {
+            Err(e) if e.to_string().contains("require unique expression names") => {
+                let mut aliased = statement;
+                pg_syntax::alias_outputs(&mut aliased);
+                let mut context =
+                    PlannerContext::new().with_prepare_param_data_types(declared_fields);
+                planner.sql_statement_to_plan_with_context(aliased, &mut context)?
+            }
+            other => other?,
+        };
         let param_types = parameter_types(&plan, declared)?;
         Ok(PlannedQuery { plan, param_types })
     }

@@ -2,15 +2,19 @@
 //! into what it does: casts to `regclass`/`regtype`/`regnamespace`/`regproc` become calls
 //! of the catalog functions of the same name, casts to `oid`, `name` and
 //! `pg_catalog.`-qualified types become ordinary casts, `COLLATE` is dropped (text compares
-//! by code point), `OPERATOR(pg_catalog.~)` becomes `~`, and `LIKE … ESCAPE 'x'` with a
-//! literal pattern is rewritten to the backslash escapes DataFusion supports.
+//! by code point), `OPERATOR(pg_catalog.~)` becomes `~`, `LIKE … ESCAPE 'x'` is rewritten
+//! to the backslash escapes DataFusion supports, `generate_subscripts(a, 1)` becomes
+//! `unnest(generate_series(1, array_length(a, 1)))`, and a scalar subquery returning one
+//! plain column is wrapped in `first_value` (DataFusion plans correlated scalar subqueries
+//! only when they aggregate; PostgreSQL checks at run time that they return one row).
 
 use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{
-    BinaryOperator, CastKind, DataType, Expr, Function, FunctionArg, FunctionArgExpr,
-    FunctionArgumentList, FunctionArguments, Ident, ObjectName, ObjectNamePart, Statement, Value,
-    ValueWithSpan, visit_expressions_mut,
+    ArrayElemTypeDef, BinaryOperator, CastKind, DataType, Expr, Function, FunctionArg,
+    FunctionArgExpr, FunctionArgumentList, FunctionArguments, GroupByExpr, Ident, ObjectName,
+    ObjectNamePart, Query, SelectItem, SetExpr, Statement, Value, ValueWithSpan,
+    visit_expressions_mut,
 };
 
 /// Rewrites `statement` in place.
@@ -62,33 +66,54 @@ fn rewrite_expr(expr: &mut Expr) {
                 Some(Value::SingleQuotedString(escape)) => Some(escape.clone()),
                 _ => None,
             };
-            if let (
-                Some(escape),
-                Expr::Value(ValueWithSpan {
-                    value: Value::SingleQuotedString(text),
-                    ..
-                }),
-            ) = (escape, pattern.as_mut())
-                && escape.chars().count() == 1
-                && escape != "\\"
+            let Some(escape) = escape.filter(|e| e.chars().count() == 1 && e != "\\") else {
+                return;
+            };
+            if let Expr::Value(ValueWithSpan {
+                value: Value::SingleQuotedString(text),
+                ..
+            }) = pattern.as_mut()
             {
                 let escape = escape.chars().next().unwrap_or('\\');
                 *text = backslash_escapes(text, escape);
-                *escape_char = None;
+            } else {
+                let original = std::mem::replace(pattern.as_mut(), Expr::value(Value::Null));
+                **pattern = call_with(
+                    "like_escape",
+                    vec![original, Expr::value(Value::SingleQuotedString(escape))],
+                );
+            }
+            *escape_char = None;
+        }
+        Expr::Function(function) if is_named(function, "generate_subscripts") => {
+            let args = function_args(function);
+            if let [array, dimension] = args.as_slice() {
+                let length = call_with("array_length", vec![array.clone(), dimension.clone()]);
+                let one = Expr::value(Value::Number("1".into(), false));
+                let series = call_with("generate_series", vec![one, length]);
+                *expr = call("unnest", series);
             }
         }
+        Expr::Subquery(query) => wrap_single_column(query),
         _ => {}
     }
 }
 
 fn call(name: &str, argument: Expr) -> Expr {
+    call_with(name, vec![argument])
+}
+
+fn call_with(name: &str, arguments: Vec<Expr>) -> Expr {
     Expr::Function(Function {
         name: ObjectName(vec![ObjectNamePart::Identifier(Ident::new(name))]),
         uses_odbc_syntax: false,
         parameters: FunctionArguments::None,
         args: FunctionArguments::List(FunctionArgumentList {
             duplicate_treatment: None,
-            args: vec![FunctionArg::Unnamed(FunctionArgExpr::Expr(argument))],
+            args: arguments
+                .into_iter()
+                .map(|a| FunctionArg::Unnamed(FunctionArgExpr::Expr(a)))
+                .collect(),
             clauses: Vec::new(),
         }),
         filter: None,
@@ -96,6 +121,106 @@ fn call(name: &str, argument: Expr) -> Expr {
         over: None,
         within_group: Vec::new(),
     })
+}
+
+fn is_named(function: &Function, name: &str) -> bool {
+    function
+        .name
+        .0
+        .last()
+        .and_then(|part| part.as_ident())
+        .is_some_and(|ident| ident.value.eq_ignore_ascii_case(name))
+}
+
+fn function_args(function: &Function) -> Vec<Expr> {
+    match &function.args {
+        FunctionArguments::List(list) => list
+            .args
+            .iter()
+            .filter_map(|arg| match arg {
+                FunctionArg::Unnamed(FunctionArgExpr::Expr(expr)) => Some(expr.clone()),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+const AGGREGATES: &[&str] = &[
+    "count",
+    "sum",
+    "min",
+    "max",
+    "avg",
+    "array_agg",
+    "string_agg",
+    "bool_and",
+    "bool_or",
+    "every",
+    "first_value",
+    "last_value",
+    "json_agg",
+    "jsonb_agg",
+];
+
+/// `(SELECT x FROM ...)` → `(SELECT first_value(x) FROM ...)` when `x` is one plain
+/// column or expression and the query neither groups, aggregates, orders nor limits.
+fn wrap_single_column(query: &mut Query) {
+    if query.order_by.is_some() || query.limit_clause.is_some() || query.with.is_some() {
+        return;
+    }
+    let SetExpr::Select(select) = query.body.as_mut() else {
+        return;
+    };
+    let no_grouping = matches!(&select.group_by, GroupByExpr::Expressions(e, _) if e.is_empty());
+    if select.projection.len() != 1
+        || !no_grouping
+        || select.distinct.is_some()
+        || select.having.is_some()
+    {
+        return;
+    }
+    let (expr, alias) = match &mut select.projection[0] {
+        SelectItem::UnnamedExpr(expr) => (expr, None),
+        SelectItem::ExprWithAlias { expr, alias } => (expr, Some(alias.clone())),
+        _ => return,
+    };
+    if let Expr::Function(function) = &*expr
+        && AGGREGATES.iter().any(|name| is_named(function, name))
+    {
+        return;
+    }
+    let inner = std::mem::replace(expr, Expr::value(Value::Null));
+    let wrapped = call("first_value", inner);
+    select.projection[0] = match alias {
+        Some(alias) => SelectItem::ExprWithAlias {
+            expr: wrapped,
+            alias,
+        },
+        None => SelectItem::UnnamedExpr(wrapped),
+    };
+}
+
+/// Gives every unnamed output expression of the outermost SELECT a unique name, for
+/// DataFusion, which refuses duplicate output names where PostgreSQL allows them
+/// (`SELECT c.oid, c.*`). Clients still see PostgreSQL's names: they come from the
+/// statement as written (`sql::names`).
+pub fn alias_outputs(statement: &mut Statement) {
+    let Statement::Query(query) = statement else {
+        return;
+    };
+    let SetExpr::Select(select) = query.body.as_mut() else {
+        return;
+    };
+    for (index, item) in select.projection.iter_mut().enumerate() {
+        if let SelectItem::UnnamedExpr(expr) = item {
+            let expr = std::mem::replace(expr, Expr::value(Value::Null));
+            *item = SelectItem::ExprWithAlias {
+                expr,
+                alias: Ident::new(format!("__column_{index}")),
+            };
+        }
+    }
 }
 
 /// The last part of a custom type's name, lower case, without `pg_catalog.`.
@@ -131,6 +256,12 @@ fn reg_function(data_type: &DataType) -> Option<&'static str> {
 
 /// PostgreSQL types DataFusion's planner does not know by these names.
 fn plain_type(data_type: &DataType) -> Option<DataType> {
+    if let DataType::Array(ArrayElemTypeDef::SquareBracket(element, size)) = data_type {
+        return Some(DataType::Array(ArrayElemTypeDef::SquareBracket(
+            Box::new(plain_type(element)?),
+            *size,
+        )));
+    }
     Some(match custom_name(data_type)?.as_str() {
         "oid" | "xid" | "cid" | "int8" => DataType::BigInt(None),
         "name" | "text" | "bpchar" | "char" | "varchar" => DataType::Text,
@@ -222,5 +353,17 @@ mod tests {
             "SELECT 1 WHERE n LIKE 'a\\_b%'"
         );
         assert_eq!(rewritten("SELECT x::pg_catalog.int4"), "SELECT x::INTEGER");
+        assert_eq!(
+            rewritten("SELECT (SELECT d.adbin FROM d WHERE d.id = a.id) FROM a"),
+            "SELECT (SELECT first_value(d.adbin) FROM d WHERE d.id = a.id) FROM a"
+        );
+        assert_eq!(
+            rewritten("SELECT (SELECT count(*) FROM d) FROM a"),
+            "SELECT (SELECT count(*) FROM d) FROM a"
+        );
+        assert_eq!(
+            rewritten("SELECT 1 WHERE n NOT LIKE $1 ESCAPE '/'"),
+            "SELECT 1 WHERE n NOT LIKE like_escape($1, '/')"
+        );
     }
 }

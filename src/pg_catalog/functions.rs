@@ -366,6 +366,10 @@ pub fn catalog_functions(snapshot: Arc<Snapshot>) -> Vec<Arc<ScalarUDF>> {
         "pg_relation_size",
         "pg_table_size",
         "pg_indexes_size",
+        "pg_stat_get_numscans",
+        "pg_stat_get_tuples_returned",
+        "pg_stat_get_tuples_fetched",
+        "pg_stat_get_live_tuples",
     ] {
         definitions.push((name, Returns::Fixed(int8), zero));
     }

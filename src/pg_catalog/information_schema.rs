@@ -13,7 +13,7 @@ use crate::pg_catalog::types::{information_schema_type, type_info};
 use crate::pgtypes::pg_type;
 
 pub fn build(relation: &SystemRelation, snapshot: &Snapshot) -> Result<RecordBatch> {
-    let mut rows = Rows::new(relation.columns.clone());
+    let mut rows = Rows::nullable(relation.columns.clone());
     match relation.name {
         "schemata" => schemata(&mut rows, snapshot),
         "tables" => tables(&mut rows, snapshot),

@@ -1,6 +1,7 @@
 //! Building catalog relations' rows: values by column name, turned into a record batch of
 //! the relation's PostgreSQL-defined columns. A column a row does not mention gets
-//! PostgreSQL's "nothing here" value: `false`, `0`, or NULL for text and arrays.
+//! PostgreSQL's "nothing here" value: in pg_catalog (whose columns are NOT NULL) `false`
+//! or `0`, NULL for text and arrays; in information_schema NULL.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -10,6 +11,7 @@ use datafusion::arrow::array::{
     Int64Builder, ListBuilder, RecordBatch, StringBuilder, TimestampMicrosecondBuilder,
 };
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
+use datafusion::common::ScalarValue;
 
 use crate::error::Result;
 
@@ -58,11 +60,20 @@ impl From<Option<String>> for Value {
 /// Rows of one relation, collected by column name.
 pub struct Rows {
     schema: SchemaRef,
+    /// Unmentioned columns are NULL whatever their type (information_schema).
+    null_defaults: bool,
     index: HashMap<String, usize>,
     rows: Vec<Vec<Value>>,
 }
 
 impl Rows {
+    /// Rows whose unmentioned columns are NULL, as information_schema's are.
+    pub fn nullable(schema: SchemaRef) -> Self {
+        let mut rows = Self::new(schema);
+        rows.null_defaults = true;
+        rows
+    }
+
     pub fn new(schema: SchemaRef) -> Self {
         let index = schema
             .fields()
@@ -72,6 +83,7 @@ impl Rows {
             .collect();
         Self {
             schema,
+            null_defaults: false,
             index,
             rows: Vec::new(),
         }
@@ -103,13 +115,32 @@ impl Rows {
             .fields()
             .iter()
             .enumerate()
-            .map(|(i, field)| column(field.data_type(), self.rows.iter().map(|row| &row[i])))
+            .map(|(i, field)| {
+                column(
+                    field.data_type(),
+                    self.rows.iter().map(|row| &row[i]),
+                    self.null_defaults,
+                )
+            })
             .collect::<Result<Vec<_>>>()?;
         Ok(RecordBatch::try_new(self.schema.clone(), columns)?)
     }
 }
 
-fn column<'a>(data_type: &DataType, values: impl Iterator<Item = &'a Value>) -> Result<ArrayRef> {
+fn column<'a>(
+    data_type: &DataType,
+    values: impl Iterator<Item = &'a Value>,
+    null_defaults: bool,
+) -> Result<ArrayRef> {
+    if null_defaults && !matches!(data_type, DataType::Utf8 | DataType::List(_)) {
+        let values: Vec<ScalarValue> = values
+            .map(|v| scalar(v, data_type))
+            .collect::<Result<_>>()?;
+        if values.is_empty() {
+            return Ok(datafusion::arrow::array::new_empty_array(data_type));
+        }
+        return Ok(ScalarValue::iter_to_array(values)?);
+    }
     let int = |v: &Value| match v {
         Value::Int(i) => Some(*i),
         Value::Bool(b) => Some(i64::from(*b)),
@@ -228,6 +259,20 @@ where
         }
     }
     Arc::new(list.finish())
+}
+
+/// A value as a scalar of `data_type`, NULL when absent.
+fn scalar(value: &Value, data_type: &DataType) -> Result<ScalarValue> {
+    let typed = match value {
+        Value::Null => return Ok(ScalarValue::try_from(data_type)?),
+        Value::Bool(b) => ScalarValue::Boolean(Some(*b)),
+        Value::Int(i) => ScalarValue::Int64(Some(*i)),
+        Value::Float(f) => ScalarValue::Float64(Some(*f)),
+        Value::Text(t) => ScalarValue::Utf8(Some(t.clone())),
+        Value::Timestamp(t) => ScalarValue::TimestampMicrosecond(Some(*t), Some("UTC".into())),
+        Value::List(_) => return Ok(ScalarValue::try_from(data_type)?),
+    };
+    Ok(typed.cast_to(data_type)?)
 }
 
 /// One line of PostgreSQL's COPY text format as values (`\N` is NULL, `{a,b}` an array,

@@ -240,8 +240,55 @@ fn description(oid: i64, class: i64, sub: i64, text: &str) -> Vec<(&'static str,
     ]
 }
 
+/// Read-only settings clients look up (pgjdbc reads max_index_keys), as PostgreSQL 15 has
+/// them.
+const FIXED_SETTINGS: &[(&str, &str, &str)] = &[
+    (
+        "max_index_keys",
+        "32",
+        "Shows the maximum number of index keys.",
+    ),
+    (
+        "max_identifier_length",
+        "63",
+        "Shows the maximum identifier length.",
+    ),
+    (
+        "max_function_args",
+        "100",
+        "Shows the maximum number of function arguments.",
+    ),
+    ("block_size", "8192", "Shows the size of a disk block."),
+    (
+        "server_encoding",
+        "UTF8",
+        "Shows the server (database) character set encoding.",
+    ),
+    ("lc_collate", "C.UTF-8", "Shows the collation order locale."),
+    (
+        "lc_ctype",
+        "C.UTF-8",
+        "Shows the character classification and case conversion locale.",
+    ),
+];
+
 fn settings(rows: &mut Rows, ctx: &QueryContext) {
-    for setting in ctx.variables.all() {
+    let variables = ctx.variables.all();
+    for (name, setting, description) in FIXED_SETTINGS {
+        if !variables.iter().any(|v| v.name == *name) {
+            rows.push(vec![
+                ("name", (*name).into()),
+                ("setting", (*setting).into()),
+                ("category", "Preset Options".into()),
+                ("short_desc", (*description).into()),
+                ("context", "internal".into()),
+                ("vartype", "integer".into()),
+                ("source", "default".into()),
+                ("pending_restart", Value::Bool(false)),
+            ]);
+        }
+    }
+    for setting in variables {
         rows.push(vec![
             ("name", setting.name.into()),
             ("setting", setting.setting.into()),

@@ -30,6 +30,10 @@ fn text(rows: Vec<Vec<Option<String>>>) -> Vec<Vec<String>> {
 async fn tables_views_and_partitions_survive_a_restart() {
     let warehouse = scratch_dir("restart");
     let lake = lake().display().to_string();
+    const OIDS: &str = "SELECT c.relname, c.oid, n.oid FROM pg_catalog.pg_class c \
+                        JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+                        WHERE n.nspname = 'shop' ORDER BY 1";
+    let oids_before: Vec<Vec<String>>;
     {
         let server = TestServer::start_in(&warehouse, |_| {}).await;
         let client = server.connect().await;

@@ -415,16 +415,15 @@ fn typed_values(partition: &Partition, fields: &[FieldRef]) -> Result<Vec<Scalar
 
 fn values_batch(directories: &[Directory], fields: &[FieldRef]) -> Result<RecordBatch> {
     let schema = Arc::new(Schema::new(fields.to_vec()));
+    if directories.is_empty() {
+        return Ok(RecordBatch::new_empty(schema));
+    }
     let columns = (0..fields.len())
         .map(|column| {
             ScalarValue::iter_to_array(directories.iter().map(|d| d.values[column].clone()))
         })
-        .collect::<datafusion::common::Result<Vec<_>>>();
-    match columns {
-        Ok(columns) if !directories.is_empty() => Ok(RecordBatch::try_new(schema, columns)?),
-        Ok(_) => Ok(RecordBatch::new_empty(schema)),
-        Err(e) => Err(e.into()),
-    }
+        .collect::<datafusion::common::Result<Vec<_>>>()?;
+    Ok(RecordBatch::try_new(schema, columns)?)
 }
 
 /// The reader for a table's storage, from its format and options.
