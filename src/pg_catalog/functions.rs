@@ -133,9 +133,6 @@ fn boolean() -> DataType {
 fn int8() -> DataType {
     DataType::Int64
 }
-fn int4() -> DataType {
-    DataType::Int32
-}
 fn text_list() -> DataType {
     DataType::List(Arc::new(Field::new_list_field(DataType::Utf8, true)))
 }
@@ -267,11 +264,13 @@ pub fn catalog_functions(snapshot: Arc<Snapshot>) -> Vec<Arc<ScalarUDF>> {
         fixed("pg_postmaster_start_time", timestamptz, |_, _| {
             ScalarValue::TimestampMicrosecond(Some(start_time_micros()), Some("UTC".into()))
         }),
-        fixed("array_lower", int4, |_, v| {
-            ScalarValue::Int32(list_length(v).filter(|n| *n > 0).map(|_| 1))
+        // int8 where PostgreSQL says int4: DataFusion's generate_series(…) table function,
+        // which Grafana feeds these to, takes int8 only.
+        fixed("array_lower", int8, |_, v| {
+            ScalarValue::Int64(list_length(v).filter(|n| *n > 0).map(|_| 1))
         }),
-        fixed("array_upper", int4, |_, v| {
-            ScalarValue::Int32(list_length(v).filter(|n| *n > 0))
+        fixed("array_upper", int8, |_, v| {
+            ScalarValue::Int64(list_length(v).filter(|n| *n > 0).map(i64::from))
         }),
         ("regclass", Returns::TextToOidElseName, |s, v| match &v[0] {
             ScalarValue::Utf8(Some(t)) | ScalarValue::Utf8View(Some(t)) => {

@@ -53,6 +53,7 @@ async fn tables_views_and_partitions_survive_a_restart() {
             text(simple_rows(&client, "SELECT one FROM scratch").await),
             [["1"]]
         );
+        oids_before = text(simple_rows(&client, OIDS).await);
     }
     let server = TestServer::start_in(&warehouse, |_| {}).await;
     let client = server.connect().await;
@@ -73,6 +74,9 @@ async fn tables_views_and_partitions_survive_a_restart() {
         text(simple_rows(&client, "SHOW TBLPROPERTIES shop.events ('kept')").await),
         [["kept", "yes"]]
     );
+    let oids_after = text(simple_rows(&client, OIDS).await);
+    assert_eq!(oids_before.len(), 3, "{oids_before:?}");
+    assert_eq!(oids_after, oids_before, "OIDs are stable across restarts");
     let gone = client
         .simple_query("SELECT * FROM scratch")
         .await
