@@ -13,9 +13,11 @@ use std::ops::ControlFlow;
 use datafusion::sql::sqlparser::ast::{
     ArrayElemTypeDef, BinaryOperator, CastKind, DataType, Expr, Function, FunctionArg,
     FunctionArgExpr, FunctionArgumentList, FunctionArguments, GroupByExpr, Ident, ObjectName,
-    ObjectNamePart, Query, SelectItem, SetExpr, Statement, Value, ValueWithSpan,
-    visit_expressions_mut,
+    ObjectNamePart, Query, SelectItem, SetExpr, Statement, TableAliasColumnDef, TableFactor, Value,
+    ValueWithSpan, VisitMut, VisitorMut, visit_expressions_mut,
 };
+use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+use datafusion::sql::sqlparser::parser::Parser;
 
 /// Rewrites `statement` in place.
 pub fn rewrite(statement: &mut Statement) {
@@ -23,6 +25,90 @@ pub fn rewrite(statement: &mut Statement) {
         rewrite_expr(expr);
         ControlFlow::<()>::Continue(())
     });
+    let _ = statement.visit(&mut ScalarFunctionsInFrom);
+}
+
+/// DataFusion's table functions; any other function in FROM is a scalar function, which
+/// PostgreSQL treats as a one-row table with one column named after its alias.
+const TABLE_FUNCTIONS: &[&str] = &["generate_series", "range", "unnest"];
+
+/// `FROM string_to_array(x, ',') s` → `FROM (SELECT string_to_array(x, ',') AS s) AS s`.
+struct ScalarFunctionsInFrom;
+
+impl VisitorMut for ScalarFunctionsInFrom {
+    type Break = ();
+
+    fn post_visit_table_factor(&mut self, factor: &mut TableFactor) -> ControlFlow<()> {
+        let TableFactor::Table {
+            name,
+            alias,
+            args: Some(args),
+            ..
+        } = factor
+        else {
+            return ControlFlow::Continue(());
+        };
+        let function_name = name
+            .0
+            .last()
+            .and_then(|p| p.as_ident())
+            .map(|i| i.value.to_ascii_lowercase())
+            .unwrap_or_default();
+        if TABLE_FUNCTIONS.contains(&function_name.as_str()) {
+            // `generate_series(1, 3) AS i`: the alias names the column too.
+            if let Some(alias) = alias
+                && alias.columns.is_empty()
+                && function_name != "unnest"
+            {
+                alias.columns = vec![TableAliasColumnDef::from_name(alias.name.value.clone())];
+            }
+            return ControlFlow::Continue(());
+        }
+        let column = alias
+            .as_ref()
+            .map(|a| a.name.value.clone())
+            .unwrap_or_else(|| function_name.clone());
+        let call = Expr::Function(Function {
+            name: name.clone(),
+            uses_odbc_syntax: false,
+            parameters: FunctionArguments::None,
+            args: FunctionArguments::List(FunctionArgumentList {
+                duplicate_treatment: None,
+                args: args.args.clone(),
+                clauses: Vec::new(),
+            }),
+            filter: None,
+            null_treatment: None,
+            over: None,
+            within_group: Vec::new(),
+        });
+        if let Some(derived) = one_row_table(call, &column) {
+            *factor = derived;
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+/// `(SELECT value AS column) AS column`, built from a parsed template.
+fn one_row_table(value: Expr, column: &str) -> Option<TableFactor> {
+    let name = Ident::with_quote('"', column);
+    let template = format!("SELECT * FROM (SELECT NULL AS {name}) AS {name}");
+    let mut statements = Parser::parse_sql(&PostgreSqlDialect {}, &template).ok()?;
+    let Statement::Query(mut query) = statements.pop()? else {
+        return None;
+    };
+    let SetExpr::Select(select) = query.body.as_mut() else {
+        return None;
+    };
+    let mut factor = select.from.pop()?.relation;
+    if let TableFactor::Derived { subquery, .. } = &mut factor
+        && let SetExpr::Select(inner) = subquery.body.as_mut()
+        && let Some(SelectItem::ExprWithAlias { expr, .. }) = inner.projection.first_mut()
+    {
+        *expr = value;
+        return Some(factor);
+    }
+    None
 }
 
 fn rewrite_expr(expr: &mut Expr) {
@@ -327,8 +413,6 @@ fn backslash_escapes(pattern: &str, escape: char) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
-    use datafusion::sql::sqlparser::parser::Parser;
 
     fn rewritten(sql: &str) -> String {
         let mut statement = Parser::parse_sql(&PostgreSqlDialect {}, sql)
@@ -353,6 +437,10 @@ mod tests {
             "SELECT 1 WHERE n LIKE 'a\\_b%'"
         );
         assert_eq!(rewritten("SELECT x::pg_catalog.int4"), "SELECT x::INTEGER");
+        assert_eq!(
+            rewritten("SELECT s[i] FROM generate_series(1, 2) AS i, string_to_array('a,b', ',') s"),
+            "SELECT s[i] FROM generate_series(1, 2) AS i (i), (SELECT string_to_array('a,b', ',') AS \"s\") AS \"s\""
+        );
         assert_eq!(
             rewritten("SELECT (SELECT d.adbin FROM d WHERE d.id = a.id) FROM a"),
             "SELECT (SELECT first_value(d.adbin) FROM d WHERE d.id = a.id) FROM a"
