@@ -12,9 +12,10 @@ use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{
     ArrayElemTypeDef, BinaryOperator, CastKind, DataType, Expr, Function, FunctionArg,
-    FunctionArgExpr, FunctionArgumentList, FunctionArguments, GroupByExpr, Ident, ObjectName,
-    ObjectNamePart, Query, SelectItem, SetExpr, Statement, TableAliasColumnDef, TableFactor, Value,
-    ValueWithSpan, VisitMut, VisitorMut, visit_expressions_mut,
+    FunctionArgExpr, FunctionArgumentClause, FunctionArgumentList, FunctionArguments, GroupByExpr,
+    Ident, ObjectName, ObjectNamePart, OrderBy, OrderByKind, Query, SelectItem, SetExpr, Statement,
+    TableAliasColumnDef, TableFactor, Value, ValueWithSpan, VisitMut, VisitorMut,
+    visit_expressions_mut,
 };
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
@@ -30,9 +31,10 @@ pub fn rewrite(statement: &mut Statement) {
 
 /// DataFusion's table functions; any other function in FROM is a scalar function, which
 /// PostgreSQL treats as a one-row table with one column named after its alias.
-const TABLE_FUNCTIONS: &[&str] = &["generate_series", "range", "unnest"];
+const TABLE_FUNCTIONS: &[&str] = &["generate_series", "range"];
 
-/// `FROM string_to_array(x, ',') s` → `FROM (SELECT string_to_array(x, ',') AS s) AS s`.
+/// `FROM string_to_array(x, ',') s` → `FROM (SELECT string_to_array(x, ',') AS s) AS s`;
+/// `FROM pg_catalog.unnest(a) x` → `FROM UNNEST(a) AS x(x)`.
 struct ScalarFunctionsInFrom;
 
 impl VisitorMut for ScalarFunctionsInFrom {
@@ -54,7 +56,34 @@ impl VisitorMut for ScalarFunctionsInFrom {
             .and_then(|p| p.as_ident())
             .map(|i| i.value.to_ascii_lowercase())
             .unwrap_or_default();
+        if function_name == "unnest" {
+            let mut alias = alias.clone();
+            if let Some(alias) = &mut alias
+                && alias.columns.is_empty()
+            {
+                alias.columns = vec![TableAliasColumnDef::from_name(alias.name.value.clone())];
+            }
+            let array_exprs = args
+                .args
+                .iter()
+                .filter_map(|arg| match arg {
+                    FunctionArg::Unnamed(FunctionArgExpr::Expr(expr)) => Some(expr.clone()),
+                    _ => None,
+                })
+                .collect();
+            *factor = TableFactor::UNNEST {
+                alias,
+                array_exprs,
+                with_offset: false,
+                with_offset_alias: None,
+                with_ordinality: false,
+            };
+            return ControlFlow::Continue(());
+        }
         if TABLE_FUNCTIONS.contains(&function_name.as_str()) {
+            if name.0.len() > 1 {
+                *name = ObjectName(vec![ObjectNamePart::Identifier(Ident::new(&function_name))]);
+            }
             // `generate_series(1, 3) AS i`: the alias names the column too.
             if let Some(alias) = alias
                 && alias.columns.is_empty()
@@ -181,6 +210,13 @@ fn rewrite_expr(expr: &mut Expr) {
             }
         }
         Expr::Subquery(query) => wrap_single_column(query),
+        Expr::Function(function) if is_named(function, "array") => {
+            if let FunctionArguments::Subquery(query) = &function.args
+                && let Some(aggregated) = aggregate_into_array(query)
+            {
+                *expr = Expr::Subquery(Box::new(aggregated));
+            }
+        }
         _ => {}
     }
 }
@@ -285,6 +321,41 @@ fn wrap_single_column(query: &mut Query) {
         },
         None => SelectItem::UnnamedExpr(wrapped),
     };
+}
+
+/// `ARRAY(SELECT x FROM … ORDER BY o)` → `(SELECT array_agg(x ORDER BY o) FROM …)`: the
+/// same array (NULL rather than `{}` when there are no rows), as a scalar subquery
+/// DataFusion plans even when correlated.
+fn aggregate_into_array(query: &Query) -> Option<Query> {
+    let mut query = query.clone();
+    if query.limit_clause.is_some() || query.with.is_some() {
+        return None;
+    }
+    let order = match query.order_by.take() {
+        Some(OrderBy {
+            kind: OrderByKind::Expressions(expressions),
+            ..
+        }) => Some(expressions),
+        Some(_) => return None,
+        None => None,
+    };
+    let SetExpr::Select(select) = query.body.as_mut() else {
+        return None;
+    };
+    let [SelectItem::UnnamedExpr(item) | SelectItem::ExprWithAlias { expr: item, .. }] =
+        select.projection.as_mut_slice()
+    else {
+        return None;
+    };
+    let element = std::mem::replace(item, Expr::value(Value::Null));
+    let mut aggregate = call("array_agg", element);
+    if let (Some(order), Expr::Function(function)) = (order, &mut aggregate)
+        && let FunctionArguments::List(list) = &mut function.args
+    {
+        list.clauses.push(FunctionArgumentClause::OrderBy(order));
+    }
+    select.projection = vec![SelectItem::UnnamedExpr(aggregate)];
+    Some(query)
 }
 
 /// Gives every unnamed output expression of the outermost SELECT a unique name, for
@@ -437,6 +508,10 @@ mod tests {
             "SELECT 1 WHERE n LIKE 'a\\_b%'"
         );
         assert_eq!(rewritten("SELECT x::pg_catalog.int4"), "SELECT x::INTEGER");
+        assert_eq!(
+            rewritten("SELECT ARRAY(SELECT b.n FROM b WHERE b.m = r.oid ORDER BY 1) FROM r"),
+            "SELECT (SELECT array_agg(b.n ORDER BY 1) FROM b WHERE b.m = r.oid) FROM r"
+        );
         assert_eq!(
             rewritten("SELECT s[i] FROM generate_series(1, 2) AS i, string_to_array('a,b', ',') s"),
             "SELECT s[i] FROM generate_series(1, 2) AS i (i), (SELECT string_to_array('a,b', ',') AS \"s\") AS \"s\""

@@ -300,9 +300,11 @@ pub fn catalog_functions(snapshot: Arc<Snapshot>) -> Vec<Arc<ScalarUDF>> {
                 })),
             },
         ),
-        ("regproc", Returns::TextToOidElseName, |_, v| match &v[0] {
-            ScalarValue::Utf8(Some(_)) | ScalarValue::Utf8View(Some(_)) => {
-                ScalarValue::Int64(Some(0))
+        // pg_catalog's regproc columns hold function names, so `'array_in'::regproc` is
+        // the name itself.
+        fixed("regproc", text, |_, v| match &v[0] {
+            ScalarValue::Utf8(Some(t)) | ScalarValue::Utf8View(Some(t)) => {
+                text_value(Some(t.trim_start_matches("pg_catalog.").to_string()))
             }
             _ => text_value(Some("-".into())),
         }),

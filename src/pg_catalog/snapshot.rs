@@ -146,10 +146,10 @@ impl Snapshot {
             .collect();
         for name in catalog.schema_names().await? {
             let oid = schema_oid(&name);
-            let comment = match catalog.metastore().get_database(&name).await {
-                Ok(database) => database.comment,
-                Err(_) => None,
-            };
+            let comment = catalog
+                .database_definition(&name)
+                .await?
+                .and_then(|database| database.comment.clone());
             schemas.push(SchemaEntry {
                 oid,
                 name: name.clone(),

@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use datafusion::catalog::TableProvider;
-use lakeport_catalog::{Metastore, Table};
+use lakeport_catalog::{Database, Metastore, Table};
 
 use crate::error::Result;
 use crate::exec::catalog_bridge::hive_table::HiveTableProvider;
@@ -69,6 +69,7 @@ struct Cache {
     databases: Option<BTreeSet<String>>,
     table_names: HashMap<String, BTreeSet<String>>,
     definitions: HashMap<(String, String), Arc<Table>>,
+    database_definitions: HashMap<String, Arc<Database>>,
     relations: HashMap<(String, String), Relation>,
 }
 
@@ -176,6 +177,29 @@ impl Catalog {
         Ok(Some(relation))
     }
 
+    /// The metastore's definition of a database, cached; `None` when there is none.
+    pub async fn database_definition(&self, name: &str) -> Result<Option<Arc<Database>>> {
+        if let Some(database) = self.cache().database_definitions.get(name) {
+            return Ok(Some(database.clone()));
+        }
+        if !self.is_database(name).await? {
+            return Ok(None);
+        }
+        let epoch = self.epoch.load(Ordering::Acquire);
+        let database = match self.metastore.get_database(name).await {
+            Ok(database) => Arc::new(database),
+            Err(e) if e.is_not_found() => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let mut cache = self.cache();
+        if self.epoch.load(Ordering::Acquire) == epoch {
+            cache
+                .database_definitions
+                .insert(name.to_string(), database.clone());
+        }
+        Ok(Some(database))
+    }
+
     /// The metastore's definition of a table or view of a database, cached.
     pub async fn table_definition(&self, database: &str, name: &str) -> Result<Option<Arc<Table>>> {
         let key = (database.to_string(), name.to_string());
@@ -230,6 +254,7 @@ impl Catalog {
         self.epoch.fetch_add(1, Ordering::AcqRel);
         let mut cache = self.cache();
         cache.databases = None;
+        cache.database_definitions.remove(database);
         cache.table_names.remove(database);
         cache.relations.retain(|(db, _), _| db != database);
         cache.definitions.retain(|(db, _), _| db != database);
