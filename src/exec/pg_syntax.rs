@@ -11,7 +11,7 @@
 use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{
-    ArrayElemTypeDef, BinaryOperator, CastKind, DataType, Expr, Function, FunctionArg,
+    AccessExpr, ArrayElemTypeDef, BinaryOperator, CastKind, DataType, Expr, Function, FunctionArg,
     FunctionArgExpr, FunctionArgumentClause, FunctionArgumentList, FunctionArguments, GroupByExpr,
     Ident, ObjectName, ObjectNamePart, OrderBy, OrderByKind, Query, SelectItem, SetExpr, Statement,
     TableAliasColumnDef, TableFactor, Value, ValueWithSpan, VisitMut, VisitorMut,
@@ -210,6 +210,24 @@ fn rewrite_expr(expr: &mut Expr) {
             }
         }
         Expr::Subquery(query) => wrap_single_column(query),
+        Expr::CompoundFieldAccess { root, access_chain }
+            if !matches!(
+                root.as_ref(),
+                Expr::Identifier(_) | Expr::CompoundIdentifier(_)
+            ) && access_chain
+                .iter()
+                .all(|a| matches!(a, AccessExpr::Dot(Expr::Identifier(_)))) =>
+        {
+            // `(f(x)).field` → `get_field(f(x), 'field')`.
+            let mut value = std::mem::replace(root.as_mut(), Expr::value(Value::Null));
+            for access in access_chain.iter() {
+                if let AccessExpr::Dot(Expr::Identifier(field)) = access {
+                    let name = Expr::value(Value::SingleQuotedString(field.value.clone()));
+                    value = call_with("get_field", vec![value, name]);
+                }
+            }
+            *expr = value;
+        }
         Expr::Function(function) if is_named(function, "array") => {
             if let FunctionArguments::Subquery(query) = &function.args
                 && let Some(aggregated) = aggregate_into_array(query)
@@ -508,6 +526,10 @@ mod tests {
             "SELECT 1 WHERE n LIKE 'a\\_b%'"
         );
         assert_eq!(rewritten("SELECT x::pg_catalog.int4"), "SELECT x::INTEGER");
+        assert_eq!(
+            rewritten("SELECT (f(k)).n FROM t"),
+            "SELECT get_field((f(k)), 'n') FROM t"
+        );
         assert_eq!(
             rewritten("SELECT ARRAY(SELECT b.n FROM b WHERE b.m = r.oid ORDER BY 1) FROM r"),
             "SELECT (SELECT array_agg(b.n ORDER BY 1) FROM b WHERE b.m = r.oid) FROM r"

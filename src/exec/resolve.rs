@@ -228,9 +228,12 @@ fn undefined_table(reference: &TableReference) -> Error {
     )
 }
 
-/// PostgreSQL allows `pg_catalog.` before built-in function names.
+/// PostgreSQL allows `pg_catalog.` before built-in function names (and clients call
+/// information_schema's helpers by their qualified names).
 fn function_name(name: &str) -> &str {
-    name.strip_prefix("pg_catalog.").unwrap_or(name)
+    name.strip_prefix("pg_catalog.")
+        .or_else(|| name.strip_prefix("information_schema."))
+        .unwrap_or(name)
 }
 
 impl ContextProvider for Resolver<'_> {

@@ -136,6 +136,16 @@ fn int8() -> DataType {
 fn text_list() -> DataType {
     DataType::List(Arc::new(Field::new_list_field(DataType::Utf8, true)))
 }
+/// information_schema._pg_expandarray's row: an array element and its position.
+fn expanded_element() -> DataType {
+    DataType::Struct(
+        vec![
+            Field::new("x", DataType::Int64, true),
+            Field::new("n", DataType::Int64, true),
+        ]
+        .into(),
+    )
+}
 fn timestamptz() -> DataType {
     DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
 }
@@ -266,6 +276,34 @@ pub fn catalog_functions(snapshot: Arc<Snapshot>) -> Vec<Arc<ScalarUDF>> {
         }),
         // int8 where PostgreSQL says int4: DataFusion's generate_series(…) table function,
         // which Grafana feeds these to, takes int8 only.
+        // A set-returning function in PostgreSQL; here the first element, which is enough
+        // for the driver queries that call it over pg_index (empty in lakeport).
+        fixed("_pg_expandarray", expanded_element, |_, v| {
+            let first = match v.first() {
+                Some(ScalarValue::List(list)) if list.value(0).len() > 0 => {
+                    ScalarValue::try_from_array(&list.value(0), 0).ok()
+                }
+                _ => None,
+            };
+            let x = first.and_then(|f| int_arg(&[f], 0));
+            ScalarValue::Struct(Arc::new(
+                datafusion::arrow::array::StructArray::try_new(
+                    vec![
+                        Field::new("x", DataType::Int64, true),
+                        Field::new("n", DataType::Int64, true),
+                    ]
+                    .into(),
+                    vec![
+                        Arc::new(datafusion::arrow::array::Int64Array::from(vec![x])),
+                        Arc::new(datafusion::arrow::array::Int64Array::from(vec![
+                            x.map(|_| 1),
+                        ])),
+                    ],
+                    None,
+                )
+                .expect("two int8 columns of one row each make a struct"),
+            ))
+        }),
         fixed("array_lower", int8, |_, v| {
             ScalarValue::Int64(list_length(v).filter(|n| *n > 0).map(|_| 1))
         }),
@@ -411,7 +449,10 @@ pub fn is_catalog_function(name: &str) -> bool {
             .map(|f| f.name().to_string())
             .collect()
     });
-    let name = name.strip_prefix("pg_catalog.").unwrap_or(name);
+    let name = name
+        .strip_prefix("pg_catalog.")
+        .or_else(|| name.strip_prefix("information_schema."))
+        .unwrap_or(name);
     names.iter().any(|n| n == name)
 }
 
