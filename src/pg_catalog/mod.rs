@@ -2,9 +2,11 @@
 //! PostgreSQL clients read to learn what a server holds (psql's `\d`, JDBC's
 //! `DatabaseMetaData`, ODBC's catalog functions, SQLAlchemy's reflection, BI tools).
 //!
-//! Each statement that names one of these relations gets it computed afresh from a
-//! [`snapshot::Snapshot`] — so a table created a moment ago, this connection's temporary
-//! views and a dropped table's absence all show — with PostgreSQL 15's columns
+//! Each statement that names one of these relations gets it from a [`snapshot::Snapshot`]
+//! of the catalog as it is now — so a table created a moment ago, this connection's
+//! temporary views and a dropped table's absence all show. Snapshots (and the relations
+//! built from them) are reused until the catalog's epoch moves, except for sessions with
+//! temporary views, whose snapshots are their own. Relations have PostgreSQL 15's columns
 //! ([`definitions`]) and, for the catalogs describing PostgreSQL itself (`pg_type`, `pg_am`,
 //! ...), PostgreSQL's own rows.
 
@@ -17,7 +19,7 @@ pub mod tables;
 pub mod types;
 
 use std::ops::ControlFlow;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use datafusion::catalog::TableProvider;
 use datafusion::datasource::MemTable;
@@ -63,9 +65,61 @@ pub fn needs_snapshot(statement: &Statement) -> bool {
     needed
 }
 
-/// Takes the statement's snapshot.
+/// What a snapshot without temporary views depends on.
+#[derive(Clone, PartialEq, Eq)]
+struct SnapshotKey {
+    catalog: u64,
+    epoch: u64,
+    database: String,
+    user: String,
+    search_path: Vec<String>,
+}
+
+/// Recent snapshots, reused by statements of sessions without temporary views until the
+/// catalog changes (its epoch moves). A few entries: one per (database, user, search path)
+/// in use.
+static SNAPSHOTS: Mutex<Vec<(SnapshotKey, Arc<Snapshot>)>> = Mutex::new(Vec::new());
+const SNAPSHOTS_KEPT: usize = 8;
+
+/// The statement's snapshot: a cached one when nothing it depends on has changed.
 pub async fn snapshot(catalog: &Catalog, ctx: &QueryContext) -> Result<Arc<Snapshot>> {
-    Ok(Arc::new(Snapshot::take(catalog, ctx).await?))
+    if !ctx.temp_views.is_empty() {
+        return Ok(Arc::new(Snapshot::take(catalog, ctx).await?));
+    }
+    let key = SnapshotKey {
+        catalog: catalog.id(),
+        epoch: catalog.epoch(),
+        database: ctx.database.clone(),
+        user: ctx.user.clone(),
+        search_path: ctx.search_path.clone(),
+    };
+    let cached = snapshots()
+        .iter()
+        .find(|(k, _)| *k == key)
+        .map(|(_, snapshot)| snapshot.clone());
+    if let Some(snapshot) = cached {
+        return Ok(snapshot);
+    }
+    let snapshot = Arc::new(Snapshot::take(catalog, ctx).await?);
+    if catalog.epoch() == key.epoch {
+        let mut cache = snapshots();
+        cache.retain(|(k, _)| k.catalog != key.catalog || k.epoch == key.epoch);
+        cache.push((key, snapshot.clone()));
+        if cache.len() > SNAPSHOTS_KEPT {
+            cache.remove(0);
+        }
+    }
+    Ok(snapshot)
+}
+
+fn snapshots() -> std::sync::MutexGuard<'static, Vec<(SnapshotKey, Arc<Snapshot>)>> {
+    // Entries are pushed whole, so a poisoned cache is still consistent.
+    SNAPSHOTS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Relations whose rows depend on the session beyond the snapshot's key.
+fn session_dependent(name: &str) -> bool {
+    matches!(name, "pg_settings" | "pg_stat_activity")
 }
 
 /// The relation `schema.name` of pg_catalog or information_schema, from `snapshot`.
@@ -78,10 +132,35 @@ pub fn relation(
     let Some(relation) = system_relation(schema, name) else {
         return Ok(None);
     };
-    let batch = if schema == INFORMATION_SCHEMA {
-        information_schema::build(relation, snapshot)?
-    } else {
-        tables::build(relation, snapshot, ctx)?
+    let key = (schema.to_string(), name.to_string());
+    let reusable = !session_dependent(name);
+    let cached = reusable
+        .then(|| {
+            snapshot
+                .built
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(&key)
+                .cloned()
+        })
+        .flatten();
+    let batch = match cached {
+        Some(batch) => batch,
+        None => {
+            let batch = if schema == INFORMATION_SCHEMA {
+                information_schema::build(relation, snapshot)?
+            } else {
+                tables::build(relation, snapshot, ctx)?
+            };
+            if reusable {
+                snapshot
+                    .built
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(key, batch.clone());
+            }
+            batch
+        }
     };
     let table = MemTable::try_new(relation.columns.clone(), vec![vec![batch]])?;
     Ok(Some(Arc::new(table)))

@@ -35,6 +35,11 @@ pub struct Snapshot {
     pub relations: Vec<RelationEntry>,
     /// The namespace of this session's temporary views, when it has any.
     pub temp_schema_oid: Option<i64>,
+    /// Relations already built from this snapshot, reused while it is current (see
+    /// `pg_catalog::snapshot`).
+    pub built: std::sync::Mutex<
+        std::collections::HashMap<(String, String), datafusion::arrow::array::RecordBatch>,
+    >,
 }
 
 pub struct SchemaEntry {
@@ -107,6 +112,7 @@ impl Snapshot {
             schemas: Vec::new(),
             relations: Vec::new(),
             temp_schema_oid: None,
+            built: Default::default(),
         }
     }
 
@@ -226,6 +232,7 @@ impl Snapshot {
             schemas,
             relations,
             temp_schema_oid,
+            built: Default::default(),
         })
     }
 

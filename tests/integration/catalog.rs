@@ -489,3 +489,36 @@ async fn file_listings_are_cached_until_refresh_table() {
     );
     let _ = std::fs::remove_dir_all(data);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catalog_relations_show_other_connections_ddl_at_once() {
+    let server = TestServer::start().await;
+    let reader = server.connect().await;
+    let writer = server.connect().await;
+    let count = "SELECT count(*) FROM pg_catalog.pg_class WHERE relname IN ('fresh', 'shared')";
+    assert_eq!(text(simple_rows(&reader, count).await), [["0"]]);
+    writer
+        .batch_execute("CREATE TABLE fresh (id int) USING parquet")
+        .await
+        .unwrap();
+    assert_eq!(
+        text(simple_rows(&reader, count).await),
+        [["1"]],
+        "a new table"
+    );
+    writer
+        .batch_execute("CREATE GLOBAL TEMPORARY VIEW shared AS SELECT 1 AS one")
+        .await
+        .unwrap();
+    assert_eq!(
+        text(simple_rows(&reader, count).await),
+        [["2"]],
+        "a new global view"
+    );
+    writer.batch_execute("DROP TABLE fresh").await.unwrap();
+    assert_eq!(
+        text(simple_rows(&reader, count).await),
+        [["1"]],
+        "a dropped table"
+    );
+}

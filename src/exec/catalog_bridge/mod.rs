@@ -27,6 +27,8 @@ use crate::error::Result;
 use crate::exec::catalog_bridge::hive_table::HiveTableProvider;
 use crate::exec::tables::TableRegistry;
 
+static NEXT_CATALOG_ID: AtomicU64 = AtomicU64::new(1);
+
 /// Spark's schema for global temporary views.
 pub const GLOBAL_TEMP: &str = "global_temp";
 
@@ -60,8 +62,11 @@ pub struct Catalog {
     statics: Arc<TableRegistry>,
     global_temp_views: RwLock<BTreeMap<String, Relation>>,
     cache: Mutex<Cache>,
-    /// Bumped by every invalidation; see the module docs.
+    /// Bumped by every invalidation and global temporary view change; see the module docs.
     epoch: AtomicU64,
+    /// Tells this catalog apart from others in the same process (tests run several
+    /// servers), for caches keyed by catalog.
+    id: u64,
 }
 
 #[derive(Default)]
@@ -81,7 +86,17 @@ impl Catalog {
             global_temp_views: RwLock::new(BTreeMap::new()),
             cache: Mutex::new(Cache::default()),
             epoch: AtomicU64::new(0),
+            id: NEXT_CATALOG_ID.fetch_add(1, Ordering::Relaxed),
         }
+    }
+
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Changes whenever anything the catalog holds may have changed.
+    pub fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Acquire)
     }
 
     pub fn metastore(&self) -> &Arc<dyn Metastore> {
@@ -288,15 +303,19 @@ impl Catalog {
             return false;
         }
         views.insert(name.to_string(), relation);
+        self.epoch.fetch_add(1, Ordering::AcqRel);
         true
     }
 
     pub fn drop_global_temp_view(&self, name: &str) -> bool {
-        self.global_temp_views
+        let dropped = self
+            .global_temp_views
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .remove(name)
-            .is_some()
+            .is_some();
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        dropped
     }
 }
 
