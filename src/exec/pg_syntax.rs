@@ -381,20 +381,31 @@ fn aggregate_into_array(query: &Query) -> Option<Query> {
 /// (`SELECT c.oid, c.*`). Clients still see PostgreSQL's names: they come from the
 /// statement as written (`sql::names`).
 pub fn alias_outputs(statement: &mut Statement) {
-    let Statement::Query(query) = statement else {
-        return;
-    };
-    let SetExpr::Select(select) = query.body.as_mut() else {
-        return;
-    };
-    for (index, item) in select.projection.iter_mut().enumerate() {
-        if let SelectItem::UnnamedExpr(expr) = item {
-            let expr = std::mem::replace(expr, Expr::value(Value::Null));
-            *item = SelectItem::ExprWithAlias {
-                expr,
-                alias: Ident::new(format!("__column_{index}")),
-            };
+    if let Statement::Query(query) = statement {
+        alias_set_outputs(query.body.as_mut());
+    }
+}
+
+/// Every branch of a set operation names its outputs alike, as the first branch does.
+fn alias_set_outputs(body: &mut SetExpr) {
+    match body {
+        SetExpr::Select(select) => {
+            for (index, item) in select.projection.iter_mut().enumerate() {
+                if let SelectItem::UnnamedExpr(expr) = item {
+                    let expr = std::mem::replace(expr, Expr::value(Value::Null));
+                    *item = SelectItem::ExprWithAlias {
+                        expr,
+                        alias: Ident::new(format!("__column_{index}")),
+                    };
+                }
+            }
         }
+        SetExpr::SetOperation { left, right, .. } => {
+            alias_set_outputs(left);
+            alias_set_outputs(right);
+        }
+        SetExpr::Query(query) => alias_set_outputs(query.body.as_mut()),
+        _ => {}
     }
 }
 

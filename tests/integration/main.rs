@@ -7,6 +7,7 @@ mod rawwire;
 
 mod cancel;
 mod catalog;
+mod corpus;
 mod errors;
 mod portals;
 mod protocol;
