@@ -13,6 +13,7 @@ RUNS=${1:-200}
 PORT=55443
 
 source scripts/env.sh
+source bench/lib.sh
 cargo build --release -p lakeport --bin lakeport
 cargo build --release -p lakeport-bench --bin catalog
 LAKEPORT=$CARGO_TARGET_DIR/release/lakeport
@@ -26,13 +27,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-RUST_LOG=warn "$LAKEPORT" --no-demo --warehouse "$WORK/warehouse" \
-    --listen "127.0.0.1:$PORT" >"$WORK/lakeport.log" 2>&1 &
-LP_PID=$!
-for _ in $(seq 1 300); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then break; fi
-    sleep 0.1
-done
+start_lakeport_at "$PORT" "$WORK/warehouse" "$WORK/lakeport.log"
 
 "$CLIENT" "$PORT" "$RUNS"
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)"

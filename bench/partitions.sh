@@ -15,6 +15,7 @@ RUNS=${1:-200}
 PORT=55442
 
 source scripts/env.sh
+source bench/lib.sh
 cargo build --release -p lakeport --bin lakeport
 cargo build --release -p lakeport-bench --bin partitions
 LAKEPORT=$CARGO_TARGET_DIR/release/lakeport
@@ -29,13 +30,7 @@ cleanup() {
 trap cleanup EXIT
 mkdir -p "$WORK/lake/many" "$WORK/lake/one"
 
-RUST_LOG=warn "$LAKEPORT" --no-demo --warehouse "$WORK/warehouse" \
-    --listen "127.0.0.1:$PORT" >"$WORK/lakeport.log" 2>&1 &
-LP_PID=$!
-for _ in $(seq 1 300); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then break; fi
-    sleep 0.1
-done
+start_lakeport_at "$PORT" "$WORK/warehouse" "$WORK/lakeport.log"
 
 "$CLIENT" measure "$PORT" "$WORK/lake" "$RUNS"
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)"

@@ -21,6 +21,7 @@ QUERY="SELECT * FROM lineitem"
 mkdir -p "$DATA"
 
 source scripts/env.sh
+source bench/lib.sh
 # Built as `cargo run --release` builds it, and the client on its own (feature sets differ).
 cargo build --release -p lakeport --bin lakeport
 cargo build --release -p lakeport-bench --bin stream
@@ -35,15 +36,6 @@ cleanup() {
     fi
 }
 trap cleanup EXIT
-
-wait_port() {
-    for _ in $(seq 1 3000); do
-        if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-        sleep 0.1
-    done
-    echo "port $1 never opened" >&2
-    return 1
-}
 
 start_lakeport() {
     LAKEPORT_DEMO_SCALE_FACTOR=1 LAKEPORT_DEMO_SCHEMA=public RUST_LOG=warn "$LAKEPORT" \

@@ -4,9 +4,12 @@
 //!
 //!   catalog PORT RUNS
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use tokio_postgres::{Client, NoTls};
+#[path = "client.rs"]
+mod client;
+
+use client::{connect, latencies, ms};
 
 const SCHEMAS: usize = 20;
 const TABLES_PER_SCHEMA: usize = 50;
@@ -50,35 +53,6 @@ const QUERIES: &[(&str, &str)] = &[
          AND NOT a.attisdropped ORDER BY a.attnum",
     ),
 ];
-
-async fn connect(port: u16) -> Client {
-    let config = format!("host=127.0.0.1 port={port} user=bench dbname=lakeport");
-    let (client, connection) = tokio_postgres::connect(&config, NoTls)
-        .await
-        .expect("connect to lakeport");
-    tokio::spawn(async move {
-        let _ = connection.await;
-    });
-    client
-}
-
-async fn latencies(client: &Client, sql: &str, runs: usize) -> (Duration, Duration) {
-    for _ in 0..runs / 10 + 5 {
-        client.simple_query(sql).await.expect("warm-up query");
-    }
-    let mut timings = Vec::with_capacity(runs);
-    for _ in 0..runs {
-        let start = Instant::now();
-        client.simple_query(sql).await.expect("measured query");
-        timings.push(start.elapsed());
-    }
-    timings.sort();
-    (timings[runs / 2], timings[runs * 9 / 10])
-}
-
-fn ms(duration: Duration) -> String {
-    format!("{:.2} ms", duration.as_secs_f64() * 1000.0)
-}
 
 #[tokio::main]
 async fn main() {

@@ -10,9 +10,12 @@
 //!     pruning included) against the many-partition table and against a one-partition
 //!     table as the reference, RUNS times each after warm-up, reporting p50 / p90.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use tokio_postgres::{Client, NoTls};
+#[path = "client.rs"]
+mod client;
+
+use client::{connect, latencies, ms};
 
 const FIRST_DAY: i64 = 19_000; // 2022-01-08, in days since 1970-01-01
 
@@ -38,36 +41,6 @@ fn generate(dir: &str, count: i64) -> std::io::Result<()> {
         std::fs::write(format!("{partition}/part-0.csv"), format!("{i},row{i}\n"))?;
     }
     Ok(())
-}
-
-async fn connect(port: u16) -> Client {
-    let config = format!("host=127.0.0.1 port={port} user=bench dbname=lakeport");
-    let (client, connection) = tokio_postgres::connect(&config, NoTls)
-        .await
-        .expect("connect to lakeport");
-    tokio::spawn(async move {
-        let _ = connection.await;
-    });
-    client
-}
-
-/// p50 and p90 of `runs` timings of `sql`, after `runs / 10 + 5` warm-up runs.
-async fn latencies(client: &Client, sql: &str, runs: usize) -> (Duration, Duration) {
-    for _ in 0..runs / 10 + 5 {
-        client.simple_query(sql).await.expect("warm-up query");
-    }
-    let mut timings = Vec::with_capacity(runs);
-    for _ in 0..runs {
-        let start = Instant::now();
-        client.simple_query(sql).await.expect("measured query");
-        timings.push(start.elapsed());
-    }
-    timings.sort();
-    (timings[runs / 2], timings[runs * 9 / 10])
-}
-
-fn ms(duration: Duration) -> String {
-    format!("{:.2} ms", duration.as_secs_f64() * 1000.0)
 }
 
 async fn measure(port: u16, lake: &str, runs: usize) {

@@ -340,6 +340,50 @@ impl ScalarUDFImpl for SettingFunction {
     }
 }
 
+/// Evaluates a function row by row over scalar values, each result made a value of
+/// `output` (NULLs typed): one scalar when every argument is a scalar, else an array. For
+/// the small catalog and text functions that have no vectorised form.
+pub fn invoke_by_row(
+    args: &ScalarFunctionArgs,
+    row: impl Fn(&[ScalarValue]) -> datafusion::common::Result<ScalarValue>,
+) -> datafusion::common::Result<ColumnarValue> {
+    let output = args.return_field.data_type();
+    let value_at = |i: usize| -> datafusion::common::Result<ScalarValue> {
+        let values = args
+            .args
+            .iter()
+            .map(|arg| match arg {
+                ColumnarValue::Scalar(s) => Ok(s.clone()),
+                ColumnarValue::Array(a) => ScalarValue::try_from_array(a, i),
+            })
+            .collect::<datafusion::common::Result<Vec<_>>>()?;
+        let value = row(&values)?;
+        if value.is_null() {
+            ScalarValue::try_from(output)
+        } else if value.data_type() != *output {
+            value.cast_to(output)
+        } else {
+            Ok(value)
+        }
+    };
+    if args
+        .args
+        .iter()
+        .all(|a| matches!(a, ColumnarValue::Scalar(_)))
+    {
+        return Ok(ColumnarValue::Scalar(value_at(0)?));
+    }
+    if args.number_rows == 0 {
+        return Ok(ColumnarValue::Array(
+            datafusion::arrow::array::new_empty_array(output),
+        ));
+    }
+    let values = (0..args.number_rows)
+        .map(value_at)
+        .collect::<datafusion::common::Result<Vec<_>>>()?;
+    Ok(ColumnarValue::Array(ScalarValue::iter_to_array(values)?))
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum TextKind {
     /// `like_escape(pattern, escape)`: a LIKE pattern with its own escape character, written
@@ -445,30 +489,6 @@ impl ScalarUDFImpl for TextFunction {
         &self,
         args: ScalarFunctionArgs,
     ) -> datafusion::common::Result<ColumnarValue> {
-        let scalar = args
-            .args
-            .iter()
-            .all(|a| matches!(a, ColumnarValue::Scalar(_)));
-        let rows = if scalar { 1 } else { args.number_rows };
-        let mut out = Vec::with_capacity(rows);
-        for i in 0..rows {
-            let values = args
-                .args
-                .iter()
-                .map(|arg| match arg {
-                    ColumnarValue::Scalar(s) => Ok(s.clone()),
-                    ColumnarValue::Array(a) => ScalarValue::try_from_array(a, i),
-                })
-                .collect::<datafusion::common::Result<Vec<_>>>()?;
-            out.push(self.row(&values));
-        }
-        if scalar {
-            return Ok(ColumnarValue::Scalar(ScalarValue::Utf8(
-                out.pop().flatten(),
-            )));
-        }
-        Ok(ColumnarValue::Array(Arc::new(
-            datafusion::arrow::array::StringArray::from(out),
-        )))
+        invoke_by_row(&args, |values| Ok(ScalarValue::Utf8(self.row(values))))
     }
 }

@@ -236,6 +236,20 @@ fn function_name(name: &str) -> &str {
         .unwrap_or(name)
 }
 
+/// DataFusion's table functions (`generate_series`, `range`) take int8 arguments only;
+/// PostgreSQL's accept any integer, so narrower integer constants are widened.
+fn widen_integer_literal(expr: Expr) -> Expr {
+    match expr {
+        Expr::Literal(value, metadata) if value.data_type().is_integer() && !value.is_null() => {
+            match value.cast_to(&DataType::Int64) {
+                Ok(wide) => Expr::Literal(wide, metadata),
+                Err(_) => Expr::Literal(value, metadata),
+            }
+        }
+        other => other,
+    }
+}
+
 impl ContextProvider for Resolver<'_> {
     fn get_table_source(
         &self,
@@ -278,6 +292,7 @@ impl ContextProvider for Resolver<'_> {
                 simplifier
                     .coerce(arg, &schema)
                     .and_then(|e| simplifier.simplify(e))
+                    .map(widen_integer_literal)
             })
             .collect::<datafusion::common::Result<Vec<_>>>()?;
         let provider =

@@ -22,7 +22,6 @@ use datafusion::object_store::path::Path;
 use datafusion::object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use datafusion::parquet::arrow::AsyncArrowWriter;
 use futures::StreamExt;
-use lakeport_catalog::model::escape_path_value;
 use lakeport_catalog::{Column, Partition, Storage, StorageFormat};
 
 use crate::error::{Error, ErrorKind, Result};
@@ -366,12 +365,4 @@ pub fn store_for(
 ) -> Result<Arc<dyn ObjectStore>> {
     let url: ListingTableUrl = directory_url(location)?;
     Ok(state.runtime_env().object_store(url.object_store())?)
-}
-
-/// Hive's directory value for a partition value.
-pub fn directory_value(value: Option<&str>) -> String {
-    value.map_or_else(
-        || lakeport_catalog::model::HIVE_DEFAULT_PARTITION.to_string(),
-        escape_path_value,
-    )
 }

@@ -17,6 +17,7 @@ use datafusion::logical_expr::{
     Volatility,
 };
 
+use crate::exec::functions::invoke_by_row;
 use crate::pg_catalog::definitions::{PG_CATALOG, system_relation};
 use crate::pg_catalog::snapshot::{Snapshot, schema_oid};
 use crate::pg_catalog::types::{format_type, type_oid};
@@ -85,42 +86,7 @@ impl ScalarUDFImpl for CatalogFunction {
         &self,
         args: ScalarFunctionArgs,
     ) -> datafusion::common::Result<ColumnarValue> {
-        let rows = args.number_rows;
-        let all_scalar = args
-            .args
-            .iter()
-            .all(|a| matches!(a, ColumnarValue::Scalar(_)));
-        let output = args.return_field.data_type().clone();
-        let value_at = |i: usize| -> datafusion::common::Result<ScalarValue> {
-            let values = args
-                .args
-                .iter()
-                .map(|arg| match arg {
-                    ColumnarValue::Scalar(s) => Ok(s.clone()),
-                    ColumnarValue::Array(a) => ScalarValue::try_from_array(a, i),
-                })
-                .collect::<datafusion::common::Result<Vec<_>>>()?;
-            let value = (self.row)(&self.snapshot, &values);
-            if value.is_null() {
-                ScalarValue::try_from(&output)
-            } else if value.data_type() != output {
-                value.cast_to(&output)
-            } else {
-                Ok(value)
-            }
-        };
-        if all_scalar {
-            return Ok(ColumnarValue::Scalar(value_at(0)?));
-        }
-        let values = (0..rows)
-            .map(value_at)
-            .collect::<datafusion::common::Result<Vec<_>>>()?;
-        if values.is_empty() {
-            return Ok(ColumnarValue::Array(
-                datafusion::arrow::array::new_empty_array(&output),
-            ));
-        }
-        Ok(ColumnarValue::Array(ScalarValue::iter_to_array(values)?))
+        invoke_by_row(&args, |values| Ok((self.row)(&self.snapshot, values)))
     }
 }
 
@@ -133,18 +99,22 @@ fn boolean() -> DataType {
 fn int8() -> DataType {
     DataType::Int64
 }
+fn int4() -> DataType {
+    DataType::Int32
+}
 fn text_list() -> DataType {
     DataType::List(Arc::new(Field::new_list_field(DataType::Utf8, true)))
 }
 /// information_schema._pg_expandarray's row: an array element and its position.
 fn expanded_element() -> DataType {
-    DataType::Struct(
-        vec![
-            Field::new("x", DataType::Int64, true),
-            Field::new("n", DataType::Int64, true),
-        ]
-        .into(),
-    )
+    DataType::Struct(expanded_fields())
+}
+fn expanded_fields() -> datafusion::arrow::datatypes::Fields {
+    vec![
+        Field::new("x", DataType::Int64, true),
+        Field::new("n", DataType::Int64, true),
+    ]
+    .into()
 }
 fn timestamptz() -> DataType {
     DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
@@ -274,8 +244,6 @@ pub fn catalog_functions(snapshot: Arc<Snapshot>) -> Vec<Arc<ScalarUDF>> {
         fixed("pg_postmaster_start_time", timestamptz, |_, _| {
             ScalarValue::TimestampMicrosecond(Some(start_time_micros()), Some("UTC".into()))
         }),
-        // int8 where PostgreSQL says int4: DataFusion's generate_series(…) table function,
-        // which Grafana feeds these to, takes int8 only.
         // A set-returning function in PostgreSQL; here the first element, which is enough
         // for the driver queries that call it over pg_index (empty in lakeport).
         fixed("_pg_expandarray", expanded_element, |_, v| {
@@ -286,29 +254,23 @@ pub fn catalog_functions(snapshot: Arc<Snapshot>) -> Vec<Arc<ScalarUDF>> {
                 _ => None,
             };
             let x = first.and_then(|f| int_arg(&[f], 0));
-            ScalarValue::Struct(Arc::new(
-                datafusion::arrow::array::StructArray::try_new(
-                    vec![
-                        Field::new("x", DataType::Int64, true),
-                        Field::new("n", DataType::Int64, true),
-                    ]
-                    .into(),
-                    vec![
-                        Arc::new(datafusion::arrow::array::Int64Array::from(vec![x])),
-                        Arc::new(datafusion::arrow::array::Int64Array::from(vec![
-                            x.map(|_| 1),
-                        ])),
-                    ],
-                    None,
-                )
-                .expect("two int8 columns of one row each make a struct"),
-            ))
+            let element = datafusion::arrow::array::StructArray::try_new(
+                expanded_fields(),
+                vec![
+                    Arc::new(datafusion::arrow::array::Int64Array::from(vec![x])),
+                    Arc::new(datafusion::arrow::array::Int64Array::from(vec![
+                        x.map(|_| 1),
+                    ])),
+                ],
+                None,
+            );
+            element.map_or(ScalarValue::Null, |e| ScalarValue::Struct(Arc::new(e)))
         }),
-        fixed("array_lower", int8, |_, v| {
-            ScalarValue::Int64(list_length(v).filter(|n| *n > 0).map(|_| 1))
+        fixed("array_lower", int4, |_, v| {
+            ScalarValue::Int32(list_length(v).filter(|n| *n > 0).map(|_| 1))
         }),
-        fixed("array_upper", int8, |_, v| {
-            ScalarValue::Int64(list_length(v).filter(|n| *n > 0).map(i64::from))
+        fixed("array_upper", int4, |_, v| {
+            ScalarValue::Int32(list_length(v).filter(|n| *n > 0))
         }),
         ("regclass", Returns::TextToOidElseName, |s, v| match &v[0] {
             ScalarValue::Utf8(Some(t)) | ScalarValue::Utf8View(Some(t)) => {

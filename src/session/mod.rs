@@ -91,7 +91,7 @@ impl Session {
     }
 
     /// The search path with `"$user"` replaced and quotes removed.
-    pub fn resolved_search_path(&self) -> Vec<String> {
+    fn resolved_search_path(&self) -> Vec<String> {
         self.variables
             .search_path()
             .into_iter()

@@ -40,7 +40,6 @@ const LISTING_CONCURRENCY: usize = 16;
 
 #[derive(Debug)]
 pub struct HiveTableProvider {
-    table: Table,
     /// Data columns, then partition keys.
     schema: SchemaRef,
     file_schema: SchemaRef,
@@ -123,11 +122,13 @@ impl HiveTableProvider {
         } else {
             None
         };
-        let null_text = match storage.format {
-            StorageFormat::Csv => CsvOptions::from_storage(storage)?
-                .null_value
-                .filter(|text| !text.is_empty()),
-            StorageFormat::Parquet => None,
+        let (format, null_text): (Arc<dyn FileFormat>, _) = match storage.format {
+            StorageFormat::Parquet => (Arc::new(ParquetFormat::default()), None),
+            StorageFormat::Csv => {
+                let options = CsvOptions::from_storage(storage)?;
+                let null_text = options.null_value.clone().filter(|text| !text.is_empty());
+                (Arc::new(csv_format(options)), null_text)
+            }
         };
         let read_schema = match &null_text {
             Some(_) => Arc::new(Schema::new(
@@ -140,8 +141,7 @@ impl HiveTableProvider {
             None => file_schema.clone(),
         };
         Ok(Self {
-            format: file_format(storage)?,
-            table,
+            format,
             schema,
             file_schema,
             read_schema,
@@ -151,10 +151,6 @@ impl HiveTableProvider {
             directories,
             partition_values,
         })
-    }
-
-    pub fn table(&self) -> &Table {
-        &self.table
     }
 
     fn partition_names(&self) -> Vec<&str> {
@@ -325,12 +321,10 @@ fn balanced_groups(files: Vec<PartitionedFile>, count: usize) -> Vec<FileGroup> 
     let mut groups: Vec<(u64, Vec<PartitionedFile>)> =
         (0..count).map(|_| (0, Vec::new())).collect();
     for file in files {
-        let lightest = groups
-            .iter_mut()
-            .min_by_key(|(size, _)| *size)
-            .expect("at least one group");
-        lightest.0 += file.object_meta.size;
-        lightest.1.push(file);
+        if let Some(lightest) = groups.iter_mut().min_by_key(|(size, _)| *size) {
+            lightest.0 += file.object_meta.size;
+            lightest.1.push(file);
+        }
     }
     groups
         .into_iter()
@@ -430,12 +424,11 @@ fn values_batch(directories: &[Directory], fields: &[FieldRef]) -> Result<Record
 pub fn file_format(storage: &Storage) -> Result<Arc<dyn FileFormat>> {
     match storage.format {
         StorageFormat::Parquet => Ok(Arc::new(ParquetFormat::default())),
-        StorageFormat::Csv => Ok(Arc::new(csv_format(storage)?)),
+        StorageFormat::Csv => Ok(Arc::new(csv_format(CsvOptions::from_storage(storage)?))),
     }
 }
 
-fn csv_format(storage: &Storage) -> Result<CsvFormat> {
-    let options = CsvOptions::from_storage(storage)?;
+fn csv_format(options: CsvOptions) -> CsvFormat {
     let mut format = CsvFormat::default()
         .with_has_header(options.header)
         .with_delimiter(options.delimiter)
@@ -445,7 +438,7 @@ fn csv_format(storage: &Storage) -> Result<CsvFormat> {
     if let Some(null_value) = options.null_value {
         format = format.with_null_regex(Some(format!("^{}$", regex_escape(&null_value))));
     }
-    Ok(format)
+    format
 }
 
 fn regex_escape(text: &str) -> String {

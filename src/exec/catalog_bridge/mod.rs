@@ -107,6 +107,15 @@ impl Catalog {
         &self.statics
     }
 
+    /// Stores a loaded value unless the catalog changed since `epoch`, when the load began:
+    /// a stale value must not outlive the invalidation that made it stale.
+    fn remember(&self, epoch: u64, store: impl FnOnce(&mut Cache)) {
+        let mut cache = self.cache();
+        if self.epoch() == epoch {
+            store(&mut cache);
+        }
+    }
+
     fn cache(&self) -> MutexGuard<'_, Cache> {
         // Entries are inserted whole, so a poisoned cache is still consistent.
         self.cache.lock().unwrap_or_else(|e| e.into_inner())
@@ -136,12 +145,11 @@ impl Catalog {
         if let Some(names) = &self.cache().databases {
             return Ok(names.clone());
         }
-        let epoch = self.epoch.load(Ordering::Acquire);
+        let epoch = self.epoch();
         let names: BTreeSet<String> = self.metastore.list_databases().await?.into_iter().collect();
-        let mut cache = self.cache();
-        if self.epoch.load(Ordering::Acquire) == epoch {
+        self.remember(epoch, |cache| {
             cache.databases = Some(names.clone());
-        }
+        });
         Ok(names)
     }
 
@@ -153,18 +161,17 @@ impl Catalog {
         if !self.is_database(database).await? {
             return Ok(BTreeSet::new());
         }
-        let epoch = self.epoch.load(Ordering::Acquire);
+        let epoch = self.epoch();
         let names: BTreeSet<String> = match self.metastore.list_tables(database).await {
             Ok(names) => names.into_iter().collect(),
             Err(e) if e.is_not_found() => BTreeSet::new(),
             Err(e) => return Err(e.into()),
         };
-        let mut cache = self.cache();
-        if self.epoch.load(Ordering::Acquire) == epoch {
+        self.remember(epoch, |cache| {
             cache
                 .table_names
                 .insert(database.to_string(), names.clone());
-        }
+        });
         Ok(names)
     }
 
@@ -180,15 +187,14 @@ impl Catalog {
         if let Some(relation) = self.cache().relations.get(&key) {
             return Ok(Some(relation.clone()));
         }
-        let epoch = self.epoch.load(Ordering::Acquire);
+        let epoch = self.epoch();
         let Some(table) = self.table_definition(schema, name).await? else {
             return Ok(None);
         };
         let relation = self.load(table.as_ref().clone()).await?;
-        let mut cache = self.cache();
-        if self.epoch.load(Ordering::Acquire) == epoch {
+        self.remember(epoch, |cache| {
             cache.relations.insert(key, relation.clone());
-        }
+        });
         Ok(Some(relation))
     }
 
@@ -200,18 +206,17 @@ impl Catalog {
         if !self.is_database(name).await? {
             return Ok(None);
         }
-        let epoch = self.epoch.load(Ordering::Acquire);
+        let epoch = self.epoch();
         let database = match self.metastore.get_database(name).await {
             Ok(database) => Arc::new(database),
             Err(e) if e.is_not_found() => return Ok(None),
             Err(e) => return Err(e.into()),
         };
-        let mut cache = self.cache();
-        if self.epoch.load(Ordering::Acquire) == epoch {
+        self.remember(epoch, |cache| {
             cache
                 .database_definitions
                 .insert(name.to_string(), database.clone());
-        }
+        });
         Ok(Some(database))
     }
 
@@ -224,16 +229,15 @@ impl Catalog {
         if !self.table_names(database).await?.contains(name) {
             return Ok(None);
         }
-        let epoch = self.epoch.load(Ordering::Acquire);
+        let epoch = self.epoch();
         let table = match self.metastore.get_table(database, name).await {
             Ok(table) => Arc::new(table),
             Err(e) if e.is_not_found() => return Ok(None),
             Err(e) => return Err(e.into()),
         };
-        let mut cache = self.cache();
-        if self.epoch.load(Ordering::Acquire) == epoch {
+        self.remember(epoch, |cache| {
             cache.definitions.insert(key, table.clone());
-        }
+        });
         Ok(Some(table))
     }
 

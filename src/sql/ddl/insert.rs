@@ -26,10 +26,9 @@ use crate::exec::catalog_bridge::types::{arrow_type, hive_type};
 use crate::exec::write::{StagedFiles, WriteTarget, partition_location, stage, store_for};
 use crate::sql::ddl::ast::*;
 use crate::sql::ddl::run::{
-    catalog, create_target, exists_or, find_table, local_directory, location_url, now,
-    query_context,
+    catalog, create_target, find_table, local_directory, now, query_context,
 };
-use crate::sql::ddl::tables::{prepare_managed_directory, with_slash};
+use crate::sql::ddl::tables::{new_table_location, prepare_managed_directory, table_name_free};
 use crate::sql::{Connection, Output};
 
 pub async fn insert(connection: &mut Connection, insert: Insert) -> Result<Output> {
@@ -371,13 +370,7 @@ pub async fn create_table_as(connection: &mut Connection, create: CreateTable) -
     }
     let (database, name) = create_target(connection, &create.name).await?;
     let catalog = catalog(connection);
-    if catalog.table_names(&database).await?.contains(&name) {
-        exists_or(
-            connection,
-            create.if_not_exists,
-            format!("relation \"{database}.{name}\" already exists"),
-            ErrorKind::DuplicateTable,
-        )?;
+    if !table_name_free(connection, &database, &name, create.if_not_exists).await? {
         return Ok(Output::Command("SELECT 0".into()));
     }
     let plan = plan_query(connection, &query).await?;
@@ -427,13 +420,8 @@ pub async fn create_table_as(connection: &mut Connection, create: CreateTable) -
         ));
     }
     let external = create.location.is_some();
-    let location = match &create.location {
-        Some(location) => location_url(location)?,
-        None => {
-            let database = catalog.metastore().get_database(&database).await?;
-            format!("{}{name}/", with_slash(&database.location))
-        }
-    };
+    let location =
+        new_table_location(connection, &database, &name, create.location.as_deref()).await?;
     let storage = Storage {
         location,
         format: create.format.unwrap_or(StorageFormat::Parquet),

@@ -31,7 +31,7 @@ pub fn parse(piece: &StatementText<'_>) -> Option<Result<CatalogStatement>> {
         return None;
     }
     Some(parser.statement().and_then(|statement| {
-        parser.expect_end()?;
+        parser.require_end()?;
         Ok(statement)
     }))
 }
@@ -136,7 +136,7 @@ impl<'a> DdlParser<'a> {
         matches
     }
 
-    fn expect_keyword(&mut self, keyword: &str) -> Result<()> {
+    fn require_keyword(&mut self, keyword: &str) -> Result<()> {
         if self.keyword(keyword) {
             Ok(())
         } else {
@@ -153,7 +153,7 @@ impl<'a> DdlParser<'a> {
         }
     }
 
-    fn expect(&mut self, token: &Token) -> Result<()> {
+    fn require(&mut self, token: &Token) -> Result<()> {
         if self.consume(token) {
             Ok(())
         } else {
@@ -161,7 +161,7 @@ impl<'a> DdlParser<'a> {
         }
     }
 
-    fn expect_end(&mut self) -> Result<()> {
+    fn require_end(&mut self) -> Result<()> {
         match self.peek() {
             None => Ok(()),
             Some(_) => Err(self.unexpected()),
@@ -303,7 +303,7 @@ impl<'a> DdlParser<'a> {
 
     /// `(key [=] value, ...)`
     fn properties(&mut self) -> Result<BTreeMap<String, String>> {
-        self.expect(&Token::LParen)?;
+        self.require(&Token::LParen)?;
         let mut properties = BTreeMap::new();
         if self.consume(&Token::RParen) {
             return Ok(properties);
@@ -316,24 +316,24 @@ impl<'a> DdlParser<'a> {
             if self.consume(&Token::RParen) {
                 return Ok(properties);
             }
-            self.expect(&Token::Comma)?;
+            self.require(&Token::Comma)?;
         }
     }
 
     /// `(key, ...)` of property keys.
     fn property_keys(&mut self) -> Result<Vec<String>> {
-        self.expect(&Token::LParen)?;
+        self.require(&Token::LParen)?;
         let mut keys = vec![self.property_key()?];
         while self.consume(&Token::Comma) {
             keys.push(self.property_key()?);
         }
-        self.expect(&Token::RParen)?;
+        self.require(&Token::RParen)?;
         Ok(keys)
     }
 
     /// `(key = value, key2 = 'text', key3 = NULL, dynamic_key)`
     fn partition_spec(&mut self) -> Result<PartitionSpec> {
-        self.expect(&Token::LParen)?;
+        self.require(&Token::LParen)?;
         let mut spec = Vec::new();
         loop {
             let key = self.identifier()?;
@@ -359,7 +359,7 @@ impl<'a> DdlParser<'a> {
             if self.consume(&Token::RParen) {
                 return Ok(spec);
             }
-            self.expect(&Token::Comma)?;
+            self.require(&Token::Comma)?;
         }
     }
 
@@ -409,7 +409,7 @@ impl<'a> DdlParser<'a> {
 
     /// `(name type [NOT NULL] [COMMENT 'text'], ...)`
     fn column_definitions(&mut self) -> Result<Vec<ColumnDefinition>> {
-        self.expect(&Token::LParen)?;
+        self.require(&Token::LParen)?;
         let mut columns = Vec::new();
         loop {
             let name = self.identifier()?;
@@ -427,7 +427,7 @@ impl<'a> DdlParser<'a> {
             if self.consume(&Token::RParen) {
                 return Ok(columns);
             }
-            self.expect(&Token::Comma)?;
+            self.require(&Token::Comma)?;
         }
     }
 
@@ -472,7 +472,7 @@ impl<'a> DdlParser<'a> {
         if self.keywords(&["MSCK", "REPAIR", "TABLE"]) {
             let name = self.object_name()?;
             if self.keyword("ADD") || self.keyword("SYNC") || self.keyword("DROP") {
-                self.expect_keyword("PARTITIONS")?;
+                self.require_keyword("PARTITIONS")?;
             }
             return Ok(CatalogStatement::RepairTable(name));
         }
@@ -509,7 +509,7 @@ impl<'a> DdlParser<'a> {
                 .with_hint("create a TEMPORARY VIEW instead"));
         }
         let external = self.keyword("EXTERNAL");
-        self.expect_keyword("TABLE")?;
+        self.require_keyword("TABLE")?;
         self.create_table(or_replace, external)
     }
 
@@ -517,7 +517,7 @@ impl<'a> DdlParser<'a> {
         let overwrite = if self.keyword("OVERWRITE") {
             true
         } else {
-            self.expect_keyword("INTO")?;
+            self.require_keyword("INTO")?;
             false
         };
         self.keyword("TABLE");
@@ -541,7 +541,7 @@ impl<'a> DdlParser<'a> {
                 if self.consume(&Token::RParen) {
                     break;
                 }
-                self.expect(&Token::Comma)?;
+                self.require(&Token::Comma)?;
             }
         }
         if self.keywords(&["DEFAULT", "VALUES"]) {
@@ -671,7 +671,7 @@ impl<'a> DdlParser<'a> {
             }
             return Ok(());
         }
-        self.expect_keyword("DELIMITED")?;
+        self.require_keyword("DELIMITED")?;
         loop {
             if self.keywords(&["FIELDS", "TERMINATED", "BY"]) {
                 options.insert("field.delim".into(), self.string()?);
@@ -694,7 +694,7 @@ impl<'a> DdlParser<'a> {
 
     /// `(name [type] [COMMENT 'c'], ...)`
     fn partition_keys(&mut self) -> Result<Vec<PartitionKeyDefinition>> {
-        self.expect(&Token::LParen)?;
+        self.require(&Token::LParen)?;
         let mut keys = Vec::new();
         loop {
             let name = self.identifier()?;
@@ -712,7 +712,7 @@ impl<'a> DdlParser<'a> {
             if self.consume(&Token::RParen) {
                 return Ok(keys);
             }
-            self.expect(&Token::Comma)?;
+            self.require(&Token::Comma)?;
         }
     }
 
@@ -728,7 +728,7 @@ impl<'a> DdlParser<'a> {
                 if self.consume(&Token::RParen) {
                     break;
                 }
-                self.expect(&Token::Comma)?;
+                self.require(&Token::Comma)?;
             }
         }
         let (mut comment, mut properties) = (None, BTreeMap::new());
@@ -753,7 +753,7 @@ impl<'a> DdlParser<'a> {
         let body = match files {
             Some((format, options)) => ViewBody::Files { format, options },
             None => {
-                self.expect_keyword("AS")?;
+                self.require_keyword("AS")?;
                 ViewBody::Query(self.rest_text()?)
             }
         };
@@ -786,7 +786,7 @@ impl<'a> DdlParser<'a> {
         let view = if self.keyword("VIEW") {
             true
         } else {
-            self.expect_keyword("TABLE")?;
+            self.require_keyword("TABLE")?;
             false
         };
         let if_exists = self.optional_if_exists();
@@ -829,7 +829,7 @@ impl<'a> DdlParser<'a> {
             let if_exists = self.optional_if_exists();
             let mut partitions = Vec::new();
             loop {
-                self.expect_keyword("PARTITION")?;
+                self.require_keyword("PARTITION")?;
                 partitions.push(self.partition_spec()?);
                 if !self.consume(&Token::Comma) {
                     break;
@@ -932,7 +932,7 @@ impl<'a> DdlParser<'a> {
             let name = self.object_name()?;
             let key = if self.consume(&Token::LParen) {
                 let key = self.property_key()?;
-                self.expect(&Token::RParen)?;
+                self.require(&Token::RParen)?;
                 Some(key)
             } else {
                 None

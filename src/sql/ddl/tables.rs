@@ -27,11 +27,6 @@ use crate::sql::ddl::run::{
 use crate::sql::{Connection, Output};
 
 pub async fn create_table(connection: &mut Connection, create: CreateTable) -> Result<Output> {
-    if create.query.is_some() {
-        return Err(Error::unsupported(
-            "CREATE TABLE ... AS SELECT is not supported yet",
-        ));
-    }
     if create.or_replace {
         return Err(
             Error::unsupported("CREATE OR REPLACE TABLE is not supported")
@@ -40,13 +35,7 @@ pub async fn create_table(connection: &mut Connection, create: CreateTable) -> R
     }
     let (database, name) = create_target(connection, &create.name).await?;
     let catalog = catalog(connection);
-    if catalog.table_names(&database).await?.contains(&name) {
-        exists_or(
-            connection,
-            create.if_not_exists,
-            format!("relation \"{database}.{name}\" already exists"),
-            ErrorKind::DuplicateTable,
-        )?;
+    if !table_name_free(connection, &database, &name, create.if_not_exists).await? {
         return Ok(Output::Command("CREATE TABLE".into()));
     }
     let mut options = create.options.clone();
@@ -60,13 +49,8 @@ pub async fn create_table(connection: &mut Connection, create: CreateTable) -> R
         return Err(Error::syntax("CREATE EXTERNAL TABLE needs a LOCATION"));
     }
     let external = given_location.is_some();
-    let location = match &given_location {
-        Some(location) => location_url(location)?,
-        None => {
-            let database = catalog.metastore().get_database(&database).await?;
-            format!("{}{name}/", with_slash(&database.location))
-        }
-    };
+    let location =
+        new_table_location(connection, &database, &name, given_location.as_deref()).await?;
     let storage = Storage {
         location,
         format: create.format.unwrap_or(StorageFormat::Parquet),
@@ -109,20 +93,67 @@ pub async fn create_table(connection: &mut Connection, create: CreateTable) -> R
     catalog.invalidate_table(&database, &name);
     match result {
         Err(e) if e.kind == CatalogErrorKind::AlreadyExists => {
-            exists_or(
-                connection,
-                create.if_not_exists,
-                format!("relation \"{database}.{name}\" already exists"),
-                ErrorKind::DuplicateTable,
-            )?;
-            return Ok(Output::Command("CREATE TABLE".into()));
+            duplicate_table(connection, create.if_not_exists, &database, &name)?;
         }
         other => other?,
     }
     Ok(Output::Command("CREATE TABLE".into()))
 }
 
-pub fn with_slash(location: &str) -> String {
+/// Whether `database.name` is free for a new table. When it is taken, IF NOT EXISTS makes
+/// that a NOTICE (and `false`); otherwise it is error 42P07.
+pub async fn table_name_free(
+    connection: &mut Connection,
+    database: &str,
+    name: &str,
+    if_not_exists: bool,
+) -> Result<bool> {
+    if catalog(connection)
+        .table_names(database)
+        .await?
+        .contains(name)
+    {
+        duplicate_table(connection, if_not_exists, database, name)?;
+        return Ok(false);
+    }
+    Ok(true)
+}
+
+fn duplicate_table(
+    connection: &mut Connection,
+    if_not_exists: bool,
+    database: &str,
+    name: &str,
+) -> Result<()> {
+    exists_or(
+        connection,
+        if_not_exists,
+        format!("relation \"{database}.{name}\" already exists"),
+        ErrorKind::DuplicateTable,
+    )
+}
+
+/// Where a new table's files go: the location given, or a directory named after the
+/// table under its database's location (a managed table).
+pub async fn new_table_location(
+    connection: &Connection,
+    database: &str,
+    name: &str,
+    given: Option<&str>,
+) -> Result<String> {
+    match given {
+        Some(location) => location_url(location),
+        None => {
+            let database = catalog(connection)
+                .metastore()
+                .get_database(database)
+                .await?;
+            Ok(format!("{}{name}/", with_slash(&database.location)))
+        }
+    }
+}
+
+fn with_slash(location: &str) -> String {
     if location.ends_with('/') {
         location.to_string()
     } else {

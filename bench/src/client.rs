@@ -1,0 +1,36 @@
+//! What the benchmark clients share: connecting to a lakeport on loopback and timing a
+//! query's round trips.
+
+use std::time::{Duration, Instant};
+
+use tokio_postgres::{Client, NoTls};
+
+pub async fn connect(port: u16) -> Client {
+    let config = format!("host=127.0.0.1 port={port} user=bench dbname=lakeport");
+    let (client, connection) = tokio_postgres::connect(&config, NoTls)
+        .await
+        .expect("connect to lakeport");
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    client
+}
+
+/// p50 and p90 of `runs` timings of `sql`, after `runs / 10 + 5` warm-up runs.
+pub async fn latencies(client: &Client, sql: &str, runs: usize) -> (Duration, Duration) {
+    for _ in 0..runs / 10 + 5 {
+        client.simple_query(sql).await.expect("warm-up query");
+    }
+    let mut timings = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let start = Instant::now();
+        client.simple_query(sql).await.expect("measured query");
+        timings.push(start.elapsed());
+    }
+    timings.sort();
+    (timings[runs / 2], timings[runs * 9 / 10])
+}
+
+pub fn ms(duration: Duration) -> String {
+    format!("{:.2} ms", duration.as_secs_f64() * 1000.0)
+}
