@@ -45,6 +45,8 @@ pub enum ErrorKind {
     /// A binary parameter's bytes do not form a value of its type.
     InvalidBinaryRepresentation,
     DivisionByZero,
+    /// A subquery used as a value returned more than one row.
+    CardinalityViolation,
     NumericOutOfRange,
     InvalidParameterValue,
     /// A statement the server cannot run (yet).

@@ -1,8 +1,9 @@
 //! Arrow types ⇄ PostgreSQL types: OIDs, type modifiers and sizes for RowDescription and
 //! ParameterDescription, and the Arrow type a client-declared parameter OID stands for.
 //!
-//! Unsigned and other Arrow types without a PostgreSQL twin map to the nearest type that holds
-//! every value: `uint32` → int8, `uint64` → numeric(20,0), structs and maps → json.
+//! `uint32` is PostgreSQL's `oid` (the catalog's object identifiers, `::oid` casts). Other
+//! Arrow types without a PostgreSQL twin map to the nearest type that holds every value:
+//! `uint64` → numeric(20,0), structs and maps → json.
 
 use datafusion::arrow::datatypes::{DataType, IntervalUnit, TimeUnit};
 
@@ -100,7 +101,8 @@ pub fn pg_type(data_type: &DataType) -> PgType {
         DataType::Boolean => PgType::new(oid::BOOL, 1),
         DataType::Int8 | DataType::Int16 | DataType::UInt8 => PgType::new(oid::INT2, 2),
         DataType::Int32 | DataType::UInt16 => PgType::new(oid::INT4, 4),
-        DataType::Int64 | DataType::UInt32 => PgType::new(oid::INT8, 8),
+        DataType::Int64 => PgType::new(oid::INT8, 8),
+        DataType::UInt32 => PgType::new(oid::OID, 4),
         DataType::UInt64 => PgType::numeric(20, 0),
         DataType::Float16 | DataType::Float32 => PgType::new(oid::FLOAT4, 4),
         DataType::Float64 => PgType::new(oid::FLOAT8, 8),
@@ -158,7 +160,8 @@ pub fn arrow_type_for_oid(type_oid: u32) -> Result<Option<DataType>, u32> {
         oid::BOOL => DataType::Boolean,
         oid::INT2 => DataType::Int16,
         oid::INT4 => DataType::Int32,
-        oid::INT8 | oid::OID => DataType::Int64,
+        oid::INT8 => DataType::Int64,
+        oid::OID => DataType::UInt32,
         oid::FLOAT4 => DataType::Float32,
         oid::FLOAT8 => DataType::Float64,
         oid::NUMERIC => DataType::Decimal128(38, 10),
@@ -177,6 +180,61 @@ pub fn arrow_type_for_oid(type_oid: u32) -> Result<Option<DataType>, u32> {
     }))
 }
 
+/// The elements of a one-dimensional array in PostgreSQL's text form (`{1,2}`,
+/// `{"a b",NULL}`); `None` for an unquoted NULL. `None` overall for text that is not such an
+/// array (nested arrays included).
+pub fn array_elements(text: &str) -> Option<Vec<Option<String>>> {
+    let body = text.trim().strip_prefix('{')?.strip_suffix('}')?;
+    let mut elements = Vec::new();
+    if body.trim().is_empty() {
+        return Some(elements);
+    }
+    let mut chars = body.chars().peekable();
+    loop {
+        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+            chars.next();
+        }
+        let mut text = String::new();
+        let quoted = chars.peek() == Some(&'"');
+        if quoted {
+            chars.next();
+            loop {
+                match chars.next()? {
+                    '"' => break,
+                    '\\' => text.push(chars.next()?),
+                    c => text.push(c),
+                }
+            }
+            while chars.peek().is_some_and(|c| c.is_whitespace()) {
+                chars.next();
+            }
+        } else {
+            while let Some(&c) = chars.peek() {
+                if c == ',' {
+                    break;
+                }
+                if c == '{' || c == '"' {
+                    return None;
+                }
+                text.push(c);
+                chars.next();
+            }
+            text = text.trim().to_string();
+        }
+        let element = if !quoted && text.eq_ignore_ascii_case("null") {
+            None
+        } else {
+            Some(text)
+        };
+        elements.push(element);
+        match chars.next() {
+            None => return Some(elements),
+            Some(',') => continue,
+            Some(_) => return None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,7 +244,7 @@ mod tests {
     #[test]
     fn scalar_types() {
         assert_eq!(pg_type(&DataType::Int64).oid, oid::INT8);
-        assert_eq!(pg_type(&DataType::UInt32).oid, oid::INT8);
+        assert_eq!(pg_type(&DataType::UInt32).oid, oid::OID);
         assert_eq!(
             pg_type(&DataType::UInt64),
             PgType {

@@ -66,6 +66,10 @@ pub fn session_functions(
         "current_schemas".into(),
         Arc::new(ScalarUDF::new_from_impl(CurrentSchemas::new(visible))),
     );
+    functions.insert(
+        "pg_typeof".into(),
+        Arc::new(ScalarUDF::new_from_impl(TypeOf::new())),
+    );
     for kind in [TextKind::LikeEscape, TextKind::JsonBuildObject] {
         let function = TextFunction::new(kind);
         functions.insert(
@@ -124,6 +128,45 @@ impl ScalarUDFImpl for SessionConstant {
         _args: ScalarFunctionArgs,
     ) -> datafusion::common::Result<ColumnarValue> {
         Ok(ColumnarValue::Scalar(self.value.clone()))
+    }
+}
+
+/// `pg_typeof(any)`: the PostgreSQL name of the argument's type, as `regtype` prints it.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct TypeOf {
+    signature: Signature,
+}
+
+impl TypeOf {
+    fn new() -> Self {
+        Self {
+            signature: Signature::any(1, Volatility::Immutable),
+        }
+    }
+}
+
+impl ScalarUDFImpl for TypeOf {
+    fn name(&self) -> &str {
+        "pg_typeof"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> datafusion::common::Result<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn invoke_with_args(
+        &self,
+        args: ScalarFunctionArgs,
+    ) -> datafusion::common::Result<ColumnarValue> {
+        let name = args.arg_fields.first().and_then(|field| {
+            let oid = crate::pgtypes::pg_type(field.data_type()).oid;
+            crate::pg_catalog::types::format_type(i64::from(oid), -1)
+        });
+        Ok(ColumnarValue::Scalar(ScalarValue::Utf8(name)))
     }
 }
 

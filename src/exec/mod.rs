@@ -8,9 +8,12 @@
 
 pub mod catalog_bridge;
 pub mod functions;
+pub mod literals;
 pub mod pg_syntax;
 pub mod resolve;
 pub mod runtime;
+pub mod single_value;
+pub mod subquery;
 pub mod tables;
 pub mod write;
 
@@ -21,12 +24,12 @@ use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
 use datafusion::common::ScalarValue;
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::config::ConfigOptions;
-use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::context::SessionState;
 use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::execution::{FunctionRegistry, SessionStateBuilder};
 use datafusion::logical_expr::expr::{Cast, Placeholder, TryCast};
-use datafusion::logical_expr::{Expr, LogicalPlan};
+use datafusion::logical_expr::{AggregateUDF, Expr, LogicalPlan};
 use datafusion::prelude::SessionConfig;
 use datafusion::sql::planner::{ParserOptions, PlannerContext, SqlToRel};
 use datafusion::sql::sqlparser::ast::Statement;
@@ -78,11 +81,15 @@ impl Engine {
         options.sql_parser.dialect = datafusion::config::Dialect::PostgreSQL;
         options.sql_parser.enable_ident_normalization = true;
         options.execution.time_zone = Some("UTC".into());
-        let state = SessionStateBuilder::new()
+        let mut state = SessionStateBuilder::new()
             .with_config(session_config)
             .with_runtime_env(runtime)
             .with_default_features()
             .build();
+        state.register_expr_planner(Arc::new(literals::UnknownLiterals))?;
+        state.register_udaf(Arc::new(AggregateUDF::from(
+            single_value::SingleValue::new(),
+        )))?;
         Ok(Self {
             state,
             catalog: Arc::new(Catalog::new(metastore, Arc::new(TableRegistry::default()))),
@@ -182,7 +189,7 @@ impl Engine {
             plan.with_param_values(params)?
         };
         let state = self.state_for(ctx);
-        let physical = runtime::cooperative(state.create_physical_plan(&plan).await?)?;
+        let physical = runtime::cooperative(subquery::physical_plan(&state, &plan).await?)?;
         Ok(self
             .cpu
             .execute(physical, state.task_ctx(), self.result_buffer))

@@ -1,21 +1,23 @@
 //! PostgreSQL syntax that clients send and DataFusion does not plan, rewritten on the AST
 //! into what it does: casts to `regclass`/`regtype`/`regnamespace`/`regproc` become calls
 //! of the catalog functions of the same name, casts to `oid`, `name` and
-//! `pg_catalog.`-qualified types become ordinary casts, `COLLATE` is dropped (text compares
+//! `pg_catalog.`-qualified types become ordinary casts, `'{a,b}'::text[]` casts the array
+//! `ARRAY['a','b']` (not the whole text as one element), `COLLATE` is dropped (text compares
 //! by code point), `OPERATOR(pg_catalog.~)` becomes `~`, `LIKE … ESCAPE 'x'` is rewritten
 //! to the backslash escapes DataFusion supports, `generate_subscripts(a, 1)` becomes
 //! `unnest(generate_series(1, array_length(a, 1)))`, and a scalar subquery returning one
-//! plain column is wrapped in `first_value` (DataFusion plans correlated scalar subqueries
-//! only when they aggregate; PostgreSQL checks at run time that they return one row).
+//! plain column is wrapped in `single_value` (DataFusion plans correlated scalar subqueries
+//! as joins only when they aggregate; `single_value` checks, as PostgreSQL does at run time,
+//! that there was at most one row).
 
 use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{
-    AccessExpr, ArrayElemTypeDef, BinaryOperator, CastKind, DataType, Expr, Function, FunctionArg,
+    AccessExpr, Array, ArrayElemTypeDef, BinaryOperator, CastKind, DataType, Expr, Function, FunctionArg,
     FunctionArgExpr, FunctionArgumentClause, FunctionArgumentList, FunctionArguments, GroupByExpr,
     Ident, ObjectName, ObjectNamePart, OrderBy, OrderByKind, Query, SelectItem, SetExpr, Statement,
-    TableAliasColumnDef, TableFactor, Value, ValueWithSpan, VisitMut, VisitorMut,
-    visit_expressions_mut,
+    TableAlias, TableAliasColumnDef, TableFactor, Value, ValueWithSpan, VisitMut, VisitorMut,
+    visit_expressions, visit_expressions_mut,
 };
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
@@ -34,13 +36,26 @@ pub fn rewrite(statement: &mut Statement) {
 const TABLE_FUNCTIONS: &[&str] = &["generate_series", "range"];
 
 /// `FROM string_to_array(x, ',') s` → `FROM (SELECT string_to_array(x, ',') AS s) AS s`;
-/// `FROM pg_catalog.unnest(a) x` → `FROM UNNEST(a) AS x(x)`.
+/// `FROM pg_catalog.unnest(a) x` and `FROM unnest(a) x` → `FROM UNNEST(a) AS x(x)`;
+/// `FROM generate_series(0, t.n) s` (arguments that read columns, as in a correlated
+/// subquery) → `FROM UNNEST(generate_series(0, t.n)) AS s(s)`.
 struct ScalarFunctionsInFrom;
 
 impl VisitorMut for ScalarFunctionsInFrom {
     type Break = ();
 
     fn post_visit_table_factor(&mut self, factor: &mut TableFactor) -> ControlFlow<()> {
+        if let TableFactor::UNNEST {
+            alias: Some(alias),
+            array_exprs,
+            ..
+        } = factor
+            && alias.columns.is_empty()
+            && array_exprs.len() == 1
+        {
+            alias.columns = vec![TableAliasColumnDef::from_name(alias.name.value.clone())];
+            return ControlFlow::Continue(());
+        }
         let TableFactor::Table {
             name,
             alias,
@@ -56,21 +71,33 @@ impl VisitorMut for ScalarFunctionsInFrom {
             .and_then(|p| p.as_ident())
             .map(|i| i.value.to_ascii_lowercase())
             .unwrap_or_default();
-        if function_name == "unnest" {
-            let mut alias = alias.clone();
-            if let Some(alias) = &mut alias
-                && alias.columns.is_empty()
-            {
-                alias.columns = vec![TableAliasColumnDef::from_name(alias.name.value.clone())];
-            }
-            let array_exprs = args
-                .args
+        let unnamed_args = || -> Vec<Expr> {
+            args.args
                 .iter()
                 .filter_map(|arg| match arg {
                     FunctionArg::Unnamed(FunctionArgExpr::Expr(expr)) => Some(expr.clone()),
                     _ => None,
                 })
-                .collect();
+                .collect()
+        };
+        let array_exprs = match function_name.as_str() {
+            "unnest" => Some(unnamed_args()),
+            // DataFusion's table function takes constants only; the array function of the
+            // same name takes any expression.
+            "generate_series" if args.args.iter().any(reads_columns) => {
+                Some(vec![call_with("generate_series", unnamed_args())])
+            }
+            _ => None,
+        };
+        if let Some(array_exprs) = array_exprs {
+            let alias = alias.clone().or_else(|| {
+                Some(TableAlias {
+                    explicit: true,
+                    name: Ident::new(&function_name),
+                    columns: Vec::new(),
+                    at: None,
+                })
+            });
             *factor = TableFactor::UNNEST {
                 alias,
                 array_exprs,
@@ -78,7 +105,7 @@ impl VisitorMut for ScalarFunctionsInFrom {
                 with_offset_alias: None,
                 with_ordinality: false,
             };
-            return ControlFlow::Continue(());
+            return self.post_visit_table_factor(factor);
         }
         if TABLE_FUNCTIONS.contains(&function_name.as_str()) {
             if name.0.len() > 1 {
@@ -87,7 +114,6 @@ impl VisitorMut for ScalarFunctionsInFrom {
             // `generate_series(1, 3) AS i`: the alias names the column too.
             if let Some(alias) = alias
                 && alias.columns.is_empty()
-                && function_name != "unnest"
             {
                 alias.columns = vec![TableAliasColumnDef::from_name(alias.name.value.clone())];
             }
@@ -151,8 +177,27 @@ fn rewrite_expr(expr: &mut Expr) {
             if let Some(function) = reg_function(data_type) {
                 let argument = std::mem::replace(inner.as_mut(), Expr::value(Value::Null));
                 *expr = call(function, argument);
-            } else if let Some(plain) = plain_type(data_type) {
+                return;
+            }
+            if let Some(plain) = plain_type(data_type) {
                 *data_type = plain;
+            }
+            if matches!(data_type, DataType::Array(_))
+                && let Expr::Value(ValueWithSpan {
+                    value: Value::SingleQuotedString(text),
+                    ..
+                }) = inner.as_ref()
+                && let Some(elements) = crate::pgtypes::array_elements(text)
+            {
+                **inner = Expr::Array(Array {
+                    elem: elements
+                        .into_iter()
+                        .map(|element| {
+                            Expr::value(element.map_or(Value::Null, Value::SingleQuotedString))
+                        })
+                        .collect(),
+                    named: true,
+                });
             }
         }
         Expr::Collate { expr: inner, .. } => {
@@ -263,6 +308,26 @@ fn call_with(name: &str, arguments: Vec<Expr>) -> Expr {
     })
 }
 
+/// Whether a function argument reads a column (is not a constant).
+fn reads_columns(arg: &FunctionArg) -> bool {
+    let expr = match arg {
+        FunctionArg::Unnamed(FunctionArgExpr::Expr(expr))
+        | FunctionArg::Named {
+            arg: FunctionArgExpr::Expr(expr),
+            ..
+        } => expr,
+        _ => return false,
+    };
+    visit_expressions(expr, |e| {
+        if matches!(e, Expr::Identifier(_) | Expr::CompoundIdentifier(_)) {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    })
+    .is_break()
+}
+
 fn is_named(function: &Function, name: &str) -> bool {
     function
         .name
@@ -299,11 +364,12 @@ const AGGREGATES: &[&str] = &[
     "every",
     "first_value",
     "last_value",
+    "single_value",
     "json_agg",
     "jsonb_agg",
 ];
 
-/// `(SELECT x FROM ...)` → `(SELECT first_value(x) FROM ...)` when `x` is one plain
+/// `(SELECT x FROM ...)` → `(SELECT single_value(x) FROM ...)` when `x` is one plain
 /// column or expression and the query neither groups, aggregates, orders nor limits.
 fn wrap_single_column(query: &mut Query) {
     if query.order_by.is_some() || query.limit_clause.is_some() || query.with.is_some() {
@@ -331,7 +397,7 @@ fn wrap_single_column(query: &mut Query) {
         return;
     }
     let inner = std::mem::replace(expr, Expr::value(Value::Null));
-    let wrapped = call("first_value", inner);
+    let wrapped = call(super::single_value::NAME, inner);
     select.projection[0] = match alias {
         Some(alias) => SelectItem::ExprWithAlias {
             expr: wrapped,
@@ -449,7 +515,8 @@ fn plain_type(data_type: &DataType) -> Option<DataType> {
         )));
     }
     Some(match custom_name(data_type)?.as_str() {
-        "oid" | "xid" | "cid" | "int8" => DataType::BigInt(None),
+        "oid" => DataType::IntUnsigned(None),
+        "xid" | "cid" | "int8" => DataType::BigInt(None),
         "name" | "text" | "bpchar" | "char" | "varchar" => DataType::Text,
         "int2" => DataType::SmallInt(None),
         "int4" => DataType::Integer(None),
@@ -526,7 +593,7 @@ mod tests {
     fn catalog_syntax_becomes_plannable() {
         assert_eq!(
             rewritten("SELECT 'pg_class'::regclass, c.oid::pg_catalog.regclass, x::oid, y::name"),
-            "SELECT regclass('pg_class'), regclass(c.oid), x::BIGINT, y::TEXT"
+            "SELECT regclass('pg_class'), regclass(c.oid), x::INT UNSIGNED, y::TEXT"
         );
         assert_eq!(
             rewritten("SELECT 1 WHERE a OPERATOR(pg_catalog.~) '^x$' COLLATE pg_catalog.default"),
@@ -551,7 +618,7 @@ mod tests {
         );
         assert_eq!(
             rewritten("SELECT (SELECT d.adbin FROM d WHERE d.id = a.id) FROM a"),
-            "SELECT (SELECT first_value(d.adbin) FROM d WHERE d.id = a.id) FROM a"
+            "SELECT (SELECT single_value(d.adbin) FROM d WHERE d.id = a.id) FROM a"
         );
         assert_eq!(
             rewritten("SELECT (SELECT count(*) FROM d) FROM a"),

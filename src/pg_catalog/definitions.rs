@@ -98,13 +98,14 @@ pub fn arrow_type(pg_type: &str) -> DataType {
         "boolean" => DataType::Boolean,
         "smallint" => DataType::Int16,
         "integer" => DataType::Int32,
-        "bigint" | "oid" | "xid" => DataType::Int64,
+        "oid" => DataType::UInt32,
+        "bigint" | "xid" => DataType::Int64,
         "real" => DataType::Float32,
         "double precision" => DataType::Float64,
         "timestamp with time zone" => {
             DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
         }
-        "oid[]" | "oidvector" => list(DataType::Int64),
+        "oid[]" | "oidvector" => list(DataType::UInt32),
         "smallint[]" | "int2vector" => list(DataType::Int16),
         "text[]" | "aclitem[]" | "\"char\"[]" => list(DataType::Utf8),
         _ => DataType::Utf8,

@@ -248,7 +248,7 @@ pub fn catalog_functions(snapshot: Arc<Snapshot>) -> Vec<Arc<ScalarUDF>> {
         // for the driver queries that call it over pg_index (empty in lakeport).
         fixed("_pg_expandarray", expanded_element, |_, v| {
             let first = match v.first() {
-                Some(ScalarValue::List(list)) if list.value(0).len() > 0 => {
+                Some(ScalarValue::List(list)) if !list.value(0).is_empty() => {
                     ScalarValue::try_from_array(&list.value(0), 0).ok()
                 }
                 _ => None,

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use datafusion::arrow::array::{
     ArrayRef, BooleanBuilder, Float32Builder, Float64Builder, Int16Builder, Int32Builder,
     Int64Builder, ListBuilder, RecordBatch, StringBuilder, TimestampMicrosecondBuilder,
+    UInt32Builder,
 };
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::common::ScalarValue;
@@ -172,6 +173,13 @@ fn column<'a>(
             values.for_each(|v| b.append_value(int(v).unwrap_or(0)));
             Arc::new(b.finish())
         }
+        DataType::UInt32 => {
+            let mut b = UInt32Builder::new();
+            values.for_each(|v| {
+                b.append_value(int(v).and_then(|i| u32::try_from(i).ok()).unwrap_or(0))
+            });
+            Arc::new(b.finish())
+        }
         DataType::Float32 | DataType::Float64 => {
             let float = |v: &Value| match v {
                 Value::Float(f) => *f,
@@ -222,6 +230,9 @@ fn column<'a>(
             DataType::Int16 => {
                 int_list(Int16Builder::new(), values, |b, i| b.append_value(i as i16))
             }
+            DataType::UInt32 => int_list(UInt32Builder::new(), values, |b, i| {
+                b.append_value(u32::try_from(i).unwrap_or(0))
+            }),
             _ => int_list(Int64Builder::new(), values, |b, i| b.append_value(i)),
         },
         _ => {

@@ -260,6 +260,13 @@ const DEFINITIONS: &[Definition] = &[
         description: "Sets the display format for date and time values.",
     },
     Definition {
+        name: "default_table_access_method",
+        reported: false,
+        read_only: false,
+        normalize: only_heap,
+        description: "Sets the default table access method for new tables.",
+    },
+    Definition {
         name: "default_transaction_isolation",
         reported: false,
         read_only: false,
@@ -462,6 +469,17 @@ fn only_hex(value: &str) -> Result<String> {
     }
 }
 
+fn only_heap(value: &str) -> Result<String> {
+    if value == "heap" {
+        Ok("heap".into())
+    } else {
+        Err(Error::invalid_parameter(format!(
+            "invalid value for parameter \"default_table_access_method\": \"{value}\""
+        ))
+        .with_detail(format!("Table access method \"{value}\" does not exist.")))
+    }
+}
+
 fn definition(name: &str) -> Option<&'static Definition> {
     DEFINITIONS
         .iter()
@@ -524,6 +542,7 @@ impl Variables {
         put("client_encoding", "UTF8".into());
         put("client_min_messages", "notice".into());
         put("DateStyle", "ISO, MDY".into());
+        put("default_table_access_method", "heap".into());
         put("default_transaction_isolation", "read committed".into());
         put("default_transaction_read_only", "off".into());
         put("extra_float_digits", "1".into());

@@ -570,7 +570,7 @@ fn binary_writer<'a>(array: &'a ArrayRef, options: &'a EncodeOptions) -> Result<
         DataType::Int32 => fixed!(Int32Type, put_i32, i32),
         DataType::UInt16 => fixed!(UInt16Type, put_i32, i32),
         DataType::Int64 => fixed!(Int64Type, put_i64, i64),
-        DataType::UInt32 => fixed!(UInt32Type, put_i64, i64),
+        DataType::UInt32 => fixed!(UInt32Type, put_u32, u32),
         DataType::UInt64 => {
             let values = array.as_primitive::<UInt64Type>();
             Box::new(move |row, out| write_numeric_binary(&values.value(row).to_string(), 0, out))

@@ -32,6 +32,7 @@ pub fn sqlstate(kind: ErrorKind) -> &'static str {
         ErrorKind::InvalidTextRepresentation => "22P02",
         ErrorKind::InvalidBinaryRepresentation => "22P03",
         ErrorKind::DivisionByZero => "22012",
+        ErrorKind::CardinalityViolation => "21000",
         ErrorKind::NumericOutOfRange => "22003",
         ErrorKind::InvalidParameterValue => "22023",
         ErrorKind::FeatureNotSupported => "0A000",

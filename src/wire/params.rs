@@ -60,6 +60,26 @@ fn decode_text(bytes: &[u8], target: &DataType) -> Result<ScalarValue> {
                 cast_scalar(value, target, text)
             }
         }
+        DataType::List(element) => {
+            let malformed = || {
+                Error::new(
+                    ErrorKind::InvalidTextRepresentation,
+                    format!("malformed array literal: \"{text}\""),
+                )
+            };
+            let items = crate::pgtypes::array_elements(text).ok_or_else(malformed)?;
+            let values = items
+                .into_iter()
+                .map(|item| match item {
+                    None => ScalarValue::try_from(element.data_type()).map_err(Error::from),
+                    Some(item) => decode_text(item.as_bytes(), element.data_type()),
+                })
+                .collect::<Result<Vec<_>>>()?;
+            Ok(ScalarValue::List(ScalarValue::new_list_nullable(
+                &values,
+                element.data_type(),
+            )))
+        }
         _ => cast_scalar(text_value, target, text),
     }
 }
@@ -85,7 +105,8 @@ fn pg_type_name(data_type: &DataType) -> &'static str {
         DataType::Boolean => "boolean",
         DataType::Int16 | DataType::Int8 | DataType::UInt8 => "smallint",
         DataType::Int32 | DataType::UInt16 => "integer",
-        DataType::Int64 | DataType::UInt32 => "bigint",
+        DataType::Int64 => "bigint",
+        DataType::UInt32 => "oid",
         DataType::Float32 => "real",
         DataType::Float64 => "double precision",
         DataType::Decimal128(_, _) | DataType::Decimal256(_, _) | DataType::UInt64 => "numeric",
@@ -111,7 +132,7 @@ fn parse_bool(text: &str) -> Result<bool> {
 fn parse_bytea_text(text: &str) -> Result<Vec<u8>> {
     if let Some(hex) = text.strip_prefix("\\x") {
         let hex: Vec<u8> = hex.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-        if hex.len() % 2 != 0 {
+        if !hex.len().is_multiple_of(2) {
             return Err(invalid_input(&DataType::Binary, text));
         }
         return hex
@@ -218,6 +239,9 @@ fn decode_binary(bytes: &[u8], target: &DataType) -> Result<ScalarValue> {
         DataType::Int32 | DataType::UInt16 => {
             ScalarValue::Int32(Some(i32::from_be_bytes(to_array(fixed(4)?))))
         }
+        DataType::UInt32 if bytes.len() == 4 => {
+            ScalarValue::UInt32(Some(u32::from_be_bytes(to_array(bytes))))
+        }
         DataType::Int64 | DataType::UInt32 => match bytes.len() {
             8 => ScalarValue::Int64(Some(i64::from_be_bytes(to_array(bytes)))),
             4 => ScalarValue::Int32(Some(i32::from_be_bytes(to_array(bytes)))),
@@ -264,6 +288,7 @@ fn decode_binary(bytes: &[u8], target: &DataType) -> Result<ScalarValue> {
             let text = read_numeric_binary(bytes)?;
             return decode_text(text.as_bytes(), target);
         }
+        DataType::List(element) => return decode_binary_array(bytes, element.data_type()),
         other => {
             return Err(Error::unsupported(format!(
                 "binary parameters of type {other} are not supported"
@@ -281,6 +306,63 @@ fn decode_binary(bytes: &[u8], target: &DataType) -> Result<ScalarValue> {
             )
         })
     }
+}
+
+/// PostgreSQL's binary array: dimension count, a has-NULLs flag, the element type, size and
+/// lower bound per dimension, then each element as a length (-1 for NULL) and its bytes.
+fn decode_binary_array(bytes: &[u8], element: &DataType) -> Result<ScalarValue> {
+    let bad = || {
+        Error::new(
+            ErrorKind::InvalidBinaryRepresentation,
+            "invalid binary array",
+        )
+    };
+    let mut rest = bytes;
+    let int = |rest: &mut &[u8]| -> Result<i32> {
+        take(rest, 4)
+            .map(|head| i32::from_be_bytes(to_array(head)))
+            .ok_or_else(bad)
+    };
+    let dimensions = int(&mut rest)?;
+    let _has_nulls = int(&mut rest)?;
+    let _element_oid = int(&mut rest)?;
+    let count = match dimensions {
+        0 => 0,
+        1 => {
+            let size = int(&mut rest)?;
+            let _lower_bound = int(&mut rest)?;
+            usize::try_from(size).map_err(|_| bad())?
+        }
+        _ => {
+            return Err(Error::unsupported(
+                "multidimensional array parameters are not supported",
+            ));
+        }
+    };
+    let mut values = Vec::with_capacity(count.min(bytes.len() / 4));
+    for _ in 0..count {
+        let length = int(&mut rest)?;
+        if length == -1 {
+            values.push(ScalarValue::try_from(element)?);
+            continue;
+        }
+        let length = usize::try_from(length).map_err(|_| bad())?;
+        let item = take(&mut rest, length).ok_or_else(bad)?;
+        values.push(decode_binary(item, element)?);
+    }
+    Ok(ScalarValue::List(ScalarValue::new_list_nullable(
+        &values, element,
+    )))
+}
+
+/// The next `n` bytes, advancing past them.
+fn take<'a>(rest: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
+    if rest.len() < n {
+        return None;
+    }
+    let (head, tail) = rest.split_at(n);
+    *rest = tail;
+    Some(head)
 }
 
 fn to_array<const N: usize>(bytes: &[u8]) -> [u8; N] {
@@ -350,6 +432,45 @@ mod tests {
     use super::*;
     use crate::wire::encode::write_numeric_binary;
     use bytes::BytesMut;
+
+    #[test]
+    fn array_parameters_in_text_and_binary() {
+        let oids = DataType::List(std::sync::Arc::new(
+            datafusion::arrow::datatypes::Field::new_list_field(DataType::UInt32, true),
+        ));
+        let expected = ScalarValue::List(ScalarValue::new_list_nullable(
+            &[
+                ScalarValue::UInt32(Some(1259)),
+                ScalarValue::UInt32(None),
+                ScalarValue::UInt32(Some(4_000_000_000)),
+            ],
+            &DataType::UInt32,
+        ));
+        let text = Bytes::from_static(b"{1259,NULL,\"4000000000\"}");
+        assert_eq!(
+            decode_parameter(0, Some(&text), false, &oids).unwrap(),
+            expected
+        );
+        let mut binary = BytesMut::new();
+        for word in [1i32, 1, 26, 3, 1] {
+            binary.extend_from_slice(&word.to_be_bytes());
+        }
+        binary.extend_from_slice(&4i32.to_be_bytes());
+        binary.extend_from_slice(&1259u32.to_be_bytes());
+        binary.extend_from_slice(&(-1i32).to_be_bytes());
+        binary.extend_from_slice(&4i32.to_be_bytes());
+        binary.extend_from_slice(&4_000_000_000u32.to_be_bytes());
+        assert_eq!(
+            decode_parameter(0, Some(&binary.clone().freeze()), true, &oids).unwrap(),
+            expected
+        );
+        let truncated = binary.split_to(binary.len() - 2).freeze();
+        let e = decode_parameter(0, Some(&truncated), true, &oids).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::InvalidBinaryRepresentation);
+        let malformed = Bytes::from_static(b"{1,{2}}");
+        let e = decode_parameter(0, Some(&malformed), false, &oids).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::InvalidTextRepresentation);
+    }
 
     #[test]
     fn text_parameters() {
