@@ -1,15 +1,26 @@
 //! Catalog benchmark client, run by `bench/catalog.sh`: with 1,000 tables in 20 schemas,
 //! the latency (p50 / p90 after warm-up) of the catalog queries BI tools and drivers send,
-//! next to `SELECT 1` measured in the same run as the reference round trip.
+//! next to `SELECT 1` measured in the same run as the reference round trip. Given the
+//! client kit's directory, it also replays every query of the kit's BI set as its tool
+//! sends it (simple or extended protocol, with its parameters), and psql's `\d` as the
+//! whole sequence of statements psql sends for it (as recorded from PostgreSQL 15).
 //!
-//!   catalog PORT RUNS
+//!   catalog PORT RUNS [KIT_DIR]
 
-use std::time::Instant;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use tokio_postgres::Client;
+use tokio_postgres::types::{ToSql, Type};
 
 #[path = "client.rs"]
 mod client;
 
-use client::{connect, latencies, ms};
+use client::{connect, latencies, ms, time_runs};
+
+/// The table `\d` and the kit's table-specific queries are pointed at.
+const DESCRIBED_SCHEMA: &str = "s7";
+const DESCRIBED_TABLE: &str = "t25";
 
 const SCHEMAS: usize = 20;
 const TABLES_PER_SCHEMA: usize = 50;
@@ -61,16 +72,22 @@ async fn main() {
         args.get(1).and_then(|p| p.parse::<u16>().ok()),
         args.get(2).and_then(|r| r.parse::<usize>().ok()),
     ) else {
-        eprintln!("usage: catalog PORT RUNS");
+        eprintln!("usage: catalog PORT RUNS [KIT_DIR]");
         std::process::exit(2);
     };
     let client = connect(port).await;
     let start = Instant::now();
     for schema in 0..SCHEMAS {
-        let mut ddl = format!("CREATE DATABASE s{schema};");
+        // The first schema is `public`, which the kit's BI queries browse.
+        let name = if schema == 0 {
+            "public".to_string()
+        } else {
+            format!("s{schema}")
+        };
+        let mut ddl = format!("CREATE DATABASE IF NOT EXISTS {name};");
         for table in 0..TABLES_PER_SCHEMA {
             ddl.push_str(&format!(
-                "CREATE TABLE s{schema}.t{table} (id bigint COMMENT 'key', name string, amount decimal(10,2), day date) \
+                "CREATE TABLE {name}.t{table} (id bigint COMMENT 'key', name string, amount decimal(10,2), day date) \
                  USING parquet COMMENT 'table {table}';"
             ));
         }
@@ -85,11 +102,216 @@ async fn main() {
     println!("{:<32} p50 {:>10}", "SELECT 1 (reference)", ms(reference));
     for (label, sql) in QUERIES {
         let (p50, p90) = latencies(&client, sql, runs).await;
-        println!(
-            "{label:<32} p50 {:>10}  p90 {:>10}  ratio to SELECT 1: {:.1}",
-            ms(p50),
-            ms(p90),
-            p50.as_secs_f64() / reference.as_secs_f64()
-        );
+        report(label, p50, p90, reference);
+    }
+    let Some(kit) = args.get(3).map(Path::new) else {
+        return;
+    };
+    let Ok(entries) = std::fs::read_dir(kit.join("bi")) else {
+        println!("NOT RUN: the kit's BI set (no {}/bi)", kit.display());
+        return;
+    };
+    let mut files: Vec<_> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "sql"))
+        .collect();
+    files.sort();
+    let mut worst = Duration::ZERO;
+    for file in &files {
+        let query = BiQuery::read(file, &client).await;
+        let (p50, p90) = time_runs(runs, || query.run(&client)).await;
+        worst = worst.max(p50);
+        report(&format!("kit bi: {}", query.name), p50, p90, reference);
+    }
+    println!("kit bi: {} queries, slowest p50 {}", files.len(), ms(worst));
+    let observed = kit.join("observed/real-postgresql-15-statements.txt");
+    match describe_statements(&observed) {
+        Some(statements) => {
+            client
+                .batch_execute(&format!("SET search_path = {DESCRIBED_SCHEMA}"))
+                .await
+                .expect("set the search path");
+            let label = format!(
+                "psql \\d {DESCRIBED_TABLE} ({} statements)",
+                statements.len()
+            );
+            let (p50, p90) = time_runs(runs, || describe(&client, &statements)).await;
+            report(&label, p50, p90, reference);
+        }
+        None => println!(
+            "NOT RUN: psql \\d (its statements not found in {})",
+            observed.display()
+        ),
+    }
+}
+
+fn report(label: &str, p50: Duration, p90: Duration, reference: Duration) {
+    println!(
+        "{label:<44} p50 {:>10}  p90 {:>10}  ratio to SELECT 1: {:.1}",
+        ms(p50),
+        ms(p90),
+        p50.as_secs_f64() / reference.as_secs_f64()
+    );
+}
+
+/// One query of the kit's BI set: `-- protocol:` and `-- params: TYPE:VALUE` headers, then
+/// the SQL. `@name` values are looked up once, pointed at this benchmark's tables.
+struct BiQuery {
+    name: String,
+    sql: String,
+    simple: bool,
+    params: Vec<(Type, Param)>,
+}
+
+enum Param {
+    Int(i64),
+    Text(String),
+}
+
+impl BiQuery {
+    async fn read(path: &Path, client: &Client) -> Self {
+        let text = std::fs::read_to_string(path).expect("read a BI query");
+        let mut headers: Vec<(String, String)> = Vec::new();
+        let mut body = Vec::new();
+        let mut in_header = true;
+        for line in text.lines() {
+            match line.strip_prefix("--").filter(|_| in_header) {
+                Some(header) => match header.split_once(':') {
+                    Some((key, value)) if !key.trim().contains(' ') => {
+                        headers.push((key.trim().to_string(), value.trim().to_string()))
+                    }
+                    _ => {
+                        if let Some(last) = headers.last_mut() {
+                            last.1.push(' ');
+                            last.1.push_str(header.trim());
+                        }
+                    }
+                },
+                None => {
+                    in_header = false;
+                    body.push(line);
+                }
+            }
+        }
+        let header = |key: &str| {
+            headers
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        };
+        let mut params = Vec::new();
+        for spec in header("params").split_whitespace() {
+            let (kind, value) = spec.split_once(':').expect("TYPE:VALUE");
+            let value = match value.strip_prefix('@') {
+                Some(variable) => lookup(client, variable).await,
+                None => value.to_string(),
+            };
+            params.push(match kind {
+                "int8" => (
+                    Type::INT8,
+                    Param::Int(value.parse().expect("an int8 parameter")),
+                ),
+                "varchar" => (Type::VARCHAR, Param::Text(value)),
+                "text" => (Type::TEXT, Param::Text(value)),
+                _ => (Type::UNKNOWN, Param::Text(value)),
+            });
+        }
+        Self {
+            name: path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            sql: body.join("\n").trim().to_string(),
+            simple: header("protocol") == "simple",
+            params,
+        }
+    }
+
+    async fn run(&self, client: &Client) {
+        if self.simple {
+            client.simple_query(&self.sql).await.expect("a BI query");
+            return;
+        }
+        let types: Vec<Type> = self.params.iter().map(|(t, _)| t.clone()).collect();
+        let values: Vec<&(dyn ToSql + Sync)> = self
+            .params
+            .iter()
+            .map(|(_, p)| match p {
+                Param::Int(i) => i as &(dyn ToSql + Sync),
+                Param::Text(s) => s as &(dyn ToSql + Sync),
+            })
+            .collect();
+        let statement = client
+            .prepare_typed(&self.sql, &types)
+            .await
+            .expect("prepare a BI query");
+        client.query(&statement, &values).await.expect("a BI query");
+    }
+}
+
+/// The value of a BI query's `@variable`, for this benchmark's catalog.
+async fn lookup(client: &Client, variable: &str) -> String {
+    let sql = match variable {
+        "dbname" => "SELECT current_database()".to_string(),
+        "public_oid" => "SELECT 'public'::regnamespace::oid".to_string(),
+        "pg_catalog_oid" => "SELECT 'pg_catalog'::regnamespace::oid".to_string(),
+        "trips_oid" => {
+            format!("SELECT '{DESCRIBED_SCHEMA}.{DESCRIBED_TABLE}'::regclass::oid")
+        }
+        other => panic!("unknown BI variable @{other}"),
+    };
+    let messages = client.simple_query(&sql).await.expect("look up a variable");
+    messages
+        .iter()
+        .find_map(|message| match message {
+            tokio_postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_string),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no value for @{variable}"))
+}
+
+/// The statements psql sent for `\d trips`, as recorded: the lookup by name, then those
+/// naming the table's OID (`'16395'` in the recording).
+fn describe_statements(observed: &Path) -> Option<Vec<String>> {
+    let text = std::fs::read_to_string(observed).ok()?;
+    let statements: Vec<&str> = text
+        .lines()
+        .filter_map(|line| line.strip_prefix("[simple  ]"))
+        .filter_map(|rest| rest.trim_start().split_once(char::is_whitespace))
+        .map(|(_, sql)| sql.trim())
+        .collect();
+    let lookup = statements
+        .iter()
+        .position(|sql| sql.contains("'^(trips)$'"))?;
+    let mut sequence =
+        vec![statements[lookup].replace("'^(trips)$'", &format!("'^({DESCRIBED_TABLE})$'"))];
+    sequence.extend(
+        statements[lookup + 1..]
+            .iter()
+            .take_while(|sql| sql.contains("'16395'"))
+            .map(|sql| sql.to_string()),
+    );
+    (sequence.len() > 1).then_some(sequence)
+}
+
+/// psql's `\d`: look the table up, then run the rest with its OID.
+async fn describe(client: &Client, statements: &[String]) {
+    let found = client
+        .simple_query(&statements[0])
+        .await
+        .expect("psql's table lookup");
+    let oid = found
+        .iter()
+        .find_map(|message| match message {
+            tokio_postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_string),
+            _ => None,
+        })
+        .expect("the described table exists");
+    for sql in &statements[1..] {
+        client
+            .simple_query(&sql.replace("'16395'", &format!("'{oid}'")))
+            .await
+            .expect("a psql \\d statement");
     }
 }

@@ -18,13 +18,25 @@ pub async fn connect(port: u16) -> Client {
 
 /// p50 and p90 of `runs` timings of `sql`, after `runs / 10 + 5` warm-up runs.
 pub async fn latencies(client: &Client, sql: &str, runs: usize) -> (Duration, Duration) {
+    time_runs(runs, || async {
+        client.simple_query(sql).await.expect("measured query");
+    })
+    .await
+}
+
+/// p50 and p90 of `runs` timings of `round_trip`, after `runs / 10 + 5` warm-up runs.
+pub async fn time_runs<F, Fut>(runs: usize, mut round_trip: F) -> (Duration, Duration)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = ()>,
+{
     for _ in 0..runs / 10 + 5 {
-        client.simple_query(sql).await.expect("warm-up query");
+        round_trip().await;
     }
     let mut timings = Vec::with_capacity(runs);
     for _ in 0..runs {
         let start = Instant::now();
-        client.simple_query(sql).await.expect("measured query");
+        round_trip().await;
         timings.push(start.elapsed());
     }
     timings.sort();
