@@ -142,6 +142,15 @@ impl RowStream {
         self.schema.clone()
     }
 
+    /// Every remaining batch, read to the end.
+    pub async fn collect_all(&mut self) -> Result<Vec<RecordBatch>> {
+        let mut batches = Vec::new();
+        while let Some(batch) = self.receiver.recv().await {
+            batches.push(batch?);
+        }
+        Ok(batches)
+    }
+
     /// A stream over batches computed already (SHOW, FETCH, constant results).
     pub fn from_batches(schema: SchemaRef, batches: Vec<RecordBatch>) -> Self {
         let (sender, receiver) = mpsc::channel(batches.len().max(1));

@@ -13,6 +13,7 @@
 pub mod definitions;
 pub mod functions;
 pub mod information_schema;
+pub mod results;
 pub mod rows;
 pub mod snapshot;
 pub mod tables;
@@ -66,13 +67,32 @@ pub fn needs_snapshot(statement: &Statement) -> bool {
 }
 
 /// What a snapshot without temporary views depends on.
-#[derive(Clone, PartialEq, Eq)]
-struct SnapshotKey {
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct SnapshotKey {
     catalog: u64,
     epoch: u64,
     database: String,
     user: String,
     search_path: Vec<String>,
+}
+
+impl SnapshotKey {
+    /// Whether `newer` describes the same catalog after it changed.
+    pub(crate) fn superseded_by(&self, newer: &SnapshotKey) -> bool {
+        self.catalog == newer.catalog && self.epoch != newer.epoch
+    }
+}
+
+/// The key of the session's snapshot as the catalog is now; `None` for sessions with
+/// temporary views, whose snapshots are their own.
+pub(crate) fn snapshot_key(catalog: &Catalog, ctx: &QueryContext) -> Option<SnapshotKey> {
+    ctx.temp_views.is_empty().then(|| SnapshotKey {
+        catalog: catalog.id(),
+        epoch: catalog.epoch(),
+        database: ctx.database.clone(),
+        user: ctx.user.clone(),
+        search_path: ctx.search_path.clone(),
+    })
 }
 
 /// Recent snapshots, reused by statements of sessions without temporary views until the
@@ -83,15 +103,8 @@ const SNAPSHOTS_KEPT: usize = 8;
 
 /// The statement's snapshot: a cached one when nothing it depends on has changed.
 pub async fn snapshot(catalog: &Catalog, ctx: &QueryContext) -> Result<Arc<Snapshot>> {
-    if !ctx.temp_views.is_empty() {
+    let Some(key) = snapshot_key(catalog, ctx) else {
         return Ok(Arc::new(Snapshot::take(catalog, ctx).await?));
-    }
-    let key = SnapshotKey {
-        catalog: catalog.id(),
-        epoch: catalog.epoch(),
-        database: ctx.database.clone(),
-        user: ctx.user.clone(),
-        search_path: ctx.search_path.clone(),
     };
     let cached = snapshots()
         .iter()
@@ -118,7 +131,7 @@ fn snapshots() -> std::sync::MutexGuard<'static, Vec<(SnapshotKey, Arc<Snapshot>
 }
 
 /// Relations whose rows depend on the session beyond the snapshot's key.
-fn session_dependent(name: &str) -> bool {
+pub(crate) fn session_dependent(name: &str) -> bool {
     matches!(name, "pg_settings" | "pg_stat_activity")
 }
 

@@ -27,7 +27,8 @@ use tokio::sync::Mutex;
 
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
-use crate::exec::{Engine, RowCursor};
+use crate::exec::{Engine, RowCursor, RowStream};
+use crate::pg_catalog::results;
 use crate::session::{Session, TransactionStatus};
 use crate::sql::copy::CopyFormat;
 use crate::sql::parse::{Parsed, parse_statement};
@@ -85,6 +86,13 @@ enum PreparedKind {
     Query {
         plan: LogicalPlan,
         tag: RowsTag,
+        /// Where to keep the answer of a catalog-only statement.
+        keep: Option<results::Slot>,
+    },
+    /// A catalog-only statement answered already (see [`results`]); planned afresh if the
+    /// catalog has changed by the time it runs.
+    Kept {
+        statement: Box<Statement>,
     },
     DeclareCursor {
         name: String,
@@ -392,6 +400,18 @@ impl Connection {
         }
         match statement {
             Statement::Query(_) => {
+                if declared.is_empty()
+                    && let Some(answer) = self.kept_answer(&sql)
+                {
+                    return Ok(Prepared {
+                        sql,
+                        param_types: Vec::new(),
+                        columns: Some(answer.columns.clone()),
+                        kind: PreparedKind::Kept {
+                            statement: Box::new(statement),
+                        },
+                    });
+                }
                 self.prepare_query(sql, statement, declared, RowsTag::Select)
                     .await
             }
@@ -421,11 +441,16 @@ impl Connection {
             Statement::Query(query) => Some(query.clone()),
             _ => None,
         };
+        let slot = query
+            .as_ref()
+            .and_then(|_| results::slot(self.service.engine.catalog(), &ctx, &sql));
         let mut statement = statement;
         if let Statement::Query(query) = &mut statement {
             literals::int4_output_literals(query);
         }
         let planned = self.service.engine.plan(&ctx, statement, declared).await?;
+        let keep =
+            slot.filter(|_| planned.param_types.is_empty() && results::keepable(&planned.plan));
         let columns = Arc::new(planned.plan.schema().as_arrow().clone());
         let columns = match query {
             Some(query) => names::postgres_names(&query, columns),
@@ -438,6 +463,7 @@ impl Connection {
             kind: PreparedKind::Query {
                 plan: planned.plan,
                 tag,
+                keep,
             },
         })
     }
@@ -473,7 +499,34 @@ impl Connection {
     async fn run(&mut self, prepared: &Prepared, params: Vec<ScalarValue>) -> Result<Output> {
         match &prepared.kind {
             PreparedKind::Empty => Ok(Output::Empty),
-            PreparedKind::Query { plan, tag } => {
+            PreparedKind::Query { plan, tag, keep } => {
+                let columns = prepared.columns.clone();
+                if let (Some(slot), Some(columns)) = (keep, &columns) {
+                    let batches = match results::lookup(slot, &params) {
+                        Some(answer) => answer.batches.clone(),
+                        None => {
+                            let ctx = self.session.query_context();
+                            let batches = self
+                                .service
+                                .engine
+                                .execute(&ctx, plan.clone(), params.clone())
+                                .await?
+                                .collect_all()
+                                .await?;
+                            let answer = results::Answer {
+                                columns: columns.clone(),
+                                batches: batches.clone(),
+                            };
+                            results::store(slot.clone(), params, answer);
+                            batches
+                        }
+                    };
+                    let stream = RowStream::from_batches(columns.clone(), batches);
+                    return Ok(Output::Rows {
+                        cursor: RowCursor::new(stream).with_schema(columns.clone()),
+                        tag: *tag,
+                    });
+                }
                 let ctx = self.session.query_context();
                 let stream = self
                     .service
@@ -481,10 +534,32 @@ impl Connection {
                     .execute(&ctx, plan.clone(), params)
                     .await?;
                 let mut cursor = RowCursor::new(stream);
-                if let Some(columns) = &prepared.columns {
-                    cursor = cursor.with_schema(columns.clone());
+                if let Some(columns) = columns {
+                    cursor = cursor.with_schema(columns);
                 }
                 Ok(Output::Rows { cursor, tag: *tag })
+            }
+            PreparedKind::Kept { statement } => {
+                let answer = match self.kept_answer(&prepared.sql) {
+                    Some(current) => current,
+                    None => {
+                        let fresh = self
+                            .prepare_query(
+                                prepared.sql.clone(),
+                                (**statement).clone(),
+                                &[],
+                                RowsTag::Select,
+                            )
+                            .await?;
+                        return Box::pin(self.run(&fresh, params)).await;
+                    }
+                };
+                let stream =
+                    RowStream::from_batches(answer.columns.clone(), answer.batches.clone());
+                Ok(Output::Rows {
+                    cursor: RowCursor::new(stream).with_schema(answer.columns.clone()),
+                    tag: RowsTag::Select,
+                })
             }
             PreparedKind::DeclareCursor {
                 name,
@@ -526,6 +601,17 @@ impl Connection {
         self.portals.clear();
         self.statements.clear();
         self.session.variables.reset_all();
+    }
+}
+
+impl Connection {
+    /// The kept answer to a catalog-only statement, as the catalog is now.
+    fn kept_answer(&self, sql: &str) -> Option<Arc<results::Answer>> {
+        let ctx = self.session.query_context();
+        results::lookup(
+            &results::slot(self.service.engine.catalog(), &ctx, sql)?,
+            &[],
+        )
     }
 }
 

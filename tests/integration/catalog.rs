@@ -522,3 +522,57 @@ async fn catalog_relations_show_other_connections_ddl_at_once() {
         "a dropped table"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kept_catalog_answers_follow_ddl_and_skip_session_values() {
+    let server = TestServer::start().await;
+    let client = server.connect().await;
+    let names = "SELECT relname FROM pg_catalog.pg_class WHERE relname LIKE 'kept%' ORDER BY 1";
+    client
+        .batch_execute("CREATE TABLE kept_a (id int) USING parquet")
+        .await
+        .unwrap();
+    let relnames = |rows: Vec<tokio_postgres::Row>| -> Vec<String> {
+        rows.iter().map(|row| row.get::<_, String>(0)).collect()
+    };
+    // The first run keeps the answer; the statement prepared next is served from it.
+    let first = client.prepare(names).await.unwrap();
+    assert_eq!(
+        relnames(client.query(&first, &[]).await.unwrap()),
+        ["kept_a"]
+    );
+    let kept = client.prepare(names).await.unwrap();
+    assert_eq!(
+        relnames(client.query(&kept, &[]).await.unwrap()),
+        ["kept_a"]
+    );
+    client
+        .batch_execute("CREATE TABLE kept_b (id int) USING parquet")
+        .await
+        .unwrap();
+    assert_eq!(
+        relnames(client.query(&kept, &[]).await.unwrap()),
+        ["kept_a", "kept_b"],
+        "a statement prepared from a kept answer plans afresh once the catalog changed"
+    );
+    assert_eq!(
+        text(simple_rows(&client, names).await),
+        [["kept_a"], ["kept_b"]]
+    );
+    // Answers that depend on more than the catalog are never kept.
+    let txid = "SELECT txid_current() FROM pg_catalog.pg_class WHERE relname = 'kept_a'";
+    let once = text(simple_rows(&client, txid).await);
+    let again = text(simple_rows(&client, txid).await);
+    assert_ne!(once, again, "txid_current() moves between statements");
+    let setting = "SELECT current_setting('application_name') FROM pg_catalog.pg_class WHERE relname = 'kept_a'";
+    client
+        .batch_execute("SET application_name = 'one'")
+        .await
+        .unwrap();
+    assert_eq!(text(simple_rows(&client, setting).await), [["one"]]);
+    client
+        .batch_execute("SET application_name = 'two'")
+        .await
+        .unwrap();
+    assert_eq!(text(simple_rows(&client, setting).await), [["two"]]);
+}

@@ -1,0 +1,154 @@
+//! Answers to catalog-only statements, reused while the catalog snapshot they were computed
+//! from is current.
+//!
+//! psql, drivers and BI tools send the same catalog queries over and over (psql's `\d` alone
+//! is eight statements); planning and running one through DataFusion costs milliseconds, a
+//! kept answer microseconds. A statement qualifies when it reads only pg_catalog and
+//! information_schema relations whose rows depend on nothing but the snapshot, and calls only
+//! functions whose answers do too. Its rows are kept under (statement text, snapshot key,
+//! parameter values) — the key holds the catalog's epoch, so any DDL retires them — and
+//! sessions with temporary views never share them. A parameterless statement found here is
+//! not even planned; one with parameters is planned (its Describe needs that) but not run.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::common::ScalarValue;
+use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+use datafusion::logical_expr::{Expr, LogicalPlan, Volatility};
+
+use crate::exec::catalog_bridge::Catalog;
+use crate::pg_catalog::{SnapshotKey, functions, is_system_schema, session_dependent};
+use crate::session::QueryContext;
+
+/// Kept answers, by statement text, snapshot and parameter values.
+type Answers = HashMap<(String, SnapshotKey, Vec<ScalarValue>), Arc<Answer>>;
+static RESULTS: Mutex<Option<Answers>> = Mutex::new(None);
+const ANSWERS_KEPT: usize = 512;
+/// An answer larger than this is not kept.
+const LARGEST_KEPT_BYTES: usize = 4 << 20;
+
+/// The rows of one statement, with the columns as they were described to the client.
+#[derive(Debug)]
+pub struct Answer {
+    pub columns: SchemaRef,
+    pub batches: Vec<RecordBatch>,
+}
+
+/// Where a statement's answer is kept: its text under the snapshot it was planned against.
+#[derive(Debug, Clone)]
+pub struct Slot {
+    sql: String,
+    key: SnapshotKey,
+}
+
+/// The slot for `sql` in this session as the catalog is now; `None` for sessions whose
+/// catalog view is their own (temporary views).
+pub fn slot(catalog: &Catalog, ctx: &QueryContext, sql: &str) -> Option<Slot> {
+    Some(Slot {
+        sql: sql.to_string(),
+        key: super::snapshot_key(catalog, ctx)?,
+    })
+}
+
+/// The kept answer for the slot and parameter values, if any.
+pub fn lookup(slot: &Slot, params: &[ScalarValue]) -> Option<Arc<Answer>> {
+    let results = results();
+    results
+        .as_ref()?
+        .get(&(slot.sql.clone(), slot.key.clone(), params.to_vec()))
+        .cloned()
+}
+
+/// Keeps an answer; answers of older epochs of the same catalog go.
+pub fn store(slot: Slot, params: Vec<ScalarValue>, answer: Answer) {
+    let bytes: usize = answer
+        .batches
+        .iter()
+        .map(RecordBatch::get_array_memory_size)
+        .sum();
+    if bytes > LARGEST_KEPT_BYTES {
+        return;
+    }
+    let mut results = results();
+    let kept = results.get_or_insert_with(HashMap::new);
+    kept.retain(|(_, key, _), _| !key.superseded_by(&slot.key));
+    if kept.len() >= ANSWERS_KEPT {
+        kept.clear();
+    }
+    kept.insert((slot.sql, slot.key, params), Arc::new(answer));
+}
+
+fn results() -> std::sync::MutexGuard<'static, Option<Answers>> {
+    // Entries are inserted whole, so a poisoned map is still consistent.
+    RESULTS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Functions whose answers depend on more than the snapshot and the key's session fields.
+const UNKEPT_FUNCTIONS: &[&str] = &[
+    "txid_current",
+    "inet_client_addr",
+    "pg_backend_pid",
+    "current_setting",
+    "set_config",
+];
+
+/// Session constants determined by the snapshot key (database, user, search path).
+const KEY_CONSTANTS: &[&str] = &[
+    "version",
+    "current_database",
+    "current_catalog",
+    "current_schema",
+    "current_schemas",
+    "current_user",
+    "session_user",
+    "user",
+    "current_role",
+];
+
+/// Whether the planned statement's answer depends only on the catalog snapshot.
+/// Statements reading no catalog relation are not kept: they gain nothing.
+pub fn keepable(plan: &LogicalPlan) -> bool {
+    let mut keepable = true;
+    let mut reads_catalog = false;
+    let _ = plan.apply_with_subqueries(|node| {
+        if let LogicalPlan::TableScan(scan) = node {
+            let system = scan
+                .table_name
+                .schema()
+                .is_some_and(|schema| is_system_schema(schema));
+            if !system || session_dependent(scan.table_name.table()) {
+                keepable = false;
+            }
+            reads_catalog = true;
+        }
+        let _ = node.apply_expressions(|expr| {
+            expr.apply(|expr| {
+                match expr {
+                    Expr::ScalarFunction(call) => {
+                        let name = call.func.name();
+                        let immutable = call.func.signature().volatility == Volatility::Immutable;
+                        let snapshot_only = (functions::is_catalog_function(name)
+                            || KEY_CONSTANTS.contains(&name))
+                            && !UNKEPT_FUNCTIONS.contains(&name);
+                        keepable &= immutable || snapshot_only;
+                    }
+                    _ => {}
+                }
+                Ok(if keepable {
+                    TreeNodeRecursion::Continue
+                } else {
+                    TreeNodeRecursion::Stop
+                })
+            })
+        });
+        Ok(if keepable {
+            TreeNodeRecursion::Continue
+        } else {
+            TreeNodeRecursion::Stop
+        })
+    });
+    keepable && reads_catalog
+}
