@@ -53,6 +53,13 @@ pub fn slot(catalog: &Catalog, ctx: &QueryContext, sql: &str) -> Option<Slot> {
     })
 }
 
+impl Slot {
+    /// Whether the catalog is still as it was when the slot was taken.
+    pub fn is_current(&self, catalog: &Catalog, ctx: &QueryContext) -> bool {
+        super::snapshot_key(catalog, ctx).is_some_and(|key| key == self.key)
+    }
+}
+
 /// The kept answer for the slot and parameter values, if any.
 pub fn lookup(slot: &Slot, params: &[ScalarValue]) -> Option<Arc<Answer>> {
     let results = results();

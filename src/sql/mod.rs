@@ -86,8 +86,9 @@ enum PreparedKind {
     Query {
         plan: LogicalPlan,
         tag: RowsTag,
-        /// Where to keep the answer of a catalog-only statement.
-        keep: Option<results::Slot>,
+        /// For a catalog-only statement: where its answer is kept, and the statement to plan
+        /// again once the catalog has changed.
+        keep: Option<Box<Keeping>>,
     },
     /// A catalog-only statement answered already (see [`results`]); planned afresh if the
     /// catalog has changed by the time it runs.
@@ -107,6 +108,12 @@ enum PreparedKind {
         columns: SchemaRef,
         format: CopyFormat,
     },
+}
+
+/// A catalog-only query's answer slot and its statement.
+struct Keeping {
+    slot: results::Slot,
+    statement: Statement,
 }
 
 /// A portal: a prepared statement with bound parameters, run at most once and read in pieces.
@@ -444,13 +451,20 @@ impl Connection {
         let slot = query
             .as_ref()
             .and_then(|_| results::slot(self.service.engine.catalog(), &ctx, &sql));
+        let original = statement.clone();
         let mut statement = statement;
         if let Statement::Query(query) = &mut statement {
             literals::int4_output_literals(query);
         }
         let planned = self.service.engine.plan(&ctx, statement, declared).await?;
-        let keep =
-            slot.filter(|_| planned.param_types.is_empty() && results::keepable(&planned.plan));
+        let keep = slot
+            .filter(|_| results::keepable(&planned.plan))
+            .map(|slot| {
+                Box::new(Keeping {
+                    slot,
+                    statement: original,
+                })
+            });
         let columns = Arc::new(planned.plan.schema().as_arrow().clone());
         let columns = match query {
             Some(query) => names::postgres_names(&query, columns),
@@ -501,11 +515,25 @@ impl Connection {
             PreparedKind::Empty => Ok(Output::Empty),
             PreparedKind::Query { plan, tag, keep } => {
                 let columns = prepared.columns.clone();
-                if let (Some(slot), Some(columns)) = (keep, &columns) {
+                if let (Some(keeping), Some(columns)) = (keep, &columns) {
+                    let ctx = self.session.query_context();
+                    if !keeping.slot.is_current(self.service.engine.catalog(), &ctx) {
+                        let declared: Vec<Option<DataType>> =
+                            prepared.param_types.iter().cloned().map(Some).collect();
+                        let fresh = self
+                            .prepare_query(
+                                prepared.sql.clone(),
+                                keeping.statement.clone(),
+                                &declared,
+                                *tag,
+                            )
+                            .await?;
+                        return Box::pin(self.run(&fresh, params)).await;
+                    }
+                    let slot = &keeping.slot;
                     let batches = match results::lookup(slot, &params) {
                         Some(answer) => answer.batches.clone(),
                         None => {
-                            let ctx = self.session.query_context();
                             let batches = self
                                 .service
                                 .engine

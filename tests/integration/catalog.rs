@@ -559,6 +559,31 @@ async fn kept_catalog_answers_follow_ddl_and_skip_session_values() {
         text(simple_rows(&client, names).await),
         [["kept_a"], ["kept_b"]]
     );
+    // Answers with parameters are kept per value; a statement prepared before DDL plans
+    // afresh after it.
+    let by_name = client
+        .prepare("SELECT count(*) FROM pg_catalog.pg_class WHERE relname = $1")
+        .await
+        .unwrap();
+    let count = |name: &'static str| {
+        let by_name = by_name.clone();
+        let client = &client;
+        async move {
+            client
+                .query_one(&by_name, &[&name])
+                .await
+                .unwrap()
+                .get::<_, i64>(0)
+        }
+    };
+    assert_eq!(count("kept_a").await, 1);
+    assert_eq!(count("kept_c").await, 0);
+    assert_eq!(count("kept_a").await, 1);
+    client
+        .batch_execute("CREATE TABLE kept_c (id int) USING parquet")
+        .await
+        .unwrap();
+    assert_eq!(count("kept_c").await, 1, "a statement prepared before DDL");
     // Answers that depend on more than the catalog are never kept.
     let txid = "SELECT txid_current() FROM pg_catalog.pg_class WHERE relname = 'kept_a'";
     let once = text(simple_rows(&client, txid).await);
