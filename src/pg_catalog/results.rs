@@ -13,10 +13,12 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::array::{RecordBatch, UInt32Array};
+use datafusion::arrow::compute::{concat_batches, take_record_batch};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::common::ScalarValue;
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+use datafusion::logical_expr::expr::ScalarFunction;
 use datafusion::logical_expr::{Expr, LogicalPlan, Volatility};
 
 use crate::exec::catalog_bridge::Catalog;
@@ -71,6 +73,9 @@ pub fn lookup(slot: &Slot, params: &[ScalarValue]) -> Option<Arc<Answer>> {
 
 /// Keeps an answer; answers of older epochs of the same catalog go.
 pub fn store(slot: Slot, params: Vec<ScalarValue>, answer: Answer) {
+    let Some(answer) = compacted(answer) else {
+        return;
+    };
     let bytes: usize = answer
         .batches
         .iter()
@@ -86,6 +91,21 @@ pub fn store(slot: Slot, params: Vec<ScalarValue>, answer: Answer) {
         kept.clear();
     }
     kept.insert((slot.sql, slot.key, params), Arc::new(answer));
+}
+
+/// The answer in one batch of its own: result batches often slice arrays of a whole catalog
+/// relation, which keeping them would keep too.
+fn compacted(answer: Answer) -> Option<Answer> {
+    let Some(first) = answer.batches.first() else {
+        return Some(answer);
+    };
+    let batch = concat_batches(&first.schema(), &answer.batches).ok()?;
+    let rows = UInt32Array::from_iter_values(0..u32::try_from(batch.num_rows()).ok()?);
+    let batch = take_record_batch(&batch, &rows).ok()?;
+    Some(Answer {
+        columns: answer.columns,
+        batches: vec![batch],
+    })
 }
 
 fn results() -> std::sync::MutexGuard<'static, Option<Answers>> {
@@ -115,6 +135,15 @@ const KEY_CONSTANTS: &[&str] = &[
     "current_role",
 ];
 
+/// `current_setting('search_path')`: part of the snapshot key (Grafana's table list asks).
+fn reads_search_path(call: &ScalarFunction) -> bool {
+    call.func.name() == "current_setting"
+        && matches!(
+            call.args.first(),
+            Some(Expr::Literal(ScalarValue::Utf8(Some(name)), _)) if name.eq_ignore_ascii_case("search_path")
+        )
+}
+
 /// Whether the planned statement's answer depends only on the catalog snapshot.
 /// Statements reading no catalog relation are not kept: they gain nothing.
 pub fn keepable(plan: &LogicalPlan) -> bool {
@@ -137,9 +166,10 @@ pub fn keepable(plan: &LogicalPlan) -> bool {
                     Expr::ScalarFunction(call) => {
                         let name = call.func.name();
                         let immutable = call.func.signature().volatility == Volatility::Immutable;
-                        let snapshot_only = (functions::is_catalog_function(name)
-                            || KEY_CONSTANTS.contains(&name))
-                            && !UNKEPT_FUNCTIONS.contains(&name);
+                        let snapshot_only = reads_search_path(call)
+                            || ((functions::is_catalog_function(name)
+                                || KEY_CONSTANTS.contains(&name))
+                                && !UNKEPT_FUNCTIONS.contains(&name));
                         keepable &= immutable || snapshot_only;
                     }
                     _ => {}

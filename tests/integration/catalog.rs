@@ -600,4 +600,19 @@ async fn kept_catalog_answers_follow_ddl_and_skip_session_values() {
         .await
         .unwrap();
     assert_eq!(text(simple_rows(&client, setting).await), [["two"]]);
+    let path =
+        "SELECT current_setting('search_path') FROM pg_catalog.pg_class WHERE relname = 'kept_a'";
+    client
+        .batch_execute("SET search_path = public")
+        .await
+        .unwrap();
+    assert_eq!(text(simple_rows(&client, path).await), [["public"]]);
+    client
+        .batch_execute("SET search_path = default, public")
+        .await
+        .unwrap();
+    assert_eq!(
+        text(simple_rows(&client, path).await),
+        [["default, public"]]
+    );
 }
