@@ -22,7 +22,8 @@ use datafusion::logical_expr::expr::ScalarFunction;
 use datafusion::logical_expr::{Expr, LogicalPlan, Volatility};
 
 use crate::exec::catalog_bridge::Catalog;
-use crate::pg_catalog::{SnapshotKey, functions, is_system_schema, session_dependent};
+use crate::pg_catalog::definitions::system_relation;
+use crate::pg_catalog::{PG_CATALOG, SnapshotKey, functions, is_system_schema, session_dependent};
 use crate::session::QueryContext;
 
 /// Kept answers, by statement text, snapshot and parameter values.
@@ -113,6 +114,9 @@ fn results() -> std::sync::MutexGuard<'static, Option<Answers>> {
     RESULTS.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Table functions whose rows depend on their (constant) arguments only.
+const SERIES: &[&str] = &["generate_series()", "range()"];
+
 /// Functions whose answers depend on more than the snapshot and the key's session fields.
 const UNKEPT_FUNCTIONS: &[&str] = &[
     "txid_current",
@@ -151,14 +155,17 @@ pub fn keepable(plan: &LogicalPlan) -> bool {
     let mut reads_catalog = false;
     let _ = plan.apply_with_subqueries(|node| {
         if let LogicalPlan::TableScan(scan) = node {
-            let system = scan
-                .table_name
-                .schema()
-                .is_some_and(|schema| is_system_schema(schema));
-            if !system || session_dependent(scan.table_name.table()) {
+            let table = scan.table_name.table();
+            let system = match scan.table_name.schema() {
+                Some(schema) => is_system_schema(schema),
+                // Unqualified names resolve to pg_catalog first, as in PostgreSQL.
+                None => system_relation(PG_CATALOG, table).is_some(),
+            };
+            let series = scan.table_name.schema().is_none() && SERIES.contains(&table);
+            if !(system || series) || session_dependent(table) {
                 keepable = false;
             }
-            reads_catalog = true;
+            reads_catalog |= system;
         }
         let _ = node.apply_expressions(|expr| {
             expr.apply(|expr| {

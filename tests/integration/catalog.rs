@@ -527,7 +527,7 @@ async fn catalog_relations_show_other_connections_ddl_at_once() {
 async fn kept_catalog_answers_follow_ddl_and_skip_session_values() {
     let server = TestServer::start().await;
     let client = server.connect().await;
-    let names = "SELECT relname FROM pg_catalog.pg_class WHERE relname LIKE 'kept%' ORDER BY 1";
+    let names = "SELECT relname FROM pg_class WHERE relname LIKE 'kept%' ORDER BY 1";
     client
         .batch_execute("CREATE TABLE kept_a (id int) USING parquet")
         .await
