@@ -188,12 +188,32 @@ impl Engine {
         } else {
             plan.with_param_values(params)?
         };
-        let state = self.state_for(ctx);
+        let mut state = self.state_for(ctx);
+        if reads_only_catalog(&plan) {
+            // Catalog relations are one small batch each: partitioning them buys nothing and
+            // costs planning and task hand-offs on every statement.
+            state.config_mut().options_mut().execution.target_partitions = 1;
+        }
         let physical = runtime::cooperative(subquery::physical_plan(&state, &plan).await?)?;
         Ok(self
             .cpu
             .execute(physical, state.task_ctx(), self.result_buffer))
     }
+}
+
+/// Whether every table the plan reads (subqueries included) is a catalog relation.
+fn reads_only_catalog(plan: &LogicalPlan) -> bool {
+    let mut only_catalog = true;
+    let _ = plan.apply_with_subqueries(|node| {
+        if let LogicalPlan::TableScan(scan) = node
+            && !crate::pg_catalog::is_catalog_scan(scan)
+        {
+            only_catalog = false;
+            return Ok(TreeNodeRecursion::Stop);
+        }
+        Ok(TreeNodeRecursion::Continue)
+    });
+    only_catalog
 }
 
 pub(crate) fn parser_options(options: &ConfigOptions) -> ParserOptions {

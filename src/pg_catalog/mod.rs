@@ -39,6 +39,15 @@ pub fn is_system_schema(schema: &str) -> bool {
     schema == PG_CATALOG || schema == INFORMATION_SCHEMA
 }
 
+/// Whether a table scan reads a pg_catalog or information_schema relation. Unqualified
+/// names resolve to pg_catalog first, as in PostgreSQL.
+pub fn is_catalog_scan(scan: &datafusion::logical_expr::TableScan) -> bool {
+    match scan.table_name.schema() {
+        Some(schema) => is_system_schema(schema),
+        None => system_relation(PG_CATALOG, scan.table_name.table()).is_some(),
+    }
+}
+
 /// Whether planning `statement` needs a [`Snapshot`]: it names a pg_catalog or
 /// information_schema relation, or calls a catalog function.
 pub fn needs_snapshot(statement: &Statement) -> bool {

@@ -22,8 +22,7 @@ use datafusion::logical_expr::expr::ScalarFunction;
 use datafusion::logical_expr::{Expr, LogicalPlan, Volatility};
 
 use crate::exec::catalog_bridge::Catalog;
-use crate::pg_catalog::definitions::system_relation;
-use crate::pg_catalog::{PG_CATALOG, SnapshotKey, functions, is_system_schema, session_dependent};
+use crate::pg_catalog::{SnapshotKey, functions, is_catalog_scan, session_dependent};
 use crate::session::QueryContext;
 
 /// Kept answers, by statement text, snapshot and parameter values.
@@ -156,11 +155,7 @@ pub fn keepable(plan: &LogicalPlan) -> bool {
     let _ = plan.apply_with_subqueries(|node| {
         if let LogicalPlan::TableScan(scan) = node {
             let table = scan.table_name.table();
-            let system = match scan.table_name.schema() {
-                Some(schema) => is_system_schema(schema),
-                // Unqualified names resolve to pg_catalog first, as in PostgreSQL.
-                None => system_relation(PG_CATALOG, table).is_some(),
-            };
+            let system = is_catalog_scan(scan);
             let series = scan.table_name.schema().is_none() && SERIES.contains(&table);
             if !(system || series) || session_dependent(table) {
                 keepable = false;
