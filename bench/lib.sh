@@ -16,3 +16,25 @@ start_lakeport_at() {
     LP_PID=$!
     wait_port "$1"
 }
+
+# build_server_and_client BIN: release builds of the server (as `cargo run --release` builds
+# it) and of the benchmark client BIN, each on its own (their feature sets differ); sets
+# $LAKEPORT and $CLIENT.
+build_server_and_client() {
+    cargo build --release -p lakeport --bin lakeport
+    cargo build --release -p lakeport-bench --bin "$1"
+    LAKEPORT=$CARGO_TARGET_DIR/release/lakeport
+    CLIENT=$CARGO_TARGET_DIR/release/$1
+}
+
+# use_scratch_dir: a temporary $WORK, removed at exit after the server ($LP_PID) is stopped.
+use_scratch_dir() {
+    WORK=$(mktemp -d)
+    LP_PID=""
+    trap remove_scratch_dir EXIT
+}
+
+remove_scratch_dir() {
+    [ -n "$LP_PID" ] && kill "$LP_PID" 2>/dev/null || true
+    rm -rf "$WORK"
+}

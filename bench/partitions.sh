@@ -16,18 +16,8 @@ PORT=55442
 
 source scripts/env.sh
 source bench/lib.sh
-cargo build --release -p lakeport --bin lakeport
-cargo build --release -p lakeport-bench --bin partitions
-LAKEPORT=$CARGO_TARGET_DIR/release/lakeport
-CLIENT=$CARGO_TARGET_DIR/release/partitions
-
-WORK=$(mktemp -d)
-LP_PID=""
-cleanup() {
-    [ -n "$LP_PID" ] && kill "$LP_PID" 2>/dev/null || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
+build_server_and_client partitions
+use_scratch_dir
 mkdir -p "$WORK/lake/many" "$WORK/lake/one"
 
 start_lakeport_at "$PORT" "$WORK/warehouse" "$WORK/lakeport.log"

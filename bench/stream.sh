@@ -22,11 +22,7 @@ mkdir -p "$DATA"
 
 source scripts/env.sh
 source bench/lib.sh
-# Built as `cargo run --release` builds it, and the client on its own (feature sets differ).
-cargo build --release -p lakeport --bin lakeport
-cargo build --release -p lakeport-bench --bin stream
-LAKEPORT=$CARGO_TARGET_DIR/release/lakeport
-STREAM=$CARGO_TARGET_DIR/release/stream
+build_server_and_client stream
 
 LP_PID=""
 cleanup() {
@@ -82,7 +78,7 @@ PG_ROWS=$(psql "$PG" -tAc "SELECT count(*) FROM lineitem")
 best() { # server-connstr format → best rows/s over RUNS runs
     local best=0 line rate
     for _ in $(seq 1 "$RUNS"); do
-        line=$("$STREAM" "$1" "$QUERY" "$2")
+        line=$("$CLIENT" "$1" "$QUERY" "$2")
         [ "$(echo "$line" | cut -d' ' -f1)" = "$LP_ROWS" ] || { echo "short read: $line" >&2; exit 1; }
         rate=$(echo "$line" | cut -d' ' -f3)
         [ "$rate" -gt "$best" ] && best=$rate

@@ -5,6 +5,8 @@
 //! Arrow types without a PostgreSQL twin map to the nearest type that holds every value:
 //! `uint64` → numeric(20,0), structs and maps → json.
 
+use std::fmt::Write as _;
+
 use datafusion::arrow::datatypes::{DataType, IntervalUnit, TimeUnit};
 
 pub mod oid {
@@ -178,6 +180,25 @@ pub fn arrow_type_for_oid(type_oid: u32) -> Result<Option<DataType>, u32> {
         oid::UUID => DataType::FixedSizeBinary(16),
         other => return Err(other),
     }))
+}
+
+/// Writes `text` as a JSON string.
+pub fn write_json_string(out: &mut String, text: &str) {
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
 }
 
 /// The elements of a one-dimensional array in PostgreSQL's text form (`{1,2}`,

@@ -16,7 +16,7 @@ use tokio_postgres::types::{ToSql, Type};
 #[path = "client.rs"]
 mod client;
 
-use client::{connect, latencies, ms, time_runs};
+use client::{connect, latencies, ms, percentiles, time_runs};
 
 /// The table `\d` and the kit's table-specific queries are pointed at.
 const DESCRIBED_SCHEMA: &str = "s7";
@@ -268,14 +268,18 @@ async fn lookup(client: &Client, variable: &str) -> String {
         }
         other => panic!("unknown BI variable @{other}"),
     };
-    let messages = client.simple_query(&sql).await.expect("look up a variable");
-    messages
-        .iter()
-        .find_map(|message| match message {
-            tokio_postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_string),
-            _ => None,
-        })
+    first_value(client, &sql)
+        .await
         .unwrap_or_else(|| panic!("no value for @{variable}"))
+}
+
+/// The first column of the first row `sql` returns, as text.
+async fn first_value(client: &Client, sql: &str) -> Option<String> {
+    let messages = client.simple_query(sql).await.expect("a lookup query");
+    messages.iter().find_map(|message| match message {
+        tokio_postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_string),
+        _ => None,
+    })
 }
 
 /// The statements psql sent for `\d trips`, as recorded: the lookup by name, then those
@@ -320,22 +324,13 @@ async fn cold_describe(
         describe(client, statements).await;
         timings.push(start.elapsed());
     }
-    timings.sort();
-    (timings[runs / 2], timings[runs * 9 / 10])
+    percentiles(timings)
 }
 
 /// psql's `\d`: look the table up, then run the rest with its OID.
 async fn describe(client: &Client, statements: &[String]) {
-    let found = client
-        .simple_query(&statements[0])
+    let oid = first_value(client, &statements[0])
         .await
-        .expect("psql's table lookup");
-    let oid = found
-        .iter()
-        .find_map(|message| match message {
-            tokio_postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_string),
-            _ => None,
-        })
         .expect("the described table exists");
     for sql in &statements[1..] {
         client

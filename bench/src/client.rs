@@ -39,7 +39,13 @@ where
         round_trip().await;
         timings.push(start.elapsed());
     }
+    percentiles(timings)
+}
+
+/// p50 and p90 of some timings (at least one).
+pub fn percentiles(mut timings: Vec<Duration>) -> (Duration, Duration) {
     timings.sort();
+    let runs = timings.len();
     (timings[runs / 2], timings[runs * 9 / 10])
 }
 

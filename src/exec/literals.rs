@@ -39,10 +39,12 @@ impl ExprPlanner for UnknownLiterals {
             let target = other.get_type(schema).ok()?;
             read_as(text, &target).map(|value| Expr::Literal(value, None))
         };
-        let (left, right) = match (read(&right, &left), read(&left, &right)) {
-            (Some(right), _) => (left, right),
-            (None, Some(left)) => (left, right),
-            (None, None) => (left, right),
+        let (left, right) = if let Some(typed) = read(&right, &left) {
+            (left, typed)
+        } else if let Some(typed) = read(&left, &right) {
+            (typed, right)
+        } else {
+            (left, right)
         };
         Ok(PlannerResult::Original(RawBinaryExpr { op, left, right }))
     }

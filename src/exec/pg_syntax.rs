@@ -71,21 +71,12 @@ impl VisitorMut for ScalarFunctionsInFrom {
             .and_then(|p| p.as_ident())
             .map(|i| i.value.to_ascii_lowercase())
             .unwrap_or_default();
-        let unnamed_args = || -> Vec<Expr> {
-            args.args
-                .iter()
-                .filter_map(|arg| match arg {
-                    FunctionArg::Unnamed(FunctionArgExpr::Expr(expr)) => Some(expr.clone()),
-                    _ => None,
-                })
-                .collect()
-        };
         let array_exprs = match function_name.as_str() {
-            "unnest" => Some(unnamed_args()),
+            "unnest" => Some(unnamed_args(&args.args)),
             // DataFusion's table function takes constants only; the array function of the
             // same name takes any expression.
             "generate_series" if args.args.iter().any(reads_columns) => {
-                Some(vec![call_with("generate_series", unnamed_args())])
+                Some(vec![call_with("generate_series", unnamed_args(&args.args))])
             }
             _ => None,
         };
@@ -339,16 +330,19 @@ fn is_named(function: &Function, name: &str) -> bool {
 
 fn function_args(function: &Function) -> Vec<Expr> {
     match &function.args {
-        FunctionArguments::List(list) => list
-            .args
-            .iter()
-            .filter_map(|arg| match arg {
-                FunctionArg::Unnamed(FunctionArgExpr::Expr(expr)) => Some(expr.clone()),
-                _ => None,
-            })
-            .collect(),
+        FunctionArguments::List(list) => unnamed_args(&list.args),
         _ => Vec::new(),
     }
+}
+
+/// The positional arguments that are plain expressions.
+fn unnamed_args(args: &[FunctionArg]) -> Vec<Expr> {
+    args.iter()
+        .filter_map(|arg| match arg {
+            FunctionArg::Unnamed(FunctionArgExpr::Expr(expr)) => Some(expr.clone()),
+            _ => None,
+        })
+        .collect()
 }
 
 const AGGREGATES: &[&str] = &[

@@ -42,16 +42,18 @@ pub async fn physical_plan(
     plan: &LogicalPlan,
 ) -> Result<Arc<dyn ExecutionPlan>> {
     let mut replacer = Replacer::new(state);
-    let prepared = replacer.replace(plan.clone(), Stage::BeforeAnalysis)?;
+    let prepared = replacer.replace(plan.clone(), Stage::BeforeAnalysis)?.data;
     let optimized = match state.optimize(&prepared) {
         Ok(optimized) => optimized,
         // A decorrelation DataFusion attempts and gets wrong: run every subquery by row.
         Err(error) => match replacer.replace(plan.clone(), Stage::AfterOptimization) {
-            Ok(replaced) if replaced != *plan => state.optimize(&replaced).map_err(|_| error)?,
+            Ok(replaced) if replaced.transformed => {
+                state.optimize(&replaced.data).map_err(|_| error)?
+            }
             _ => return Err(error),
         },
     };
-    let optimized = replacer.replace(optimized, Stage::AfterOptimization)?;
+    let optimized = replacer.replace(optimized, Stage::AfterOptimization)?.data;
     state
         .query_planner()
         .create_physical_plan(&optimized, state)
@@ -82,12 +84,8 @@ impl<'a> Replacer<'a> {
         }
     }
 
-    fn replace(&mut self, plan: LogicalPlan, stage: Stage) -> Result<LogicalPlan> {
-        if !plan.exists(|node| Ok(node.expressions().iter().any(contains_subquery)))? {
-            return Ok(plan);
-        }
+    fn replace(&mut self, plan: LogicalPlan, stage: Stage) -> Result<Transformed<LogicalPlan>> {
         plan.transform_down(|node| self.replace_in_node(node, stage))
-            .map(|t| t.data)
     }
 
     fn replace_in_node(
@@ -245,7 +243,6 @@ enum Answer {
 struct SubqueryFunction {
     /// Identity for DataFusion's expression equality: no two replacements are the same.
     id: u64,
-    name: String,
     kind: Kind,
     subquery: Arc<LogicalPlan>,
     outer: Vec<Column>,
@@ -278,16 +275,8 @@ impl SubqueryFunction {
         } else {
             Signature::any(arguments, Volatility::Volatile)
         };
-        let name = match kind {
-            Kind::Scalar => "subquery",
-            Kind::Exists { negated: false } => "exists",
-            Kind::Exists { negated: true } => "not_exists",
-            Kind::In { negated: false } => "in_subquery",
-            Kind::In { negated: true } => "not_in_subquery",
-        };
         Self {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-            name: name.to_string(),
             kind,
             subquery,
             outer,
@@ -507,7 +496,13 @@ impl Hash for SubqueryFunction {
 
 impl ScalarUDFImpl for SubqueryFunction {
     fn name(&self) -> &str {
-        &self.name
+        match self.kind {
+            Kind::Scalar => "subquery",
+            Kind::Exists { negated: false } => "exists",
+            Kind::Exists { negated: true } => "not_exists",
+            Kind::In { negated: false } => "in_subquery",
+            Kind::In { negated: true } => "not_in_subquery",
+        }
     }
 
     fn signature(&self) -> &Signature {

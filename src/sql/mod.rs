@@ -448,23 +448,21 @@ impl Connection {
             Statement::Query(query) => Some(query.clone()),
             _ => None,
         };
+        // Only statements naming the catalog can have a kept answer.
         let slot = query
             .as_ref()
+            .filter(|_| crate::pg_catalog::needs_snapshot(&statement))
             .and_then(|_| results::slot(self.service.engine.catalog(), &ctx, &sql));
-        let original = statement.clone();
+        let original = slot.as_ref().map(|_| statement.clone());
         let mut statement = statement;
         if let Statement::Query(query) = &mut statement {
             literals::int4_output_literals(query);
         }
         let planned = self.service.engine.plan(&ctx, statement, declared).await?;
         let keep = slot
+            .zip(original)
             .filter(|_| results::keepable(&planned.plan))
-            .map(|slot| {
-                Box::new(Keeping {
-                    slot,
-                    statement: original,
-                })
-            });
+            .map(|(slot, statement)| Box::new(Keeping { slot, statement }));
         let columns = Arc::new(planned.plan.schema().as_arrow().clone());
         let columns = match query {
             Some(query) => names::postgres_names(&query, columns),

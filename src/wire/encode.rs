@@ -448,7 +448,7 @@ fn write_json(array: &ArrayRef, row: usize, options: &EncodeOptions, out: &mut S
                 if i > 0 {
                     out.push(',');
                 }
-                text::write_json_string(out, field.name());
+                crate::pgtypes::write_json_string(out, field.name());
                 out.push(':');
                 write_json(s.column(i), row, options, out);
             }
@@ -467,7 +467,7 @@ fn write_json(array: &ArrayRef, row: usize, options: &EncodeOptions, out: &mut S
                 write_json(keys, i, options, &mut key);
                 match key.strip_prefix('"').and_then(|k| k.strip_suffix('"')) {
                     Some(_) => out.push_str(&key),
-                    None => text::write_json_string(out, &key),
+                    None => crate::pgtypes::write_json_string(out, &key),
                 }
                 out.push(':');
                 write_json(values, i, options, out);
@@ -537,7 +537,7 @@ fn write_json(array: &ArrayRef, row: usize, options: &EncodeOptions, out: &mut S
             {
                 out.push_str(&number);
             } else {
-                text::write_json_string(out, &number);
+                crate::pgtypes::write_json_string(out, &number);
             }
         }
         DataType::Union(_, _) => out.push_str("null"),
@@ -546,7 +546,7 @@ fn write_json(array: &ArrayRef, row: usize, options: &EncodeOptions, out: &mut S
             if let Ok(writer) = text_writer(array, options) {
                 writer(row, &mut buffer);
             }
-            text::write_json_string(out, &String::from_utf8_lossy(&buffer));
+            crate::pgtypes::write_json_string(out, &String::from_utf8_lossy(&buffer));
         }
     }
 }
