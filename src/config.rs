@@ -20,6 +20,7 @@ pub struct Config {
     pub demo: DemoConfig,
     pub session: SessionDefaults,
     pub log: LogConfig,
+    pub storage: crate::storage::StorageConfig,
     /// Tables declared over Parquet or CSV files (repeatable `[[tables]]`).
     pub tables: Vec<TableConfig>,
 }
@@ -72,14 +73,19 @@ impl Default for EngineConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CatalogConfig {
-    /// Local warehouse directory: demo data and (later) managed tables live here.
+    /// Local warehouse directory: the embedded metastore, the demo data, and the managed
+    /// tables of the `default` database live here.
     pub warehouse: PathBuf,
+    /// Where new databases without a LOCATION keep their managed tables: a URL such as
+    /// `s3://warehouse/managed/`, or empty for the warehouse directory.
+    pub managed_location: String,
 }
 
 impl Default for CatalogConfig {
     fn default() -> Self {
         Self {
             warehouse: PathBuf::from("warehouse"),
+            managed_location: String::new(),
         }
     }
 }
@@ -277,6 +283,8 @@ impl Config {
     /// Checks values that parse but cannot work.
     pub fn validate(&self) -> Result<(), ConfigError> {
         parse_byte_size(&self.engine.memory_limit)?;
+        crate::storage::StoreRegistry::try_new(&self.storage)?;
+        crate::storage::AllowedLocations::from_config(self).map_err(|e| ConfigError(e.message))?;
         if self.engine.batch_size == 0 {
             return Err(ConfigError("engine.batch_size must be positive".into()));
         }
@@ -346,21 +354,23 @@ mod tests {
 
     #[test]
     fn shipped_config_mentions_every_key() {
+        fn check(shipped: &str, path: &str, table: &toml::Table) {
+            assert!(shipped.contains(&format!("[{path}]")), "[{path}] missing");
+            for (key, value) in table {
+                match value.as_table() {
+                    Some(nested) => check(shipped, &format!("{path}.{key}"), nested),
+                    None => assert!(
+                        shipped.contains(&format!("\n{key} = ")),
+                        "{path}.{key} is not documented in config/lakeport.toml"
+                    ),
+                }
+            }
+        }
         let shipped = include_str!("../config/lakeport.toml");
         let tree = toml::Value::try_from(Config::default()).unwrap();
-        for (section, table) in tree.as_table().unwrap() {
-            let Some(table) = table.as_table() else {
-                continue;
-            };
-            assert!(
-                shipped.contains(&format!("[{section}]")),
-                "[{section}] missing"
-            );
-            for key in table.keys() {
-                assert!(
-                    shipped.contains(&format!("\n{key} = ")),
-                    "{section}.{key} is not documented in config/lakeport.toml"
-                );
+        for (section, value) in tree.as_table().unwrap() {
+            if let Some(table) = value.as_table() {
+                check(shipped, section, table);
             }
         }
     }

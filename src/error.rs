@@ -180,9 +180,13 @@ impl Error {
                 ErrorKind::DataException,
                 format!("could not read Parquet data: {e}"),
             ),
-            DataFusionError::ObjectStore(e) => {
-                Self::new(ErrorKind::Storage, format!("could not read data: {e}"))
-            }
+            DataFusionError::ObjectStore(e) => Self::new(
+                ErrorKind::Storage,
+                format!(
+                    "could not read data: {}",
+                    crate::storage::errors::scrub_configured(&e.to_string())
+                ),
+            ),
             DataFusionError::IoError(e) => {
                 Self::new(ErrorKind::Storage, format!("could not read data: {e}"))
             }

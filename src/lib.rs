@@ -8,6 +8,7 @@
 //!                         └─▶ sql::Connection (split → parse → route → prepare → run)
 //!                               ├─ utility: SET/SHOW/BEGIN/cursors ──▶ session
 //!                               └─ query ──▶ exec::Engine (resolve, plan, execute)
+//!                                              └─▶ storage (object stores, allowed locations)
 //!                         ◀── sql::Output { rows: RowCursor | command tag }
 //!                   wire encodes record batches to DataRows (text or binary) as they arrive
 //! ```
@@ -26,6 +27,7 @@ pub mod registry;
 pub mod server;
 pub mod session;
 pub mod sql;
+pub mod storage;
 pub mod wire;
 
 use std::future::Future;

@@ -40,8 +40,9 @@ pub async fn build(config: Config) -> Result<Arc<Service>> {
     Ok(Service::new(engine, Arc::new(config)))
 }
 
-/// Opens the embedded metastore under the warehouse; its `default` database keeps managed
-/// tables in the warehouse directory itself, as Spark's does.
+/// Opens the embedded metastore under the warehouse. Its `default` database, made on first
+/// open, keeps managed tables at `catalog.managed_location` or else in the warehouse
+/// directory itself, as Spark's does.
 fn open_metastore(config: &Config) -> Result<Arc<dyn lakeport_catalog::Metastore>> {
     let warehouse = std::path::absolute(&config.catalog.warehouse).map_err(|e| {
         Error::new(
@@ -52,7 +53,10 @@ fn open_metastore(config: &Config) -> Result<Arc<dyn lakeport_catalog::Metastore
             ),
         )
     })?;
-    let location = crate::exec::catalog_bridge::local_location(&warehouse);
+    let location = match config.catalog.managed_location.as_str() {
+        "" => crate::storage::locations::local_url(&warehouse),
+        managed => crate::storage::locations::normalise(managed)?,
+    };
     let metastore = lakeport_catalog::EmbeddedMetastore::open(
         &warehouse.join(lakeport_catalog::embedded::FILE_NAME),
         &location,

@@ -24,6 +24,7 @@ use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
 use datafusion::common::ScalarValue;
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::config::ConfigOptions;
+use datafusion::execution::cache::cache_manager::CacheManagerConfig;
 use datafusion::execution::context::SessionState;
 use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
@@ -43,6 +44,8 @@ use crate::exec::resolve::{Resolver, resolve_tables};
 use crate::exec::runtime::CpuRuntime;
 use crate::exec::tables::TableRegistry;
 use crate::session::QueryContext;
+use crate::storage::listings::ListingCache;
+use crate::storage::{AllowedLocations, StoreRegistry};
 
 /// A planned query with its parameters' types.
 #[derive(Debug, Clone)]
@@ -57,6 +60,7 @@ pub struct Engine {
     /// session's options.
     state: SessionState,
     catalog: Arc<Catalog>,
+    locations: AllowedLocations,
     cpu: CpuRuntime,
     result_buffer: usize,
 }
@@ -69,8 +73,19 @@ impl Engine {
         let threads = config.engine_threads();
         let memory = parse_byte_size(&config.engine.memory_limit)
             .map_err(|e| Error::invalid_parameter(e.0))?;
+        let limits = config
+            .storage
+            .limits()
+            .map_err(|e| Error::invalid_parameter(e.0))?;
+        let stores =
+            StoreRegistry::try_new(&config.storage).map_err(|e| Error::invalid_parameter(e.0))?;
+        crate::storage::errors::remember_secrets(config.storage.secrets());
         let runtime = RuntimeEnvBuilder::new()
             .with_memory_pool(Arc::new(FairSpillPool::new(memory)))
+            .with_object_store_registry(Arc::new(stores))
+            .with_cache_manager(
+                CacheManagerConfig::default().with_metadata_cache_limit(limits.metadata_cache),
+            )
             .build_arc()?;
         let mut session_config = SessionConfig::new()
             .with_target_partitions(threads)
@@ -92,7 +107,12 @@ impl Engine {
         )))?;
         Ok(Self {
             state,
-            catalog: Arc::new(Catalog::new(metastore, Arc::new(TableRegistry::default()))),
+            catalog: Arc::new(Catalog::new(
+                metastore,
+                Arc::new(TableRegistry::default()),
+                Arc::new(ListingCache::new(limits.listing_cache, limits.listing_ttl)),
+            )),
+            locations: AllowedLocations::from_config(config)?,
             cpu: CpuRuntime::try_new(threads)?,
             result_buffer: config.engine.result_buffer_batches,
         })
@@ -110,6 +130,11 @@ impl Engine {
 
     pub fn catalog(&self) -> &Arc<Catalog> {
         &self.catalog
+    }
+
+    /// The roots table and database locations must stay inside.
+    pub fn allowed_locations(&self) -> &AllowedLocations {
+        &self.locations
     }
 
     /// The DataFusion options a new session starts with.

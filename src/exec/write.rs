@@ -26,8 +26,9 @@ use lakeport_catalog::{Column, Partition, Storage, StorageFormat};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::exec::RowStream;
-use crate::exec::catalog_bridge::hive_table::{directory_url, list_data_files};
+use crate::exec::catalog_bridge::hive_table::directory_url;
 use crate::exec::catalog_bridge::options::CsvOptions;
+use crate::storage::listings::list_data_files;
 
 /// Where and how a write puts its rows.
 pub struct WriteTarget<'a> {
@@ -42,6 +43,8 @@ pub struct WriteTarget<'a> {
 /// Files written to staging, not yet visible.
 pub struct StagedFiles {
     store: Arc<dyn ObjectStore>,
+    /// The store's URL (`s3://bucket/`), for naming files in errors.
+    store_url: String,
     /// (staged path, final path) of every file.
     files: Vec<(Path, Path)>,
     /// The partition (key values) of each directory written to, by its relative path.
@@ -59,8 +62,10 @@ pub async fn stage(
 ) -> Result<StagedFiles> {
     let table_url = directory_url(&target.storage.location)?;
     let write_id = uuid_like();
+    let store_url = table_url.object_store().as_str().to_string();
     let mut staged = StagedFiles {
         store: store.clone(),
+        store_url: store_url.clone(),
         files: Vec::new(),
         partitions: BTreeMap::new(),
         rows: 0,
@@ -98,6 +103,7 @@ pub async fn stage(
                     staged.files.push((staged_path.clone(), final_path));
                     let writer = FileWriter::try_new(
                         store.clone(),
+                        &store_url,
                         staged_path,
                         target.storage,
                         data.schema(),
@@ -124,7 +130,7 @@ impl StagedFiles {
                 self.store
                     .delete(&meta.location)
                     .await
-                    .map_err(|e| storage_error("delete", &meta.location, e))?;
+                    .map_err(|e| storage_error("delete", &self.store_url, &meta.location, &e))?;
             }
         }
         Ok(())
@@ -139,7 +145,7 @@ impl StagedFiles {
                 for done in &moved {
                     let _ = self.store.delete(done).await;
                 }
-                return Err(storage_error("publish", target, e));
+                return Err(storage_error("publish", &self.store_url, target, &e));
             }
             moved.push(target.clone());
         }
@@ -260,22 +266,29 @@ fn uuid_like() -> String {
     format!("{:032x}", rand::random::<u128>())
 }
 
-fn parquet_error(error: datafusion::parquet::errors::ParquetError) -> Error {
-    Error::new(ErrorKind::Storage, format!("cannot write parquet: {error}"))
+fn parquet_error(location: &str, error: datafusion::parquet::errors::ParquetError) -> Error {
+    Error::new(ErrorKind::Storage, format!("cannot write \"{location}\""))
+        .with_detail(crate::storage::errors::scrub_configured(&error.to_string()))
 }
 
-fn storage_error(action: &str, path: &Path, error: datafusion::object_store::Error) -> Error {
-    Error::new(
-        ErrorKind::Storage,
-        format!("cannot {action} \"{path}\": {error}"),
-    )
+fn storage_error(
+    action: &str,
+    store_url: &str,
+    path: &Path,
+    error: &datafusion::object_store::Error,
+) -> Error {
+    crate::storage::storage_error(action, &format!("{store_url}{path}"), error)
 }
 
 /// One data file being written.
 enum FileWriter {
-    Parquet(Box<AsyncArrowWriter<BufWriter>>),
+    Parquet {
+        writer: Box<AsyncArrowWriter<BufWriter>>,
+        location: String,
+    },
     Csv {
         store: Arc<dyn ObjectStore>,
+        store_url: String,
         path: Path,
         bytes: Vec<u8>,
         options: CsvOptions,
@@ -286,18 +299,24 @@ enum FileWriter {
 impl FileWriter {
     fn try_new(
         store: Arc<dyn ObjectStore>,
+        store_url: &str,
         path: Path,
         storage: &Storage,
         schema: SchemaRef,
     ) -> Result<Self> {
         Ok(match storage.format {
             StorageFormat::Parquet => {
+                let location = format!("{store_url}{path}");
                 let writer = AsyncArrowWriter::try_new(BufWriter::new(store, path), schema, None)
-                    .map_err(parquet_error)?;
-                FileWriter::Parquet(Box::new(writer))
+                    .map_err(|e| parquet_error(&location, e))?;
+                FileWriter::Parquet {
+                    writer: Box::new(writer),
+                    location,
+                }
             }
             StorageFormat::Csv => FileWriter::Csv {
                 store,
+                store_url: store_url.to_string(),
                 path,
                 bytes: Vec::new(),
                 options: CsvOptions::from_storage(storage)?,
@@ -308,7 +327,10 @@ impl FileWriter {
 
     async fn write(&mut self, batch: &RecordBatch) -> Result<()> {
         match self {
-            FileWriter::Parquet(writer) => writer.write(batch).await.map_err(parquet_error),
+            FileWriter::Parquet { writer, location } => writer
+                .write(batch)
+                .await
+                .map_err(|e| parquet_error(location, e)),
             FileWriter::Csv {
                 bytes,
                 options,
@@ -332,17 +354,24 @@ impl FileWriter {
 
     async fn finish(self) -> Result<()> {
         match self {
-            FileWriter::Parquet(writer) => {
-                writer.close().await.map_err(parquet_error)?;
+            FileWriter::Parquet { writer, location } => {
+                writer
+                    .close()
+                    .await
+                    .map_err(|e| parquet_error(&location, e))?;
                 Ok(())
             }
             FileWriter::Csv {
-                store, path, bytes, ..
+                store,
+                store_url,
+                path,
+                bytes,
+                ..
             } => {
                 store
                     .put(&path, PutPayload::from(bytes))
                     .await
-                    .map_err(|e| storage_error("write", &path, e))?;
+                    .map_err(|e| storage_error("write", &store_url, &path, &e))?;
                 Ok(())
             }
         }

@@ -6,6 +6,7 @@ use pgwire::messages::response::{ErrorResponse, NoticeResponse};
 
 use crate::error::{Error, ErrorKind};
 use crate::session::Notice;
+use crate::storage::errors::redact_secrets;
 
 /// The SQLSTATE for an error kind.
 pub fn sqlstate(kind: ErrorKind) -> &'static str {
@@ -53,14 +54,15 @@ pub fn sqlstate(kind: ErrorKind) -> &'static str {
 }
 
 /// The ErrorResponse fields for `error` at severity `severity` ("ERROR" or "FATAL").
+/// Configured storage secrets never leave the server, whatever produced the text.
 pub fn error_info(error: &Error, severity: &str) -> ErrorInfo {
     let mut info = ErrorInfo::new(
         severity.to_string(),
         sqlstate(error.kind).to_string(),
-        error.message.clone(),
+        redact_secrets(&error.message),
     );
-    info.detail = error.detail.clone();
-    info.hint = error.hint.clone();
+    info.detail = error.detail.as_deref().map(redact_secrets);
+    info.hint = error.hint.as_deref().map(redact_secrets);
     info.position = error.position.map(|p| p.to_string());
     info.severity_nonlocalized = Some(severity.to_string());
     info
@@ -88,7 +90,7 @@ pub fn notice_response(notice: &Notice) -> NoticeResponse {
     let mut info = ErrorInfo::new(
         notice.severity.to_string(),
         code.to_string(),
-        notice.message.clone(),
+        redact_secrets(&notice.message),
     );
     info.severity_nonlocalized = Some(notice.severity.to_string());
     info.into()

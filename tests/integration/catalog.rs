@@ -223,6 +223,10 @@ fn spawn_server(warehouse: &Path, port: u16) -> ServerProcess {
         .arg("--warehouse")
         .arg(warehouse)
         .env("RUST_LOG", "warn")
+        .env(
+            "LAKEPORT_STORAGE_ALLOWED_LOCATIONS",
+            format!("[\"{}\"]", env!("CARGO_TARGET_TMPDIR")),
+        )
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

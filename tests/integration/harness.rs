@@ -67,6 +67,11 @@ impl TestServer {
         config.server.listen = "127.0.0.1:0".parse().expect("a socket address");
         config.catalog.warehouse = warehouse.to_path_buf();
         config.tables = fixture_tables();
+        // Scratch space and fixtures, and a bucket only ever named in metadata (databases.slt).
+        config.storage.allowed_locations = vec![
+            env!("CARGO_TARGET_TMPDIR").to_string(),
+            "s3://bucket/".to_string(),
+        ];
         adjust(&mut config);
         let warehouse = config.catalog.warehouse.clone();
         let listener = lakeport::server::bind(&config).await.expect("bind port 0");

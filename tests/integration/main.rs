@@ -4,11 +4,13 @@
 mod harness;
 mod pgtext;
 mod rawwire;
+mod stores;
 
 mod cancel;
 mod catalog;
 mod corpus;
 mod errors;
+mod object_storage;
 mod portals;
 mod protocol;
 mod slt;

@@ -8,6 +8,11 @@
 //! Records can be limited to one protocol with `onlyif simple` / `onlyif extended`. Files
 //! that say `control substitution on` may write `$LAKE` for the fixture lake directory
 //! (see `harness::write_lake`).
+//!
+//! The files under `tests/slt/catalog/` run once more on each object-store emulator that is
+//! running (see `stores`): the lake is copied to a fresh prefix of the bucket, `$LAKE` names
+//! it there, and managed tables are written there too (`catalog.managed_location`).
+//! Records can be limited to a store with `onlyif local` / `skipif s3` / `skipif azure`.
 
 use std::path::{Path, PathBuf};
 
@@ -19,6 +24,7 @@ use tokio_postgres::{Client, SimpleQueryMessage, types::Type};
 
 use crate::harness::TestServer;
 use crate::pgtext::AsText;
+use crate::stores::{Backend, bucket_path, upload};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Protocol {
@@ -189,6 +195,8 @@ fn slt_files() -> Vec<PathBuf> {
 fn runner(
     server: &TestServer,
     protocol: Protocol,
+    backend: Backend,
+    lake: &str,
 ) -> Runner<WireDb, impl sqllogictest::MakeConnection<Conn = WireDb>> {
     let connection_string = server.connection_string();
     let mut runner = Runner::new(move || {
@@ -203,9 +211,31 @@ fn runner(
         }
     });
     runner.add_label(protocol.label());
-    runner.set_var("LAKE".into(), crate::harness::lake().display().to_string());
+    runner.add_label(backend.label());
+    runner.set_var("LAKE".into(), lake.to_string());
     runner.with_column_validator(column_types_agree);
     runner
+}
+
+/// A server whose lake and managed tables are on `backend`, and the lake's location.
+async fn server_on(backend: Backend) -> (TestServer, String) {
+    if backend == Backend::Local {
+        let server = TestServer::start().await;
+        return (server, crate::harness::lake().display().to_string());
+    }
+    let root = backend.fresh_root("slt");
+    upload(
+        &backend.store(),
+        &crate::harness::lake(),
+        &format!("{}/lake", bucket_path(&root)),
+    )
+    .await;
+    let server = TestServer::start_with(|config| {
+        backend.configure(config, &root);
+        config.catalog.managed_location = format!("{root}managed/");
+    })
+    .await;
+    (server, format!("{root}lake"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -214,11 +244,20 @@ async fn slt_files_pass_under_both_protocols() {
     assert!(!files.is_empty(), "no .slt files matched SLT_FILTER");
     let complete = std::env::var("SLT_COMPLETE").is_ok_and(|v| v == "1");
     let mut failures = Vec::new();
+    let backends = Backend::available();
     for file in &files {
-        for protocol in [Protocol::Extended, Protocol::Simple] {
-            let server = TestServer::start().await;
-            let mut runner = runner(&server, protocol);
-            if complete && protocol == Protocol::Extended {
+        let on_stores = file.components().any(|c| c.as_os_str() == "catalog");
+        for (backend, protocol) in backends
+            .iter()
+            .filter(|b| on_stores || **b == Backend::Local)
+            .flat_map(|b| [(*b, Protocol::Extended), (*b, Protocol::Simple)])
+        {
+            if complete && (protocol, backend) != (Protocol::Extended, Backend::Local) {
+                continue;
+            }
+            let (server, lake) = server_on(backend).await;
+            let mut runner = runner(&server, protocol, backend, &lake);
+            if complete {
                 if let Err(e) = runner
                     .update_test_file(
                         file,
@@ -235,9 +274,10 @@ async fn slt_files_pass_under_both_protocols() {
             }
             if let Err(e) = runner.run_file_async(file).await {
                 failures.push(format!(
-                    "{} [{} protocol]:\n{}",
+                    "{} [{} protocol, {}]:\n{}",
                     file.display(),
                     protocol.label(),
+                    backend.label(),
                     e.display(true)
                 ));
             }

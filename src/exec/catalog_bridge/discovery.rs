@@ -12,8 +12,9 @@ use lakeport_catalog::model::HIVE_DEFAULT_PARTITION;
 use lakeport_catalog::{Column, HiveType, Partition, Storage, Table};
 
 use crate::error::{Error, Result};
-use crate::exec::catalog_bridge::hive_table::{directory_url, file_format, list_data_files};
+use crate::exec::catalog_bridge::hive_table::{directory_url, file_format};
 use crate::exec::catalog_bridge::types::{arrow_type, hive_columns};
+use crate::storage::listings::list_data_files;
 
 /// Schema inference reads at most this many files.
 const INFERENCE_SAMPLE: usize = 16;

@@ -2,9 +2,9 @@
 //!
 //! The partitions come from the catalog, not from listing directories: a query prunes
 //! them by evaluating its partition-column filters over the partition values (one small
-//! batch, no I/O), then lists only the surviving partitions' directories. Each partition's
-//! file listing is cached in the provider, and the provider itself is cached by
-//! [`super::Catalog`] until DDL, INSERT or `REFRESH TABLE` replaces it.
+//! batch, no I/O), then lists only the surviving partitions' directories. Listings are
+//! cached in the shared [`ListingCache`] under the table's name, and the provider itself is
+//! cached by [`super::Catalog`]; DDL, INSERT and `REFRESH TABLE` forget both.
 
 use std::sync::Arc;
 
@@ -29,11 +29,11 @@ use datafusion::physical_plan::empty::EmptyExec;
 use datafusion::physical_plan::projection::{ProjectionExec, ProjectionExpr};
 use futures::{StreamExt, TryStreamExt};
 use lakeport_catalog::{Partition, Storage, StorageFormat, Table};
-use tokio::sync::OnceCell;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::exec::catalog_bridge::options::{CsvOptions, with_table_properties};
 use crate::exec::catalog_bridge::types::arrow_field;
+use crate::storage::listings::{ListingCache, TableKey};
 
 /// How many directories a scan lists at once.
 const LISTING_CONCURRENCY: usize = 16;
@@ -52,6 +52,9 @@ pub struct HiveTableProvider {
     format: Arc<dyn FileFormat>,
     store_url: ObjectStoreUrl,
     directories: Vec<Directory>,
+    /// Whose listings these are, in `listings`.
+    table_key: TableKey,
+    listings: Arc<ListingCache>,
     /// The partition values as columns, one row per directory, for pruning.
     partition_values: Option<RecordBatch>,
 }
@@ -61,12 +64,14 @@ pub struct HiveTableProvider {
 struct Directory {
     values: Vec<ScalarValue>,
     url: ListingTableUrl,
-    /// Listed on the first scan that needs it.
-    files: OnceCell<Arc<[ObjectMeta]>>,
 }
 
 impl HiveTableProvider {
-    pub fn try_new(table: Table, partitions: &[Partition]) -> Result<Self> {
+    pub fn try_new(
+        table: Table,
+        partitions: &[Partition],
+        listings: Arc<ListingCache>,
+    ) -> Result<Self> {
         let storage = table.storage.as_ref().ok_or_else(|| {
             Error::internal(format!(
                 "\"{}.{}\" is a view, not a table",
@@ -106,7 +111,6 @@ impl HiveTableProvider {
                     Ok(Directory {
                         values: typed_values(partition, &partition_fields)?,
                         url,
-                        files: OnceCell::new(),
                     })
                 })
                 .collect::<Result<Vec<_>>>()?
@@ -114,7 +118,6 @@ impl HiveTableProvider {
             vec![Directory {
                 values: Vec::new(),
                 url: table_url,
-                files: OnceCell::new(),
             }]
         };
         let partition_values = if table.is_partitioned() {
@@ -149,6 +152,8 @@ impl HiveTableProvider {
             partition_fields,
             store_url,
             directories,
+            table_key: (table.database.clone(), table.name.clone()),
+            listings,
             partition_values,
         })
     }
@@ -189,16 +194,10 @@ impl HiveTableProvider {
         directory: &Directory,
         store: &Arc<dyn ObjectStore>,
     ) -> datafusion::common::Result<Arc<[ObjectMeta]>> {
-        directory
-            .files
-            .get_or_try_init(|| async {
-                list_data_files(store, &directory.url)
-                    .await
-                    .map(Arc::from)
-                    .map_err(Error::into_datafusion)
-            })
+        self.listings
+            .files(&self.table_key, store, &directory.url)
             .await
-            .cloned()
+            .map_err(Error::into_datafusion)
     }
 }
 
@@ -341,47 +340,6 @@ pub fn directory_url(location: &str) -> Result<ListingTableUrl> {
     }
     ListingTableUrl::parse(&location)
         .map_err(|e| Error::invalid_parameter(format!("invalid location \"{location}\": {e}")))
-}
-
-/// The data files under a directory, skipping Hadoop's hidden files (`_SUCCESS`,
-/// `.part-0.crc`, `_temporary/`, ...): any path component starting with `_` or `.`.
-pub async fn list_data_files(
-    store: &Arc<dyn ObjectStore>,
-    url: &ListingTableUrl,
-) -> Result<Vec<ObjectMeta>> {
-    let prefix = url.prefix();
-    let mut files: Vec<ObjectMeta> = store
-        .list(Some(prefix))
-        .try_filter(|meta| {
-            let visible = meta
-                .location
-                .prefix_match(prefix)
-                .map(|mut parts| parts.all(|part| !is_hidden(part.as_ref())))
-                .unwrap_or(false);
-            std::future::ready(visible && meta.size > 0)
-        })
-        .try_collect()
-        .await
-        .map_err(|e| storage_error(url, e))?;
-    files.sort_by(|a, b| a.location.cmp(&b.location));
-    Ok(files)
-}
-
-pub fn is_hidden(name: &str) -> bool {
-    name.starts_with('_') || name.starts_with('.')
-}
-
-pub fn storage_error(url: &ListingTableUrl, error: datafusion::object_store::Error) -> Error {
-    match error {
-        datafusion::object_store::Error::NotFound { .. } => Error::new(
-            ErrorKind::Storage,
-            format!("location \"{}\" does not exist", url.as_str()),
-        ),
-        other => Error::new(
-            ErrorKind::Storage,
-            format!("cannot list \"{}\": {other}", url.as_str()),
-        ),
-    }
 }
 
 fn typed_values(partition: &Partition, fields: &[FieldRef]) -> Result<Vec<ScalarValue>> {

@@ -5,7 +5,8 @@
 //! Caching: the database names, each database's table names, and each resolved relation
 //! (a table's provider with its partitions, or a view's definition) stay in memory until
 //! DDL on them, an INSERT, or `REFRESH TABLE` invalidates them, so resolving a table for
-//! planning costs no I/O once cached. Invalidation bumps an epoch; a load that started
+//! planning costs no I/O once cached. Tables' file listings live in the shared
+//! [`ListingCache`] (bounded, optionally expiring) and are forgotten with their table. Invalidation bumps an epoch; a load that started
 //! before an invalidation does not store its (possibly stale) result.
 //!
 //! The catalog is shared by `sql::ddl` (which changes the metastore and then invalidates
@@ -26,6 +27,7 @@ use lakeport_catalog::{Database, Metastore, Table};
 use crate::error::Result;
 use crate::exec::catalog_bridge::hive_table::HiveTableProvider;
 use crate::exec::tables::TableRegistry;
+use crate::storage::listings::ListingCache;
 
 static NEXT_CATALOG_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -57,6 +59,8 @@ pub struct ViewDefinition {
 
 pub struct Catalog {
     metastore: Arc<dyn Metastore>,
+    /// The file listings of catalog tables' directories.
+    listings: Arc<ListingCache>,
     /// Tables from the configuration, `--table` flags and the demo data: not in the
     /// metastore, shadowing nothing (a catalog table of the same name is hidden by them).
     statics: Arc<TableRegistry>,
@@ -79,9 +83,14 @@ struct Cache {
 }
 
 impl Catalog {
-    pub fn new(metastore: Arc<dyn Metastore>, statics: Arc<TableRegistry>) -> Self {
+    pub fn new(
+        metastore: Arc<dyn Metastore>,
+        statics: Arc<TableRegistry>,
+        listings: Arc<ListingCache>,
+    ) -> Self {
         Self {
             metastore,
+            listings,
             statics,
             global_temp_views: RwLock::new(BTreeMap::new()),
             cache: Mutex::new(Cache::default()),
@@ -255,6 +264,7 @@ impl Catalog {
         Ok(Relation::Table(Arc::new(HiveTableProvider::try_new(
             table,
             &partitions,
+            self.listings.clone(),
         )?)))
     }
 
@@ -263,6 +273,7 @@ impl Catalog {
         self.epoch.fetch_add(1, Ordering::AcqRel);
         let mut cache = self.cache();
         let key = (database.to_string(), name.to_string());
+        self.listings.invalidate(&key);
         cache.relations.remove(&key);
         cache.definitions.remove(&key);
         cache.table_names.remove(database);
@@ -272,6 +283,7 @@ impl Catalog {
     pub fn invalidate_database(&self, database: &str) {
         self.epoch.fetch_add(1, Ordering::AcqRel);
         let mut cache = self.cache();
+        self.listings.invalidate_database(database);
         cache.databases = None;
         cache.database_definitions.remove(database);
         cache.table_names.remove(database);
@@ -321,15 +333,6 @@ impl Catalog {
         self.epoch.fetch_add(1, Ordering::AcqRel);
         dropped
     }
-}
-
-/// A local directory as a location URL (`file:///abs/dir/`).
-pub fn local_location(directory: &std::path::Path) -> String {
-    let mut location = format!("file://{}", directory.display());
-    if !location.ends_with('/') {
-        location.push('/');
-    }
-    location
 }
 
 /// Table properties recording a view's current database, as Spark writes them.

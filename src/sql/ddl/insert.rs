@@ -20,7 +20,7 @@ use lakeport_catalog::{Column, Partition, Storage, StorageFormat, Table, TableKi
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::exec::catalog_bridge::discovery::canonical_value;
-use crate::exec::catalog_bridge::hive_table::{directory_url, list_data_files};
+use crate::exec::catalog_bridge::hive_table::directory_url;
 use crate::exec::catalog_bridge::options;
 use crate::exec::catalog_bridge::types::{arrow_type, hive_type};
 use crate::exec::write::{StagedFiles, WriteTarget, partition_location, stage, store_for};
@@ -28,8 +28,9 @@ use crate::sql::ddl::ast::*;
 use crate::sql::ddl::run::{
     catalog, create_target, find_table, local_directory, now, query_context,
 };
-use crate::sql::ddl::tables::{new_table_location, prepare_managed_directory, table_name_free};
+use crate::sql::ddl::tables::{new_table_location, prepare_managed_location, table_name_free};
 use crate::sql::{Connection, Output};
+use crate::storage::listings::list_data_files;
 
 pub async fn insert(connection: &mut Connection, insert: Insert) -> Result<Output> {
     let table = find_table(connection, &insert.name).await?;
@@ -428,7 +429,7 @@ pub async fn create_table_as(connection: &mut Connection, create: CreateTable) -
         options: create.options.clone(),
     };
     options::validate(&storage)?;
-    prepare_managed_directory(&storage.location)?;
+    prepare_managed_location(connection, &storage.location).await?;
     let targets: Vec<&Column> = columns.iter().chain(&keys).collect();
     let produced_names: Vec<String> = produced.fields().iter().map(|f| f.name().clone()).collect();
     let plan = fit_to_columns(plan, &targets, &produced_names)?;

@@ -12,7 +12,7 @@ use lakeport_catalog::{Column, Database, Storage, Table, TableKind};
 use crate::error::{Error, ErrorKind, Result};
 use crate::exec::catalog_bridge::{
     Catalog, GLOBAL_TEMP, Relation, VIEW_DATABASE_PROPERTIES, VIEW_SEARCH_PATH_PROPERTY,
-    ViewDefinition, local_location,
+    ViewDefinition,
 };
 use crate::exec::{RowCursor, RowStream};
 use crate::session::QueryContext;
@@ -262,32 +262,16 @@ pub async fn find_table(connection: &Connection, name: &ObjectName) -> Result<Ta
     }
 }
 
-/// A location as written in DDL, as a URL: object-store URLs as they are, local paths made
-/// absolute (`file:///...`). Directories end with `/`.
-pub fn location_url(text: &str) -> Result<String> {
-    let text = text.trim();
-    if text.is_empty() {
-        return Err(Error::invalid_parameter("a location must not be empty"));
-    }
-    if let Some((scheme, _)) = text.split_once("://") {
-        if !scheme
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '+')
-        {
-            return Err(Error::invalid_parameter(format!(
-                "invalid location \"{text}\""
-            )));
-        }
-        let mut url = text.to_string();
-        if !url.ends_with('/') {
-            url.push('/');
-        }
-        return Ok(url);
-    }
-    let path = text.strip_prefix("file:").unwrap_or(text);
-    let absolute = std::path::absolute(path)
-        .map_err(|e| Error::invalid_parameter(format!("invalid location \"{text}\": {e}")))?;
-    Ok(local_location(&absolute))
+/// A location as written in DDL, canonical (see [`crate::storage::locations`]), once it is
+/// known to lie inside the allowed roots (42501 otherwise).
+pub fn allowed_location(connection: &Connection, text: &str) -> Result<String> {
+    let location = crate::storage::locations::normalise(text)?;
+    connection
+        .service
+        .engine
+        .allowed_locations()
+        .check(&location)?;
+    Ok(location)
 }
 
 /// The local directory of a `file://` location, if it is one.
@@ -340,16 +324,16 @@ async fn create_database(
         );
     }
     let location = match location {
-        Some(location) => location_url(&location)?,
+        Some(location) => allowed_location(connection, &location)?,
         None => {
-            let warehouse = connection.service.config.catalog.warehouse.clone();
-            let warehouse = std::path::absolute(&warehouse).map_err(|e| {
-                Error::new(
-                    ErrorKind::Storage,
-                    format!("invalid warehouse directory: {e}"),
-                )
-            })?;
-            local_location(&warehouse.join(format!("{name}.db")))
+            let catalog_config = &connection.service.config.catalog;
+            let root = if catalog_config.managed_location.is_empty() {
+                catalog_config.warehouse.display().to_string()
+            } else {
+                catalog_config.managed_location.clone()
+            };
+            let root = crate::storage::locations::normalise(&root)?;
+            allowed_location(connection, &format!("{root}{name}.db"))?
         }
     };
     let database = Database {

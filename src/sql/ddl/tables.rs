@@ -21,10 +21,11 @@ use crate::exec::catalog_bridge::types::arrow_type;
 use crate::exec::catalog_bridge::{Relation, options};
 use crate::sql::ddl::ast::*;
 use crate::sql::ddl::run::{
-    Found, catalog, create_target, exists_or, find, find_table, local_directory, location_url, now,
-    split_name,
+    Found, allowed_location, catalog, create_target, exists_or, find, find_table, local_directory,
+    now, split_name,
 };
 use crate::sql::{Connection, Output};
+use crate::storage::listings::ListingCache;
 
 pub async fn create_table(connection: &mut Connection, create: CreateTable) -> Result<Output> {
     if create.or_replace {
@@ -60,7 +61,7 @@ pub async fn create_table(connection: &mut Connection, create: CreateTable) -> R
     let listing = if external {
         Some(list_existing(connection, &storage.location).await?)
     } else {
-        prepare_managed_directory(&storage.location)?;
+        prepare_managed_location(connection, &storage.location).await?;
         None
     };
     let read_storage = options::with_table_properties(&storage, &create.properties);
@@ -142,13 +143,16 @@ pub async fn new_table_location(
     given: Option<&str>,
 ) -> Result<String> {
     match given {
-        Some(location) => location_url(location),
+        Some(location) => allowed_location(connection, location),
         None => {
             let database = catalog(connection)
                 .metastore()
                 .get_database(database)
                 .await?;
-            Ok(format!("{}{name}/", with_slash(&database.location)))
+            allowed_location(
+                connection,
+                &format!("{}{name}", with_slash(&database.location)),
+            )
         }
     }
 }
@@ -178,15 +182,15 @@ async fn list_existing(connection: &Connection, location: &str) -> Result<Listin
     discovery::list(&state, location).await
 }
 
-/// A managed table's directory is created empty; one that already holds files is refused
-/// rather than adopted.
-pub fn prepare_managed_directory(location: &str) -> Result<()> {
-    let Some(directory) = local_directory(location) else {
-        return Ok(());
+/// A managed table's location starts empty: one that already holds files is refused
+/// rather than adopted. A local directory is created.
+pub async fn prepare_managed_location(connection: &Connection, location: &str) -> Result<()> {
+    let occupied = match local_directory(location) {
+        Some(directory) => std::fs::read_dir(&directory)
+            .map(|mut entries| entries.next().is_some())
+            .unwrap_or(false),
+        None => !list_existing(connection, location).await?.files.is_empty(),
     };
-    let occupied = std::fs::read_dir(&directory)
-        .map(|mut entries| entries.next().is_some())
-        .unwrap_or(false);
     if occupied {
         return Err(Error::new(
             ErrorKind::DuplicateObject,
@@ -194,6 +198,9 @@ pub fn prepare_managed_directory(location: &str) -> Result<()> {
         )
         .with_hint("give LOCATION to declare an external table over them, or remove them"));
     }
+    let Some(directory) = local_directory(location) else {
+        return Ok(());
+    };
     std::fs::create_dir_all(&directory).map_err(|e| {
         Error::new(
             ErrorKind::Storage,
@@ -377,7 +384,7 @@ pub async fn files_relation(
         .and_then(|key| options.remove(&key))
         .ok_or_else(|| Error::invalid_parameter("a view over files needs OPTIONS (path '...')"))?;
     let storage = Storage {
-        location: location_url(&path)?,
+        location: allowed_location(connection, &path)?,
         format,
         options,
     };
@@ -413,7 +420,8 @@ pub async fn files_relation(
         create_time: now(),
     };
     let (partitions, _) = discovery::discover_partitions(&table, &listing, now());
-    let provider = HiveTableProvider::try_new(table, &partitions)?;
+    let listings = Arc::new(ListingCache::new(usize::MAX, None));
+    let provider = HiveTableProvider::try_new(table, &partitions, listings)?;
     Ok(Relation::Table(Arc::new(provider)))
 }
 
@@ -563,7 +571,7 @@ pub async fn alter_table(
                     create_time: now(),
                 };
                 partition.location = match location {
-                    Some(location) => location_url(&location)?,
+                    Some(location) => allowed_location(connection, &location)?,
                     None => format!("{base}{}", partition.relative_path(&table.partition_keys)),
                 };
                 added.push(partition);
@@ -639,7 +647,7 @@ pub async fn alter_table(
         AlterTable::SetLocation(location) => {
             let mut altered = table.clone();
             let mut storage = storage_of(&table)?.clone();
-            storage.location = location_url(&location)?;
+            storage.location = allowed_location(connection, &location)?;
             altered.storage = Some(storage);
             metastore
                 .alter_table(&database, &object, &altered)
