@@ -10,9 +10,11 @@ wait_port() {
     return 1
 }
 
-# start_lakeport_at PORT WAREHOUSE LOG: an empty lakeport (no demo data) in the background.
+# start_lakeport_at PORT WAREHOUSE LOG: an empty lakeport (no demo data) in the background,
+# which may declare tables anywhere under the warehouse's parent directory.
 start_lakeport_at() {
-    RUST_LOG=warn "$LAKEPORT" --no-demo --warehouse "$2" --listen "127.0.0.1:$1" >"$3" 2>&1 &
+    LAKEPORT_STORAGE_ALLOWED_LOCATIONS="[\"$(dirname "$2")\"]" RUST_LOG=warn \
+        "$LAKEPORT" --no-demo --warehouse "$2" --listen "127.0.0.1:$1" >"$3" 2>&1 &
     LP_PID=$!
     wait_port "$1"
 }

@@ -45,6 +45,7 @@ use crate::exec::runtime::CpuRuntime;
 use crate::exec::tables::TableRegistry;
 use crate::session::QueryContext;
 use crate::storage::listings::ListingCache;
+use crate::storage::metered::{RequestCounts, Requests};
 use crate::storage::{AllowedLocations, StoreRegistry};
 
 /// A planned query with its parameters' types.
@@ -61,6 +62,7 @@ pub struct Engine {
     state: SessionState,
     catalog: Arc<Catalog>,
     locations: AllowedLocations,
+    storage_requests: Arc<Requests>,
     cpu: CpuRuntime,
     result_buffer: usize,
 }
@@ -80,6 +82,7 @@ impl Engine {
         let stores =
             StoreRegistry::try_new(&config.storage).map_err(|e| Error::invalid_parameter(e.0))?;
         crate::storage::errors::remember_secrets(config.storage.secrets());
+        let storage_requests = stores.requests();
         let runtime = RuntimeEnvBuilder::new()
             .with_memory_pool(Arc::new(FairSpillPool::new(memory)))
             .with_object_store_registry(Arc::new(stores))
@@ -113,6 +116,7 @@ impl Engine {
                 Arc::new(ListingCache::new(limits.listing_cache, limits.listing_ttl)),
             )),
             locations: AllowedLocations::from_config(config)?,
+            storage_requests,
             cpu: CpuRuntime::try_new(threads)?,
             result_buffer: config.engine.result_buffer_batches,
         })
@@ -130,6 +134,11 @@ impl Engine {
 
     pub fn catalog(&self) -> &Arc<Catalog> {
         &self.catalog
+    }
+
+    /// How many requests of each kind the object stores have made.
+    pub fn storage_requests(&self) -> RequestCounts {
+        self.storage_requests.counts()
     }
 
     /// The roots table and database locations must stay inside.

@@ -7,12 +7,14 @@
 //! - [`locations`]: locations as DDL writes them, made canonical, and the allowed roots they
 //!   must stay inside (SQLSTATE 42501 otherwise).
 //! - [`listings`]: listing a directory's data files, and the bounded cache of listings.
+//! - [`metered`]: counts (and logs at debug) every store request by kind.
 //! - [`errors`]: store failures as SQLSTATE 58030 naming the location, credentials scrubbed.
 
 pub mod config;
 pub mod errors;
 pub mod listings;
 pub mod locations;
+pub mod metered;
 pub mod registry;
 
 pub use config::StorageConfig;

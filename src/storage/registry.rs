@@ -4,7 +4,8 @@
 //! (`az://data/...`, `abfss://data@account.dfs.core.windows.net/...`) or a GCS bucket, its
 //! store is built from the standard environment variables, then the store section's options,
 //! then the bucket's overrides, with `[storage]`'s timeouts and retries, and kept for every
-//! later statement. Local files share one store; each `memory://` host has its own.
+//! later statement. Local files share one store; each `memory://` host has its own. Every
+//! store is [`Metered`]: its requests are counted.
 
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -22,6 +23,7 @@ use url::Url;
 
 use crate::config::ConfigError;
 use crate::storage::config::{StorageConfig, StorageLimits, StoreOptions, StoreSection};
+use crate::storage::metered::{Metered, Requests};
 
 /// The kinds of store a location can name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,16 +81,17 @@ macro_rules! cloud_store {
         for (key, value) in $registry.with_limits($options) {
             builder = builder.with_config($key::from_str(&key)?, value);
         }
-        builder
-            .with_retry($registry.retry())
-            .build()
-            .map(|store| Arc::new(store) as Arc<dyn ObjectStore>)
+        builder.with_retry($registry.retry()).build().map(|store| {
+            Arc::new(Metered::new(Arc::new(store), $registry.requests.clone()))
+                as Arc<dyn ObjectStore>
+        })
     }};
 }
 
 pub struct StoreRegistry {
     config: StorageConfig,
     limits: StorageLimits,
+    requests: Arc<Requests>,
     local: Arc<dyn ObjectStore>,
     stores: RwLock<HashMap<String, Arc<dyn ObjectStore>>>,
 }
@@ -120,12 +123,22 @@ impl StoreRegistry {
                 check_keys(kind, &format!("storage.{name}.buckets.{bucket}"), options)?;
             }
         }
+        let requests = Arc::new(Requests::default());
         Ok(Self {
             config: config.clone(),
             limits,
-            local: Arc::new(LocalFileSystem::new()),
+            local: Arc::new(Metered::new(
+                Arc::new(LocalFileSystem::new()),
+                requests.clone(),
+            )),
+            requests,
             stores: RwLock::default(),
         })
+    }
+
+    /// The requests every store opened here has made.
+    pub fn requests(&self) -> Arc<Requests> {
+        self.requests.clone()
     }
 
     fn build(&self, url: &Url) -> datafusion::common::Result<Arc<dyn ObjectStore>> {
@@ -142,7 +155,10 @@ impl StoreRegistry {
         let base = store_key(url).to_string();
         let built: Result<Arc<dyn ObjectStore>, object_store::Error> = match kind {
             StoreKind::Local => Ok(self.local.clone()),
-            StoreKind::Memory => Ok(Arc::new(InMemory::new())),
+            StoreKind::Memory => Ok(Arc::new(Metered::new(
+                Arc::new(InMemory::new()),
+                self.requests.clone(),
+            ))),
             StoreKind::S3 => {
                 cloud_store!(AmazonS3Builder, AmazonS3ConfigKey, self, &base, &options)
             }

@@ -178,6 +178,63 @@ async fn a_partitioned_table_on_s3_is_read_written_and_refreshed() {
     );
 }
 
+/// The listing and footer caches: a query run a second time on S3 lists nothing and reads
+/// no Parquet footer, only data.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_run_lists_nothing_and_reads_no_footer() {
+    let backend = Backend::S3;
+    if !Backend::available().contains(&backend) {
+        return;
+    }
+    let root = backend.fresh_root("cached");
+    upload(
+        &backend.store(),
+        &lake().join("events"),
+        &format!("{}/events", bucket_path(&root)),
+    )
+    .await;
+    let warehouse = scratch_dir("cached");
+    {
+        let server =
+            TestServer::start_in(&warehouse, |config| backend.configure(config, &root)).await;
+        server
+            .connect()
+            .await
+            .batch_execute(&format!(
+                "CREATE EXTERNAL TABLE events USING parquet LOCATION '{root}events/'"
+            ))
+            .await
+            .unwrap();
+    }
+    // A new server: nothing of the table is cached yet.
+    let server = TestServer::start_in(&warehouse, |config| backend.configure(config, &root)).await;
+    let client = server.connect().await;
+    let query = "SELECT year, count(*), sum(amount) FROM events WHERE month = 1 GROUP BY year";
+    let requests = || server.service.engine.storage_requests();
+    let before = requests();
+    let first = simple_rows(&client, query).await;
+    let cold = requests() - before;
+    let before = requests();
+    let second = simple_rows(&client, query).await;
+    let warm = requests() - before;
+    assert_eq!(first, second);
+    assert!(
+        cold.lists > 0,
+        "the first run lists the partitions: {cold:?}"
+    );
+    assert_eq!(warm.lists, 0, "second run: {warm:?}");
+    assert_eq!(warm.footer_reads, 0, "second run: {warm:?}");
+    assert!(warm.reads > 0, "the second run still reads data: {warm:?}");
+
+    client.batch_execute("REFRESH TABLE events").await.unwrap();
+    let before = requests();
+    simple_rows(&client, query).await;
+    assert!(
+        (requests() - before).lists > 0,
+        "REFRESH TABLE forgets the listings"
+    );
+}
+
 /// `[storage] listing_ttl`: files added behind lakeport's back show once the listing expires.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn listings_expire_after_the_configured_ttl() {
