@@ -361,7 +361,35 @@ const AGGREGATES: &[&str] = &[
     "single_value",
     "json_agg",
     "jsonb_agg",
+    "stddev",
+    "stddev_pop",
+    "stddev_samp",
+    "variance",
+    "var_pop",
+    "var_samp",
+    "median",
+    "corr",
+    "covar_pop",
+    "covar_samp",
+    "bit_and",
+    "bit_or",
+    "bit_xor",
+    "percentile_cont",
+    "approx_distinct",
+    "approx_median",
+    "approx_percentile_cont",
 ];
+
+/// Whether `expr` calls an aggregate anywhere in it (`0.2 * avg(x)` does).
+fn calls_aggregate(expr: &Expr) -> bool {
+    visit_expressions(expr, |e| match e {
+        Expr::Function(function) if AGGREGATES.iter().any(|name| is_named(function, name)) => {
+            ControlFlow::Break(())
+        }
+        _ => ControlFlow::Continue(()),
+    })
+    .is_break()
+}
 
 /// `(SELECT x FROM ...)` → `(SELECT single_value(x) FROM ...)` when `x` is one plain
 /// column or expression and the query neither groups, aggregates, orders nor limits.
@@ -385,9 +413,7 @@ fn wrap_single_column(query: &mut Query) {
         SelectItem::ExprWithAlias { expr, alias } => (expr, Some(alias.clone())),
         _ => return,
     };
-    if let Expr::Function(function) = &*expr
-        && AGGREGATES.iter().any(|name| is_named(function, name))
-    {
+    if calls_aggregate(expr) {
         return;
     }
     let inner = std::mem::replace(expr, Expr::value(Value::Null));
@@ -617,6 +643,10 @@ mod tests {
         assert_eq!(
             rewritten("SELECT (SELECT count(*) FROM d) FROM a"),
             "SELECT (SELECT count(*) FROM d) FROM a"
+        );
+        assert_eq!(
+            rewritten("SELECT 1 FROM a WHERE x < (SELECT 0.2 * avg(y) FROM d WHERE d.k = a.k)"),
+            "SELECT 1 FROM a WHERE x < (SELECT 0.2 * avg(y) FROM d WHERE d.k = a.k)"
         );
         assert_eq!(
             rewritten("SELECT 1 WHERE n NOT LIKE $1 ESCAPE '/'"),
