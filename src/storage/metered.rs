@@ -4,7 +4,8 @@
 //! second time should list nothing and read no footer.
 //!
 //! A read counts as a footer read when it asks for the end of the object: a suffix range,
-//! or a range ending at the size a listing through this store reported.
+//! or a range (or one of a batch of ranges) ending at the size a listing through this store
+//! reported.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -107,13 +108,17 @@ impl Metered {
     fn is_footer(&self, location: &Path, range: Option<&GetRange>) -> bool {
         match range {
             Some(GetRange::Suffix(_)) => true,
-            Some(GetRange::Bounded(range)) => self
-                .sizes
-                .lock()
-                .map(|sizes| sizes.get(location) == Some(&range.end))
-                .unwrap_or(false),
+            Some(GetRange::Bounded(range)) => self.ends_object(location, range),
             _ => false,
         }
+    }
+
+    /// Whether `range` reaches the end of the object, as its listing reported it.
+    fn ends_object(&self, location: &Path, range: &Range<u64>) -> bool {
+        self.sizes
+            .lock()
+            .map(|sizes| sizes.get(location) == Some(&range.end))
+            .unwrap_or(false)
     }
 }
 
@@ -173,7 +178,11 @@ impl ObjectStore for Metered {
     }
 
     async fn get_ranges(&self, location: &Path, ranges: &[Range<u64>]) -> Result<Vec<Bytes>> {
-        count(&self.requests.reads, "get_ranges", location);
+        if ranges.iter().any(|range| self.ends_object(location, range)) {
+            count(&self.requests.footer_reads, "get_footer", location);
+        } else {
+            count(&self.requests.reads, "get_ranges", location);
+        }
         self.inner.get_ranges(location, ranges).await
     }
 
@@ -262,6 +271,7 @@ mod tests {
         store.get_range(&path, 6..10).await.unwrap();
         store.get_range(&path, 0..4).await.unwrap();
         store.get_ranges(&path, &[0..2, 4..6]).await.unwrap();
+        store.get_ranges(&path, &[0..2, 8..10]).await.unwrap();
         store.head(&path).await.unwrap();
         store.copy(&path, &Path::from("t/b.parquet")).await.unwrap();
         store.delete(&path).await.unwrap();
@@ -269,7 +279,7 @@ mod tests {
             requests.counts(),
             RequestCounts {
                 lists: 1,
-                footer_reads: 1,
+                footer_reads: 2,
                 reads: 2,
                 heads: 1,
                 writes: 1,

@@ -496,3 +496,79 @@ async fn a_store_that_never_answers_times_out_without_leaking_secrets() {
     }
     held.abort();
 }
+
+/// Failed and cancelled writes on S3 leave the table as it was: no new visible file, and
+/// the hidden staging files are removed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_and_cancelled_writes_on_s3_leave_the_table_as_it_was() {
+    let backend = Backend::S3;
+    if !Backend::available().contains(&backend) {
+        return;
+    }
+    let store = backend.store();
+    let root = backend.fresh_root("failed-writes");
+    let server = TestServer::start_with(|config| {
+        backend.configure(config, &root);
+        config.catalog.managed_location = format!("{root}managed/");
+        config.engine.batch_size = 64;
+    })
+    .await;
+    let client = server.connect().await;
+    client
+        .batch_execute(
+            "CREATE DATABASE shop;
+             CREATE TABLE shop.kept (n bigint) USING parquet;
+             INSERT INTO shop.kept VALUES (1);",
+        )
+        .await
+        .unwrap();
+    let prefix = format!("{}/managed/shop.db", bucket_path(&root));
+    let before = object_paths(&store, &prefix).await;
+    assert_eq!(before.len(), 1, "{before:?}");
+    assert!(
+        before[0].starts_with(&format!("{prefix}/kept/part-")),
+        "{before:?}"
+    );
+
+    for (sql, code) in [
+        (
+            "INSERT INTO shop.kept SELECT 10 / (n - 900) FROM public.numbers",
+            "22012",
+        ),
+        (
+            "CREATE TABLE shop.never AS SELECT 10 / (n - 900) AS x FROM public.numbers",
+            "22012",
+        ),
+    ] {
+        fails_with(&client, sql, code).await;
+    }
+    client
+        .batch_execute("SET statement_timeout = 300")
+        .await
+        .unwrap();
+    fails_with(
+        &client,
+        "INSERT INTO shop.kept SELECT a.n * b.n FROM public.numbers a, public.numbers b, public.numbers c",
+        "57014",
+    )
+    .await;
+    client
+        .batch_execute("SET statement_timeout = 0")
+        .await
+        .unwrap();
+
+    assert_eq!(
+        simple_rows(&client, "SELECT count(*) FROM shop.kept").await,
+        vec![vec![Some("1".to_string())]]
+    );
+    fails_with(&client, "SELECT * FROM shop.never", "42P01").await;
+    let mut after = object_paths(&store, &prefix).await;
+    for _ in 0..100 {
+        if after == before {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        after = object_paths(&store, &prefix).await;
+    }
+    assert_eq!(after, before, "only the first INSERT's file remains");
+}
