@@ -176,10 +176,11 @@ impl StoreRegistry {
             }
         };
         built.map_err(|e| {
-            DataFusionError::Configuration(format!(
-                "cannot open the object store for \"{base}\": {}",
-                crate::storage::errors::scrub(&e.to_string(), &self.config.secrets())
-            ))
+            let cause = crate::storage::errors::scrub(&e.to_string(), &self.config.secrets());
+            DataFusionError::ObjectStore(Box::new(object_store::Error::Generic {
+                store: "registry",
+                source: format!("cannot open the object store for \"{base}\": {cause}").into(),
+            }))
         })
     }
 
@@ -317,6 +318,21 @@ mod tests {
             .get_store(&Url::parse("hdfs://nn/x/").unwrap())
             .unwrap_err();
         assert!(err.to_string().contains("hdfs"), "{err}");
+    }
+
+    #[test]
+    fn a_store_that_cannot_be_built_is_a_storage_error_without_secrets() {
+        let registry = registry(
+            "[s3]\nregion = \"us-east-1\"\nsecret_access_key = \"hunter2xyz\"\nchecksum_algorithm = \"nope\"\n",
+        )
+        .unwrap();
+        let err = registry
+            .get_store(&Url::parse("s3://bucket/t/").unwrap())
+            .unwrap_err();
+        let err = crate::error::Error::from(err);
+        assert_eq!(err.kind, crate::error::ErrorKind::Storage, "{err:?}");
+        assert!(err.message.contains("s3://bucket"), "{err:?}");
+        assert!(!format!("{err:?}").contains("hunter2xyz"), "{err:?}");
     }
 
     #[test]

@@ -209,7 +209,7 @@ async fn a_second_run_lists_nothing_and_reads_no_footer() {
     // A new server: nothing of the table is cached yet.
     let server = TestServer::start_in(&warehouse, |config| backend.configure(config, &root)).await;
     let client = server.connect().await;
-    let query = "SELECT year, count(*), sum(amount) FROM events WHERE month = 1 GROUP BY year";
+    let query = "SELECT year, count(*), sum(amount) FROM events WHERE month = 1 GROUP BY year ORDER BY year";
     let requests = || server.service.engine.storage_requests();
     let before = requests();
     let first = simple_rows(&client, query).await;
