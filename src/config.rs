@@ -283,7 +283,7 @@ impl Config {
     /// Checks values that parse but cannot work.
     pub fn validate(&self) -> Result<(), ConfigError> {
         parse_byte_size(&self.engine.memory_limit)?;
-        crate::storage::StoreRegistry::try_new(&self.storage)?;
+        crate::storage::registry::check_config(&self.storage)?;
         crate::storage::AllowedLocations::from_config(self).map_err(|e| ConfigError(e.message))?;
         if self.engine.batch_size == 0 {
             return Err(ConfigError("engine.batch_size must be positive".into()));

@@ -75,12 +75,9 @@ impl Engine {
         let threads = config.engine_threads();
         let memory = parse_byte_size(&config.engine.memory_limit)
             .map_err(|e| Error::invalid_parameter(e.0))?;
-        let limits = config
-            .storage
-            .limits()
-            .map_err(|e| Error::invalid_parameter(e.0))?;
         let stores =
             StoreRegistry::try_new(&config.storage).map_err(|e| Error::invalid_parameter(e.0))?;
+        let limits = stores.limits();
         crate::storage::errors::remember_secrets(config.storage.secrets());
         let storage_requests = stores.requests();
         let runtime = RuntimeEnvBuilder::new()

@@ -59,7 +59,7 @@ impl Default for StorageConfig {
 }
 
 /// Store options, then per-bucket (or per-container) overrides.
-#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "toml::Table", into = "toml::Table")]
 pub struct StoreSection {
     pub options: StoreOptions,
@@ -142,15 +142,6 @@ impl std::fmt::Debug for StoreOptions {
                 };
                 (key, shown)
             }))
-            .finish()
-    }
-}
-
-impl std::fmt::Debug for StoreSection {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StoreSection")
-            .field("options", &self.options)
-            .field("buckets", &self.buckets)
             .finish()
     }
 }

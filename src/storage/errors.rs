@@ -13,11 +13,14 @@ pub fn remember_secrets(secrets: Vec<String>) {
     let _ = SECRETS.set(secrets.into_iter().filter(|s| !s.is_empty()).collect());
 }
 
+fn configured() -> &'static [String] {
+    SECRETS.get().map(Vec::as_slice).unwrap_or_default()
+}
+
 /// A storage failure while doing `action` ("read", "list", "write", ...) at `location`.
 pub fn storage_error(action: &str, location: &str, error: &object_store::Error) -> Error {
-    let secrets = SECRETS.get().map(Vec::as_slice).unwrap_or_default();
-    let location = scrub(location, secrets);
-    let cause = scrub(&error.to_string(), secrets);
+    let location = scrub_configured(location);
+    let cause = scrub_configured(&error.to_string());
     let base = match error {
         object_store::Error::NotFound { .. } => {
             return Error::new(
@@ -42,28 +45,25 @@ pub fn storage_error(action: &str, location: &str, error: &object_store::Error) 
 /// `text` with every secret replaced and the query strings of URLs (which may carry
 /// signatures or SAS tokens) removed.
 pub fn scrub(text: &str, secrets: &[impl AsRef<str>]) -> String {
-    let mut text = text.to_string();
-    for secret in secrets {
-        let secret = secret.as_ref();
-        if !secret.is_empty() {
-            text = text.replace(secret, "<redacted>");
-        }
-    }
-    strip_url_queries(&text)
+    strip_url_queries(&replace_secrets(text, secrets))
 }
 
 /// Scrubs with the secrets remembered at startup.
 pub fn scrub_configured(text: &str) -> String {
-    scrub(text, SECRETS.get().map(Vec::as_slice).unwrap_or_default())
+    scrub(text, configured())
 }
 
 /// `text` with the secrets remembered at startup replaced; nothing else changes. Every
 /// message sent to a client passes through here.
 pub fn redact_secrets(text: &str) -> String {
+    replace_secrets(text, configured())
+}
+
+fn replace_secrets(text: &str, secrets: &[impl AsRef<str>]) -> String {
     let mut text = text.to_string();
-    for secret in SECRETS.get().map(Vec::as_slice).unwrap_or_default() {
-        if text.contains(secret.as_str()) {
-            text = text.replace(secret.as_str(), "<redacted>");
+    for secret in secrets.iter().map(AsRef::as_ref) {
+        if !secret.is_empty() && text.contains(secret) {
+            text = text.replace(secret, "<redacted>");
         }
     }
     text

@@ -70,13 +70,14 @@ impl std::fmt::Debug for ListingCache {
 
 #[derive(Default)]
 struct State {
-    entries: HashMap<(TableKey, String), Entry>,
+    /// Per table, its directories' listings by directory URL.
+    tables: HashMap<TableKey, HashMap<String, Entry>>,
     /// Estimated bytes of all entries.
     size: usize,
     /// Bumped for each use, to find the least recently used entry.
     clock: u64,
-    /// Per table, bumped by each invalidation.
-    generations: HashMap<TableKey, u64>,
+    /// Bumped by every invalidation: a listing that began before one is not kept.
+    generation: u64,
 }
 
 struct Entry {
@@ -108,106 +109,108 @@ impl ListingCache {
         store: &Arc<dyn ObjectStore>,
         url: &ListingTableUrl,
     ) -> Result<Arc<[ObjectMeta]>> {
-        let key = (table.clone(), url.as_str().to_string());
         let generation = {
             let mut state = self.state();
             state.clock += 1;
             let clock = state.clock;
-            let fresh = match state.entries.get_mut(&key) {
-                Some(entry) if self.ttl.is_none_or(|ttl| entry.listed.elapsed() < ttl) => {
-                    entry.used = clock;
-                    Some(entry.files.clone())
-                }
-                _ => None,
-            };
-            if let Some(files) = fresh {
-                return Ok(files);
+            let cached = state
+                .tables
+                .get_mut(table)
+                .and_then(|directories| directories.get_mut(url.as_str()))
+                .filter(|entry| self.ttl.is_none_or(|ttl| entry.listed.elapsed() < ttl));
+            if let Some(entry) = cached {
+                entry.used = clock;
+                return Ok(entry.files.clone());
             }
-            state.generations.get(table).copied().unwrap_or(0)
+            state.generation
         };
         let files: Arc<[ObjectMeta]> = list_data_files(store, url).await?.into();
+        let size = estimated_size(table, url.as_str(), &files);
         let mut state = self.state();
-        if state.generations.get(table).copied().unwrap_or(0) == generation {
-            let size = estimated_size(&key, &files);
-            if size <= self.capacity {
-                state.clock += 1;
-                let entry = Entry {
-                    files: files.clone(),
-                    listed: Instant::now(),
-                    size,
-                    used: state.clock,
-                };
-                if let Some(old) = state.entries.insert(key, entry) {
-                    state.size -= old.size;
-                }
-                state.size += size;
-                while state.size > self.capacity {
-                    state.evict_least_recent();
-                }
-            }
+        if state.generation == generation && size <= self.capacity {
+            state.clock += 1;
+            let entry = Entry {
+                files: files.clone(),
+                listed: Instant::now(),
+                size,
+                used: state.clock,
+            };
+            let replaced = state
+                .tables
+                .entry(table.clone())
+                .or_default()
+                .insert(url.as_str().to_string(), entry);
+            state.size += size;
+            state.size -= replaced.map_or(0, |old| old.size);
+            while state.size > self.capacity && state.evict_least_recent() {}
         }
         Ok(files)
     }
 
-    /// Forgets every listing of `table`, and any listing of it now in progress.
+    /// Forgets every listing of `table`, and any listing now in progress.
     pub fn invalidate(&self, table: &TableKey) {
         let mut state = self.state();
-        *state.generations.entry(table.clone()).or_default() += 1;
-        let mut freed = 0;
-        state.entries.retain(|(owner, _), entry| {
-            let keep = owner != table;
-            if !keep {
-                freed += entry.size;
-            }
-            keep
-        });
-        state.size -= freed;
+        state.generation += 1;
+        if let Some(directories) = state.tables.remove(table) {
+            state.size -= directories.values().map(|e| e.size).sum::<usize>();
+        }
     }
 
-    /// Forgets every listing of the tables of `database`.
+    /// Forgets every listing of the tables of `database`, and any listing in progress.
     pub fn invalidate_database(&self, database: &str) {
-        let tables: Vec<TableKey> = {
-            let state = self.state();
-            state
-                .entries
-                .keys()
-                .map(|(table, _)| table.clone())
-                .chain(state.generations.keys().cloned())
-                .filter(|(db, _)| db == database)
-                .collect()
-        };
-        for table in tables {
-            self.invalidate(&table);
-        }
+        let mut state = self.state();
+        state.generation += 1;
+        let mut freed = 0;
+        state.tables.retain(|(db, _), directories| {
+            if db != database {
+                return true;
+            }
+            freed += directories.values().map(|e| e.size).sum::<usize>();
+            false
+        });
+        state.size -= freed;
     }
 
     /// (entries, estimated bytes), for tests and monitoring.
     pub fn usage(&self) -> (usize, usize) {
         let state = self.state();
-        (state.entries.len(), state.size)
+        (state.tables.values().map(HashMap::len).sum(), state.size)
     }
 }
 
 impl State {
-    fn evict_least_recent(&mut self) {
+    /// Removes the least recently used entry; `false` when there is none.
+    fn evict_least_recent(&mut self) -> bool {
         let oldest = self
-            .entries
+            .tables
             .iter()
-            .min_by_key(|(_, entry)| entry.used)
-            .map(|(key, _)| key.clone());
-        if let Some(key) = oldest
-            && let Some(entry) = self.entries.remove(&key)
-        {
-            self.size -= entry.size;
+            .flat_map(|(table, directories)| {
+                directories
+                    .iter()
+                    .map(move |(url, entry)| (entry.used, table, url))
+            })
+            .min_by_key(|(used, _, _)| *used)
+            .map(|(_, table, url)| (table.clone(), url.clone()));
+        let Some((table, url)) = oldest else {
+            return false;
+        };
+        if let Some(directories) = self.tables.get_mut(&table) {
+            if let Some(entry) = directories.remove(&url) {
+                self.size -= entry.size;
+            }
+            if directories.is_empty() {
+                self.tables.remove(&table);
+            }
         }
+        true
     }
 }
 
-fn estimated_size(key: &(TableKey, String), files: &[ObjectMeta]) -> usize {
+fn estimated_size(table: &TableKey, url: &str, files: &[ObjectMeta]) -> usize {
     let per_file = std::mem::size_of::<ObjectMeta>() + 16;
-    key.0.0.len()
-        + key.0.1.len()
-        + key.1.len()
+    table.0.len()
+        + table.1.len()
+        + url.len()
         + files
             .iter()
             .map(|meta| {

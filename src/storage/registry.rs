@@ -110,19 +110,9 @@ impl std::fmt::Debug for StoreRegistry {
 }
 
 impl StoreRegistry {
-    /// A registry for `config`, whose store options are checked here: an unknown key or a
-    /// value of the wrong form is a configuration error naming it.
+    /// A registry for `config`, checked first (see [`check_config`]).
     pub fn try_new(config: &StorageConfig) -> Result<Self, ConfigError> {
-        let limits = config.limits()?;
-        for kind in [StoreKind::S3, StoreKind::Azure, StoreKind::Gcs] {
-            let Some((name, section)) = kind.section(config) else {
-                continue;
-            };
-            check_keys(kind, &format!("storage.{name}"), &section.options)?;
-            for (bucket, options) in &section.buckets {
-                check_keys(kind, &format!("storage.{name}.buckets.{bucket}"), options)?;
-            }
-        }
+        let limits = check_config(config)?;
         let requests = Arc::new(Requests::default());
         Ok(Self {
             config: config.clone(),
@@ -134,6 +124,11 @@ impl StoreRegistry {
             requests,
             stores: RwLock::default(),
         })
+    }
+
+    /// The `[storage]` durations and sizes.
+    pub fn limits(&self) -> StorageLimits {
+        self.limits
     }
 
     /// The requests every store opened here has made.
@@ -239,6 +234,22 @@ impl ObjectStoreRegistry for StoreRegistry {
         stores.insert(key.to_string(), store.clone());
         Ok(store)
     }
+}
+
+/// Checks `[storage]`: its durations and sizes parse (returned), and every store option is a
+/// key its kind of store knows. An error names the key.
+pub fn check_config(config: &StorageConfig) -> Result<StorageLimits, ConfigError> {
+    let limits = config.limits()?;
+    for kind in [StoreKind::S3, StoreKind::Azure, StoreKind::Gcs] {
+        let Some((name, section)) = kind.section(config) else {
+            continue;
+        };
+        check_keys(kind, &format!("storage.{name}"), &section.options)?;
+        for (bucket, options) in &section.buckets {
+            check_keys(kind, &format!("storage.{name}.buckets.{bucket}"), options)?;
+        }
+    }
+    Ok(limits)
 }
 
 /// Checks that every option of a store section is a key that kind of store knows.

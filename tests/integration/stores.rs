@@ -36,15 +36,19 @@ impl Backend {
 
     /// Local disk, and each emulator that is running.
     pub fn available() -> Vec<Backend> {
-        let mut backends = vec![Backend::Local];
-        for backend in [Backend::S3, Backend::Azure] {
-            if backend.options().is_some() {
-                backends.push(backend);
-            } else {
-                missing(backend);
-            }
+        [Backend::Local, Backend::S3, Backend::Azure]
+            .into_iter()
+            .filter(|backend| backend.running())
+            .collect()
+    }
+
+    /// Whether this store can be used; a missing emulator is reported (see the module docs).
+    pub fn running(self) -> bool {
+        let running = self == Backend::Local || self.options().is_some();
+        if !running {
+            missing(self);
         }
-        backends
+        running
     }
 
     /// The store options for this emulator, from the environment; `None` when not running.

@@ -185,8 +185,9 @@ async fn list_existing(connection: &Connection, location: &str) -> Result<Listin
 /// A managed table's location starts empty: one that already holds files is refused
 /// rather than adopted. A local directory is created.
 pub async fn prepare_managed_location(connection: &Connection, location: &str) -> Result<()> {
-    let occupied = match local_directory(location) {
-        Some(directory) => std::fs::read_dir(&directory)
+    let local = local_directory(location);
+    let occupied = match &local {
+        Some(directory) => std::fs::read_dir(directory)
             .map(|mut entries| entries.next().is_some())
             .unwrap_or(false),
         None => !list_existing(connection, location).await?.files.is_empty(),
@@ -198,7 +199,7 @@ pub async fn prepare_managed_location(connection: &Connection, location: &str) -
         )
         .with_hint("give LOCATION to declare an external table over them, or remove them"));
     }
-    let Some(directory) = local_directory(location) else {
+    let Some(directory) = local else {
         return Ok(());
     };
     std::fs::create_dir_all(&directory).map_err(|e| {
@@ -509,9 +510,7 @@ pub async fn delete_files(connection: &mut Connection, storage: &Storage) {
             .engine
             .state_for(&connection.session.query_context());
         let listing = discovery::list(&state, &storage.location).await?;
-        let url = crate::exec::catalog_bridge::hive_table::directory_url(&storage.location)?;
-        let store =
-            datafusion::catalog::Session::runtime_env(&state).object_store(url.object_store())?;
+        let store = crate::exec::write::store_for(&state, &storage.location)?;
         for (meta, _) in &listing.files {
             store.delete(&meta.location).await.map_err(|e| {
                 Error::new(
