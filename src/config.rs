@@ -21,6 +21,8 @@ pub struct Config {
     pub session: SessionDefaults,
     pub log: LogConfig,
     pub storage: crate::storage::StorageConfig,
+    pub auth: crate::auth::AuthConfig,
+    pub tls: TlsConfig,
     /// Tables declared over Parquet or CSV files (repeatable `[[tables]]`).
     pub tables: Vec<TableConfig>,
 }
@@ -34,6 +36,11 @@ pub struct ServerConfig {
     pub database: String,
     /// Connections beyond this many are refused with SQLSTATE 53300.
     pub max_connections: usize,
+    /// The largest protocol message a client may send; a longer length prefix ends the
+    /// connection before its body is read.
+    pub max_message_size: String,
+    /// On SIGTERM or SIGINT, how long running statements may go on before they are canceled.
+    pub shutdown_grace: String,
 }
 
 impl Default for ServerConfig {
@@ -42,6 +49,8 @@ impl Default for ServerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 5432)),
             database: "lakeport".into(),
             max_connections: 100,
+            max_message_size: "256MiB".into(),
+            shutdown_grace: "30s".into(),
         }
     }
 }
@@ -119,6 +128,10 @@ pub struct SessionDefaults {
     pub search_path: String,
     /// Milliseconds; 0 disables the timeout.
     pub statement_timeout: u64,
+    /// Milliseconds a session may sit idle outside a transaction before it is closed; 0: never.
+    pub idle_session_timeout: u64,
+    /// Milliseconds a session may sit idle inside a transaction before it is closed; 0: never.
+    pub idle_in_transaction_session_timeout: u64,
 }
 
 impl Default for SessionDefaults {
@@ -127,7 +140,27 @@ impl Default for SessionDefaults {
             timezone: "UTC".into(),
             search_path: "\"$user\", public, default".into(),
             statement_timeout: 0,
+            idle_session_timeout: 0,
+            idle_in_transaction_session_timeout: 0,
         }
+    }
+}
+
+/// TLS for client connections: on when a certificate and key are given.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM file with the server certificate (and its chain).
+    pub certificate: String,
+    /// PEM file with the certificate's private key (PKCS#8, PKCS#1 or SEC1).
+    pub private_key: String,
+    /// Refuse clients from non-loopback addresses that do not use TLS.
+    pub require_remote: bool,
+}
+
+impl TlsConfig {
+    pub fn enabled(&self) -> bool {
+        !self.certificate.is_empty() || !self.private_key.is_empty()
     }
 }
 
@@ -283,6 +316,33 @@ impl Config {
     /// Checks values that parse but cannot work.
     pub fn validate(&self) -> Result<(), ConfigError> {
         parse_byte_size(&self.engine.memory_limit)?;
+        parse_byte_size(&self.server.max_message_size)?;
+        crate::storage::config::parse_duration(
+            "server.shutdown_grace",
+            &self.server.shutdown_grace,
+        )?;
+        self.auth.check()?;
+        if self.tls.enabled()
+            && (self.tls.certificate.is_empty() || self.tls.private_key.is_empty())
+        {
+            return Err(ConfigError(
+                "tls: both tls.certificate and tls.private_key are needed".into(),
+            ));
+        }
+        if self.tls.require_remote && !self.tls.enabled() {
+            return Err(ConfigError(
+                "tls.require_remote needs tls.certificate and tls.private_key".into(),
+            ));
+        }
+        if !self.server.listen.ip().is_loopback()
+            && self.auth.method == crate::auth::AuthMethod::Trust
+            && !self.auth.allow_remote_trust
+        {
+            return Err(ConfigError(format!(
+                "refusing to listen on {} with trust authentication: anyone who can reach it would get in; configure [[auth.users]] with auth.method = \"scram-sha-256\", or set auth.allow_remote_trust = true if that is really meant",
+                self.server.listen
+            )));
+        }
         crate::storage::registry::check_config(&self.storage)?;
         crate::storage::AllowedLocations::from_config(self).map_err(|e| ConfigError(e.message))?;
         if self.engine.batch_size == 0 {

@@ -68,6 +68,15 @@ pub enum ErrorKind {
     /// Wrong data or an unexpected shape in a file.
     DataException,
     PermissionDenied,
+    /// The client did not prove who it is (wrong user or password: both read the same).
+    InvalidPassword,
+    /// The connection may not authenticate this way (no TLS, trust from afar, no such role).
+    InvalidAuthorization,
+    /// The session sat idle past a timeout and is closed.
+    IdleInTransactionTimeout,
+    IdleSessionTimeout,
+    /// The server is shutting down.
+    AdminShutdown,
     /// Object storage or local file I/O failed.
     Storage,
     /// A bug in lakeport or a dependency.
@@ -136,6 +145,13 @@ impl Error {
         Self::new(
             ErrorKind::StatementTimeout,
             "canceling statement due to statement timeout",
+        )
+    }
+
+    pub fn admin_shutdown() -> Self {
+        Self::new(
+            ErrorKind::AdminShutdown,
+            "terminating connection due to administrator command",
         )
     }
 

@@ -17,6 +17,7 @@
 //! `sql` and `exec`; errors carry an [`error::ErrorKind`] mapped to SQLSTATE in
 //! `wire::errors` only.
 
+pub mod auth;
 pub mod config;
 pub mod demo;
 pub mod error;

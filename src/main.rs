@@ -28,6 +28,19 @@ struct Flags {
     /// Log format: text or json (log.format).
     #[arg(long, value_name = "FORMAT")]
     log_format: Option<String>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Read a password on stdin and print its verifier for an [[auth.users]] entry.
+    Passwd {
+        /// Print an md5 verifier for this user name instead of SCRAM-SHA-256 (for clients
+        /// without SCRAM; needs auth.method = "md5").
+        #[arg(long, value_name = "USER")]
+        md5: Option<String>,
+    },
 }
 
 fn load_config(flags: &Flags) -> Result<Config, String> {
@@ -81,6 +94,9 @@ fn init_logging(config: &Config) {
 
 fn main() -> ExitCode {
     let flags = Flags::parse();
+    if let Some(Command::Passwd { md5 }) = &flags.command {
+        return passwd(md5.as_deref());
+    }
     let config = match load_config(&flags) {
         Ok(config) => config,
         Err(message) => {
@@ -139,4 +155,25 @@ async fn shutdown_signal() {
     }
     #[cfg(not(unix))]
     let _ = interrupt.await;
+}
+
+/// `lakeport passwd`: one line from stdin (hidden when typed at a terminal) → a verifier.
+fn passwd(md5_user: Option<&str>) -> ExitCode {
+    let password = match lakeport::auth::terminal::read_password("Password: ") {
+        Ok(password) => password,
+        Err(e) => {
+            eprintln!("lakeport passwd: cannot read the password: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if password.is_empty() {
+        eprintln!("lakeport passwd: empty password");
+        return ExitCode::from(2);
+    }
+    let verifier = match md5_user {
+        Some(user) => lakeport::auth::verifier::md5_verifier(user, &password),
+        None => lakeport::auth::ScramVerifier::generate(&password).encode(),
+    };
+    println!("{verifier}");
+    ExitCode::SUCCESS
 }

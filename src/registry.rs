@@ -4,6 +4,10 @@
 //! Each connection registers a [`ConnectionControl`] for its lifetime. The control holds the
 //! cancel key and the current statement's [`StatementGuard`] token; a cancel fires that token
 //! and nothing else, so a cancel arriving between statements is dropped, as in PostgreSQL.
+//!
+//! Shutdown goes through the registry in two steps: [`Registry::drain`] asks every connection
+//! to close as soon as it is idle (the connection loop watches [`Registry::draining`]), and
+//! [`Registry::terminate`], after the grace period, fails every running statement with 57P01.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -22,6 +26,8 @@ pub struct ConnectionControl {
     secret: i32,
     /// The running statement's token; replaced at each statement start.
     current: Mutex<CancellationToken>,
+    /// The registry's terminate token: fires for every statement at the end of shutdown.
+    terminating: CancellationToken,
 }
 
 impl ConnectionControl {
@@ -31,6 +37,7 @@ impl ConnectionControl {
         *self.current.lock().unwrap_or_else(|e| e.into_inner()) = token.clone();
         StatementGuard {
             token,
+            terminating: self.terminating.clone(),
             deadline: (statement_timeout_ms > 0)
                 .then(|| Instant::now() + Duration::from_millis(statement_timeout_ms)),
         }
@@ -49,6 +56,7 @@ impl ConnectionControl {
 #[derive(Clone)]
 pub struct StatementGuard {
     token: CancellationToken,
+    terminating: CancellationToken,
     deadline: Option<Instant>,
 }
 
@@ -57,6 +65,7 @@ impl StatementGuard {
     pub fn unguarded() -> Self {
         Self {
             token: CancellationToken::new(),
+            terminating: CancellationToken::new(),
             deadline: None,
         }
     }
@@ -74,6 +83,7 @@ impl StatementGuard {
         tokio::select! {
             biased;
             _ = self.token.cancelled() => Err(Error::canceled()),
+            _ = self.terminating.cancelled() => Err(Error::admin_shutdown()),
             _ = timeout => Err(Error::statement_timeout()),
             result = work => result,
         }
@@ -85,6 +95,10 @@ impl StatementGuard {
 pub struct Registry {
     next_pid: AtomicI32,
     connections: Mutex<HashMap<i32, Arc<ConnectionControl>>>,
+    /// Fired when shutdown begins: idle connections close, running ones close after it.
+    draining: CancellationToken,
+    /// Fired when the shutdown grace period ends: running statements fail.
+    terminating: CancellationToken,
 }
 
 /// Unregisters a connection when dropped.
@@ -104,7 +118,24 @@ impl Registry {
         Arc::new(Self {
             next_pid: AtomicI32::new(std::process::id() as i32 % 10_000 * 100 + 1),
             connections: Mutex::new(HashMap::new()),
+            draining: CancellationToken::new(),
+            terminating: CancellationToken::new(),
         })
+    }
+
+    /// Starts shutdown: every connection closes once it is idle.
+    pub fn drain(&self) {
+        self.draining.cancel();
+    }
+
+    /// Fires when shutdown starts.
+    pub fn draining(&self) -> &CancellationToken {
+        &self.draining
+    }
+
+    /// Ends the grace period: every running statement fails with 57P01.
+    pub fn terminate(&self) {
+        self.terminating.cancel();
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<i32, Arc<ConnectionControl>>> {
@@ -118,6 +149,7 @@ impl Registry {
             pid,
             secret: rand::random(),
             current: Mutex::new(CancellationToken::new()),
+            terminating: self.terminating.clone(),
         });
         self.lock().insert(pid, control.clone());
         Registration {

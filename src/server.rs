@@ -2,8 +2,11 @@
 //! connections until the shutdown future resolves.
 //!
 //! Each connection runs as its own task on the caller's runtime (the socket side); query
-//! execution runs on the engine's own runtime. Shutdown stops accepting; connections in
-//! progress end with the runtime.
+//! execution runs on the engine's own runtime.
+//!
+//! Shutdown stops accepting and drains: idle sessions close at once (FATAL 57P01), running
+//! statements go on for `server.shutdown_grace`, then are terminated; `serve` returns once
+//! every connection task has ended (or a few seconds after terminating, whatever is left).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -71,12 +74,19 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()>,
 ) -> Result<()> {
+    let grace = crate::storage::config::parse_duration(
+        "server.shutdown_grace",
+        &service.config.server.shutdown_grace,
+    )
+    .map_err(|e| Error::invalid_parameter(e.to_string()))?;
     let registry = Registry::new();
-    let handlers = Arc::new(Handlers::new(service, registry));
+    let handlers = Arc::new(Handlers::try_new(service, registry.clone())?);
+    // Each connection task holds a sender; `recv` returns None once all have ended.
+    let (alive, mut all_ended) = tokio::sync::mpsc::channel::<()>(1);
     tokio::pin!(shutdown);
     loop {
         let accepted = tokio::select! {
-            _ = &mut shutdown => return Ok(()),
+            _ = &mut shutdown => break,
             accepted = listener.accept() => accepted,
         };
         let (socket, peer) = match accepted {
@@ -89,12 +99,27 @@ pub async fn serve(
         };
         let _ = socket.set_nodelay(true);
         let handlers = handlers.clone();
+        let alive = alive.clone();
         tokio::spawn(async move {
             if let Err(e) = crate::wire::serve_connection(socket, handlers).await {
                 tracing::debug!(client = %peer, error = %e, "connection ended with an error");
             }
+            drop(alive);
         });
     }
+    drop(listener);
+    drop(alive);
+    tracing::info!(running = registry.count(), grace = ?grace, "shutting down: closing idle sessions, letting running statements finish");
+    registry.drain();
+    if tokio::time::timeout(grace, all_ended.recv()).await.is_err() {
+        tracing::warn!(
+            running = registry.count(),
+            "shutdown grace period over: terminating running statements"
+        );
+        registry.terminate();
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), all_ended.recv()).await;
+    }
+    Ok(())
 }
 
 /// Binds the configured address.

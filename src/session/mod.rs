@@ -33,6 +33,8 @@ pub struct Session {
     /// The process id clients see (BackendKeyData, `pg_backend_pid()`).
     pub pid: i32,
     pub user: String,
+    /// Who authenticated, with the role and schema allow list privileges are checked against.
+    pub identity: crate::auth::Identity,
     pub database: String,
     pub client_addr: SocketAddr,
     pub variables: Variables,
@@ -45,17 +47,18 @@ pub struct Session {
 impl Session {
     pub fn new(
         pid: i32,
-        user: String,
+        identity: crate::auth::Identity,
         database: String,
         client_addr: SocketAddr,
         application_name: &str,
         defaults: &SessionDefaults,
         datafusion: ConfigOptions,
     ) -> Self {
-        let variables = Variables::new(defaults, datafusion, &user, application_name);
+        let variables = Variables::new(defaults, datafusion, &identity.user, application_name);
         Self {
             pid,
-            user,
+            user: identity.user.clone(),
+            identity,
             database,
             client_addr,
             variables,

@@ -179,11 +179,23 @@ pub fn format_duration_ms(ms: u64) -> String {
 }
 
 fn statement_timeout(value: &str) -> Result<String> {
+    timeout_setting("statement_timeout", value)
+}
+
+fn idle_session_timeout(value: &str) -> Result<String> {
+    timeout_setting("idle_session_timeout", value)
+}
+
+fn idle_in_transaction_session_timeout(value: &str) -> Result<String> {
+    timeout_setting("idle_in_transaction_session_timeout", value)
+}
+
+fn timeout_setting(name: &str, value: &str) -> Result<String> {
     parse_duration_ms(value)
         .map(format_duration_ms)
         .ok_or_else(|| {
             Error::invalid_parameter(format!(
-                "invalid value for parameter \"statement_timeout\": \"{value}\""
+                "invalid value for parameter \"{name}\": \"{value}\""
             ))
             .with_hint("Valid units for this parameter are \"us\", \"ms\", \"s\", \"min\", \"h\", and \"d\".")
         })
@@ -286,6 +298,20 @@ const DEFINITIONS: &[Definition] = &[
         read_only: false,
         normalize: extra_float_digits,
         description: "Sets the number of digits displayed for floating-point values.",
+    },
+    Definition {
+        name: "idle_in_transaction_session_timeout",
+        reported: false,
+        read_only: false,
+        normalize: idle_in_transaction_session_timeout,
+        description: "Sets the maximum allowed idle time between queries, when in a transaction.",
+    },
+    Definition {
+        name: "idle_session_timeout",
+        reported: false,
+        read_only: false,
+        normalize: idle_session_timeout,
+        description: "Sets the maximum allowed idle time between queries, when not in a transaction.",
     },
     Definition {
         name: "in_hot_standby",
@@ -546,6 +572,14 @@ impl Variables {
         put("default_transaction_isolation", "read committed".into());
         put("default_transaction_read_only", "off".into());
         put("extra_float_digits", "1".into());
+        put(
+            "idle_in_transaction_session_timeout",
+            format_duration_ms(defaults.idle_in_transaction_session_timeout),
+        );
+        put(
+            "idle_session_timeout",
+            format_duration_ms(defaults.idle_session_timeout),
+        );
         put("in_hot_standby", "off".into());
         put("integer_datetimes", "on".into());
         put("IntervalStyle", "postgres".into());
@@ -804,6 +838,15 @@ impl Variables {
 
     pub fn statement_timeout_ms(&self) -> u64 {
         parse_duration_ms(&self.value("statement_timeout")).unwrap_or(0)
+    }
+
+    /// How long the session may wait for its next message: in a transaction or not; 0: forever.
+    pub fn idle_timeout_ms(&self, in_transaction: bool) -> u64 {
+        let name = match in_transaction {
+            true => "idle_in_transaction_session_timeout",
+            false => "idle_session_timeout",
+        };
+        parse_duration_ms(&self.value(name)).unwrap_or(0)
     }
 
     pub fn search_path(&self) -> Vec<String> {

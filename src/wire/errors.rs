@@ -48,6 +48,11 @@ pub fn sqlstate(kind: ErrorKind) -> &'static str {
         ErrorKind::InvalidStatement => "42P18",
         ErrorKind::DataException => "22000",
         ErrorKind::PermissionDenied => "42501",
+        ErrorKind::InvalidPassword => "28P01",
+        ErrorKind::InvalidAuthorization => "28000",
+        ErrorKind::IdleInTransactionTimeout => "25P03",
+        ErrorKind::IdleSessionTimeout => "57P05",
+        ErrorKind::AdminShutdown => "57P01",
         ErrorKind::Storage => "58030",
         ErrorKind::Internal => "XX000",
     }

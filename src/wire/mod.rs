@@ -1,26 +1,34 @@
 //! The PostgreSQL wire protocol — the only module that imports pgwire.
 //!
-//! pgwire frames messages, negotiates SSL (refused for now), dispatches CancelRequests and
-//! skips messages after an extended-protocol error until Sync. lakeport implements every
-//! handler itself: [`startup`] (session creation, ParameterStatus, BackendKeyData),
+//! pgwire frames messages, negotiates TLS ([`tls`]), dispatches CancelRequests and skips
+//! messages after an extended-protocol error until Sync; [`connection`] runs the message loop
+//! (deadlines, idle timeouts, shutdown) with [`framing`] checking every length prefix first.
+//! lakeport implements every handler itself: [`startup`] (authentication, session creation,
+//! ParameterStatus, BackendKeyData),
 //! [`simple`] (Query), [`extended`] (Parse/Bind/Describe/Execute/Close/Sync/Flush), and
 //! [`rows`], which streams an `exec::RowCursor` as DataRows under the statement's cancel and
 //! timeout guard. pgwire's own portal store and row collection are not used: portals live in
 //! `sql::Connection` and rows are never collected beyond one batch.
 
+mod connection;
 mod copy;
 pub mod encode;
 pub mod errors;
 mod extended;
+pub mod framing;
 pub mod params;
 mod rows;
 mod simple;
 mod startup;
 pub mod text;
+pub mod tls;
+
+pub use connection::serve_connection;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use pgwire::api::auth::sasl::scram::ScramServerAuth;
 use pgwire::api::cancel::CancelHandler;
 use pgwire::api::{ClientInfo, PgWireServerHandlers};
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
@@ -28,6 +36,7 @@ use pgwire::messages::cancel::CancelRequest;
 use pgwire::messages::startup::SecretKey;
 use tokio::sync::Mutex;
 
+use crate::auth::Authenticator;
 use crate::registry::{Registration, Registry};
 use crate::sql::{Connection, Service};
 
@@ -49,13 +58,44 @@ pub struct Handlers {
 pub struct Handler {
     service: Arc<Service>,
     registry: Arc<Registry>,
+    authenticator: Authenticator,
+    /// SCRAM without channel binding, and with it when TLS is on and the certificate's
+    /// signature algorithm allows `tls-server-end-point`.
+    scram: ScramServerAuth,
+    scram_bound: Option<ScramServerAuth>,
+    tls: Option<tls::Tls>,
+    max_message_size: usize,
 }
 
 impl Handlers {
-    pub fn new(service: Arc<Service>, registry: Arc<Registry>) -> Self {
-        Self {
-            inner: Arc::new(Handler { service, registry }),
-        }
+    /// The handlers for `service`'s configuration: loads the TLS certificate and key.
+    pub fn try_new(service: Arc<Service>, registry: Arc<Registry>) -> crate::Result<Self> {
+        let config = &service.config;
+        let tls = tls::load(&config.tls)?;
+        let scram_bound = tls.as_ref().and_then(|tls| {
+            let mut bound = ScramServerAuth::new();
+            match bound.configure_certificate(&tls.certificate_pem) {
+                Ok(()) => Some(bound),
+                Err(e) => {
+                    tracing::info!(error = %e, "SCRAM channel binding is off for this certificate");
+                    None
+                }
+            }
+        });
+        let max_message_size = crate::config::parse_byte_size(&config.server.max_message_size)
+            .map_err(|e| crate::Error::invalid_parameter(e.to_string()))?;
+        let authenticator = Authenticator::new(config.auth.clone(), config.tls.require_remote);
+        Ok(Self {
+            inner: Arc::new(Handler {
+                service,
+                registry,
+                authenticator,
+                scram: ScramServerAuth::new(),
+                scram_bound,
+                tls,
+                max_message_size,
+            }),
+        })
     }
 }
 
@@ -91,14 +131,6 @@ impl CancelHandler for Handler {
             tracing::debug!(pid = request.pid, found, "cancel request");
         }
     }
-}
-
-/// Serves one client connection until it ends.
-pub async fn serve_connection(
-    socket: tokio::net::TcpStream,
-    handlers: Arc<Handlers>,
-) -> std::io::Result<()> {
-    pgwire::tokio::process_socket(socket, None, handlers).await
 }
 
 /// The connection state of an authenticated client.

@@ -241,3 +241,71 @@ async fn bad_messages_after_startup_end_cleanly() {
         .unwrap();
     assert_eq!(outcome(&mut socket).await, Outcome::Ready);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn framing_violations_are_refused_with_08p01_before_decoding() {
+    let server =
+        TestServer::start_with(|config| config.server.max_message_size = "1MiB".into()).await;
+    let unterminated_startup = {
+        let mut packet = startup(196608);
+        packet.pop();
+        let length = (packet.len() as i32).to_be_bytes();
+        packet[..4].copy_from_slice(&length);
+        packet
+    };
+    for (case, bytes) in [
+        (
+            "a startup packet without its final terminator",
+            unterminated_startup,
+        ),
+        ("a startup length of 2^31-1", {
+            let mut bytes = i32::MAX.to_be_bytes().to_vec();
+            bytes.extend_from_slice(&196608i32.to_be_bytes());
+            bytes
+        }),
+    ] {
+        let mut socket = TcpStream::connect(("127.0.0.1", server.port))
+            .await
+            .unwrap();
+        socket.write_all(&bytes).await.unwrap();
+        assert_eq!(
+            outcome(&mut socket).await,
+            Outcome::Error("08P01".into()),
+            "{case}"
+        );
+        still_serving(&server, case).await;
+    }
+    let two_mib_header = {
+        let mut bytes = vec![b'Q'];
+        bytes.extend_from_slice(&(2i32 << 20).to_be_bytes());
+        bytes
+    };
+    for (case, bytes) in [
+        ("a Query without its terminator", message(b'Q', b"SELECT 1")),
+        ("a message length of 3", vec![b'Q', 0, 0, 0, 3]),
+        ("a Sync with a body", message(b'S', b"x")),
+        (
+            "a Query longer than max_message_size (header only)",
+            two_mib_header,
+        ),
+    ] {
+        let mut socket = started(server.port).await;
+        socket.write_all(&bytes).await.unwrap();
+        assert_eq!(
+            outcome(&mut socket).await,
+            Outcome::Error("08P01".into()),
+            "{case}"
+        );
+        still_serving(&server, case).await;
+    }
+    let mut socket = started(server.port).await;
+    let mut pipelined = message(b'Q', b"SELECT 1\0");
+    pipelined.extend_from_slice(&message(b'Q', b"SELECT 2"));
+    socket.write_all(&pipelined).await.unwrap();
+    assert_eq!(
+        outcome(&mut socket).await,
+        Outcome::Ready,
+        "the message before the broken one runs"
+    );
+    assert_eq!(outcome(&mut socket).await, Outcome::Error("08P01".into()));
+}

@@ -4,14 +4,14 @@
 //! `tests/slt/catalog/`.
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use lakeport_catalog::{EmbeddedMetastore, Metastore};
 use tokio_postgres::NoTls;
 
-use crate::harness::{TestServer, lake, scratch_dir, simple_rows};
+use crate::harness::{TestServer, free_port, lake, scratch_dir, simple_rows, spawn_server};
 
 fn sqlstate(error: &tokio_postgres::Error) -> String {
     error
@@ -200,40 +200,6 @@ async fn show_create_table_prints_spark_ddl() {
 }
 
 /// A port that was free a moment ago, for a server process started by the test.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .expect("a free port")
-}
-
-/// Kills the child (SIGKILL) when dropped, so a failing test leaves no server behind.
-struct ServerProcess(Child);
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn spawn_server(warehouse: &Path, port: u16) -> ServerProcess {
-    let child = Command::new(env!("CARGO_BIN_EXE_lakeport"))
-        .args(["--no-demo", "--listen", &format!("127.0.0.1:{port}")])
-        .arg("--warehouse")
-        .arg(warehouse)
-        .env("RUST_LOG", "warn")
-        .env(
-            "LAKEPORT_STORAGE_ALLOWED_LOCATIONS",
-            format!("[\"{}\"]", env!("CARGO_TARGET_TMPDIR")),
-        )
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start the lakeport binary");
-    ServerProcess(child)
-}
-
 async fn connect_with_retry(port: u16) -> tokio_postgres::Client {
     let config = format!("host=127.0.0.1 port={port} user=tester dbname=lakeport");
     for _ in 0..200 {
@@ -290,7 +256,7 @@ async fn kill_9_during_ddl_leaves_nothing_half_written() {
     let mut statements = 0;
     for round in 0..rounds {
         let port = free_port();
-        let mut server = spawn_server(&warehouse, port);
+        let mut server = spawn_server(&warehouse, port, &[]);
         let client = connect_with_retry(port).await;
         let ddl = tokio::spawn(ddl_until_killed(client, round, lake.clone()));
         tokio::time::sleep(Duration::from_millis(40 + 37 * round as u64 % 300)).await;
@@ -332,7 +298,7 @@ async fn kill_9_during_ddl_leaves_nothing_half_written() {
         "the servers were killed before running any DDL ({statements} statements)"
     );
     let port = free_port();
-    let _server = spawn_server(&warehouse, port);
+    let _server = spawn_server(&warehouse, port, &[]);
     let client = connect_with_retry(port).await;
     let databases = simple_rows(&client, "SHOW DATABASES LIKE 'r*'").await;
     assert!(

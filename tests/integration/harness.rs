@@ -408,3 +408,40 @@ fn alltypes_batch() -> RecordBatch {
     )
     .expect("alltypes batch")
 }
+
+/// A free loopback port for a server process.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("a free port")
+}
+
+/// A lakeport process; killed (SIGKILL) when dropped, so a failing test leaves no server behind.
+pub struct ServerProcess(pub std::process::Child);
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts the lakeport binary on `port` over `warehouse`, with extra environment `env`.
+pub fn spawn_server(warehouse: &Path, port: u16, env: &[(&str, &str)]) -> ServerProcess {
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_lakeport"))
+        .args(["--no-demo", "--listen", &format!("127.0.0.1:{port}")])
+        .arg("--warehouse")
+        .arg(warehouse)
+        .env("RUST_LOG", "warn")
+        .env(
+            "LAKEPORT_STORAGE_ALLOWED_LOCATIONS",
+            format!("[\"{}\"]", env!("CARGO_TARGET_TMPDIR")),
+        )
+        .envs(env.iter().copied())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start the lakeport binary");
+    ServerProcess(child)
+}

@@ -14,5 +14,6 @@ mod errors;
 mod object_storage;
 mod portals;
 mod protocol;
+mod security;
 mod slt;
 mod types;

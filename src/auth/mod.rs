@@ -1,0 +1,152 @@
+//! Who may connect, how they prove it, and what they may do once in.
+//!
+//! [`config`] holds the `[auth]` section; [`verifier`] the SCRAM-SHA-256 and MD5 password
+//! verifiers (PostgreSQL's formats); [`Authenticator`] decides, for one connection attempt,
+//! which exchange to run (see `wire::startup`, which runs it). Nothing here speaks the wire
+//! protocol.
+//!
+//! A user who does not exist is asked for a password exactly like one who does (with a
+//! verifier nothing matches and a salt stable per name), and both failures read the same.
+
+pub mod config;
+pub mod terminal;
+pub mod verifier;
+
+use std::net::SocketAddr;
+
+pub use config::{AuthConfig, AuthMethod, Role, UserConfig};
+pub use verifier::{ScramVerifier, Verifier};
+
+use crate::error::{Error, ErrorKind};
+
+/// Who a connection authenticated as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub user: String,
+    pub role: Role,
+    /// Schemas from the user's allow list; `None`: every schema.
+    pub schemas: Option<Vec<String>>,
+}
+
+/// The exchange a connection attempt must complete.
+#[derive(Debug)]
+pub enum Challenge {
+    /// Let in without a password.
+    None(Identity),
+    Scram(ScramVerifier),
+    Md5 {
+        hex: String,
+    },
+    Cleartext(Option<Verifier>),
+}
+
+/// Applies `[auth]` and the TLS requirement to connection attempts.
+pub struct Authenticator {
+    config: AuthConfig,
+    require_tls_remote: bool,
+    /// Keys the fake salts of unknown users; random per process.
+    secret: [u8; 32],
+}
+
+impl Authenticator {
+    pub fn new(config: AuthConfig, require_tls_remote: bool) -> Self {
+        Self {
+            config,
+            require_tls_remote,
+            secret: rand::random(),
+        }
+    }
+
+    pub fn method(&self) -> AuthMethod {
+        self.config.method
+    }
+
+    pub fn failure_delay(&self) -> std::time::Duration {
+        self.config.failure_delay()
+    }
+
+    /// What `user`, connecting from `client` (over TLS when `secure`), must do to get in.
+    pub fn challenge(
+        &self,
+        user: &str,
+        client: SocketAddr,
+        secure: bool,
+    ) -> Result<Challenge, Error> {
+        let loopback = client.ip().is_loopback();
+        if self.require_tls_remote && !loopback && !secure {
+            return Err(Error::new(
+                ErrorKind::InvalidAuthorization,
+                format!("connections from {} must use TLS", client.ip()),
+            )
+            .with_hint("connect with sslmode=require"));
+        }
+        let entry = self.config.user(user);
+        match self.config.method {
+            AuthMethod::Trust => {
+                if !loopback && !self.config.allow_remote_trust {
+                    return Err(Error::new(
+                        ErrorKind::InvalidAuthorization,
+                        format!("trust authentication is not allowed from {}", client.ip()),
+                    ));
+                }
+                match entry {
+                    Some(entry) => Ok(Challenge::None(identity(entry))),
+                    None if self.config.users.is_empty() => Ok(Challenge::None(Identity {
+                        user: user.to_string(),
+                        role: Role::Admin,
+                        schemas: None,
+                    })),
+                    None => Err(Error::new(
+                        ErrorKind::InvalidAuthorization,
+                        format!("role \"{user}\" does not exist"),
+                    )),
+                }
+            }
+            AuthMethod::Password => {
+                if !secure {
+                    return Err(Error::new(
+                        ErrorKind::InvalidAuthorization,
+                        "password authentication in clear text needs a TLS connection",
+                    )
+                    .with_hint("connect with sslmode=require"));
+                }
+                Ok(Challenge::Cleartext(
+                    entry.and_then(|e| Verifier::parse(&e.password).ok()),
+                ))
+            }
+            AuthMethod::ScramSha256 | AuthMethod::Md5 => {
+                match entry.map(|e| Verifier::parse(&e.password)) {
+                    Some(Ok(Verifier::Scram(scram))) => Ok(Challenge::Scram(scram)),
+                    Some(Ok(Verifier::Md5 { hex })) if self.config.method == AuthMethod::Md5 => {
+                        Ok(Challenge::Md5 { hex })
+                    }
+                    _ => Ok(Challenge::Scram(ScramVerifier::unmatchable(
+                        user,
+                        &self.secret,
+                    ))),
+                }
+            }
+        }
+    }
+
+    /// The identity of `user` after a successful password exchange.
+    pub fn identity(&self, user: &str) -> Option<Identity> {
+        self.config.user(user).map(identity)
+    }
+}
+
+fn identity(entry: &UserConfig) -> Identity {
+    Identity {
+        user: entry.name.clone(),
+        role: entry.role,
+        schemas: entry.schemas.clone(),
+    }
+}
+
+/// The error every failed password exchange ends with, whatever went wrong.
+pub fn password_failed(user: &str) -> Error {
+    Error::new(
+        ErrorKind::InvalidPassword,
+        format!("password authentication failed for user \"{user}\""),
+    )
+}

@@ -1,0 +1,442 @@
+//! A check on message framing as bytes arrive, before pgwire's decoder sees them.
+//!
+//! pgwire accepts any length prefix up to 1 GiB and reads bodies without checking their
+//! terminators. [`FrameCheck`] follows the byte stream message by message and stops it at
+//! the first byte that breaks the protocol: a startup packet shorter than 8 bytes or longer
+//! than 10,000, a message length under 4 or over `server.max_message_size`, a Query, Close,
+//! Describe or CopyFail body that does not end in its string's terminator, a Sync, Flush,
+//! Terminate or CopyDone with a body. [`Guarded`] applies it to a socket: bytes before the
+//! offending one are delivered, then the read fails with the [`Violation`], so the message is
+//! never decoded and its body never buffered.
+
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+/// PostgreSQL's limit on startup packets.
+const MAX_STARTUP_LENGTH: usize = 10_000;
+const SSL_REQUEST: u32 = 80877103;
+const GSSENC_REQUEST: u32 = 80877104;
+const CANCEL_REQUEST: u32 = 80877102;
+
+/// How a client broke the framing rules.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Violation {
+    StartupLength(usize),
+    Length {
+        kind: char,
+        length: usize,
+    },
+    TooLong {
+        kind: char,
+        length: usize,
+        limit: usize,
+    },
+    Unterminated {
+        kind: char,
+    },
+    UnexpectedBody {
+        kind: char,
+    },
+}
+
+impl std::fmt::Display for Violation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Violation::StartupLength(length) => {
+                write!(f, "invalid length of startup packet: {length}")
+            }
+            Violation::Length { kind, length } => {
+                write!(
+                    f,
+                    "invalid message length {length} for message type \"{kind}\""
+                )
+            }
+            Violation::TooLong {
+                kind,
+                length,
+                limit,
+            } => write!(
+                f,
+                "message type \"{kind}\" of {length} bytes is longer than server.max_message_size ({limit} bytes)"
+            ),
+            Violation::Unterminated { kind } => {
+                write!(
+                    f,
+                    "invalid message format: message type \"{kind}\" does not end its string"
+                )
+            }
+            Violation::UnexpectedBody { kind } => {
+                write!(
+                    f,
+                    "invalid message format: message type \"{kind}\" takes no body"
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for Violation {}
+
+/// Where the stream is: inside a header (bytes gathered so far) or a body (bytes left).
+#[derive(Debug)]
+enum Position {
+    StartupHeader {
+        header: Vec<u8>,
+    },
+    Header {
+        header: Vec<u8>,
+    },
+    Body {
+        kind: Option<char>,
+        left: usize,
+        terminated: bool,
+        next_untyped: bool,
+    },
+}
+
+/// Follows message boundaries in a stream of frontend bytes.
+#[derive(Debug)]
+pub struct FrameCheck {
+    position: Position,
+    max_message_size: usize,
+    last_body_byte: Option<u8>,
+    /// Zero bytes in a startup packet's body: each name and value ends in one, and the list
+    /// in one more, so a complete body has an odd count.
+    startup_zeros: usize,
+}
+
+impl FrameCheck {
+    /// A check for a connection whose next message is a startup packet.
+    pub fn new(max_message_size: usize) -> Self {
+        Self {
+            position: Position::StartupHeader { header: Vec::new() },
+            max_message_size,
+            last_body_byte: None,
+            startup_zeros: 0,
+        }
+    }
+
+    /// Scans the next bytes; on a violation, the index of the byte that broke the rules.
+    pub fn scan(&mut self, bytes: &[u8]) -> Result<(), (usize, Violation)> {
+        let mut at = 0;
+        while at < bytes.len() {
+            match &mut self.position {
+                Position::StartupHeader { header } => {
+                    header.push(bytes[at]);
+                    at += 1;
+                    if header.len() < 8 {
+                        continue;
+                    }
+                    let length =
+                        u32::from_be_bytes([header[0], header[1], header[2], header[3]]) as usize;
+                    let code = u32::from_be_bytes([header[4], header[5], header[6], header[7]]);
+                    if !(8..=MAX_STARTUP_LENGTH).contains(&length) {
+                        return Err((at - 1, Violation::StartupLength(length)));
+                    }
+                    let negotiation = code == SSL_REQUEST || code == GSSENC_REQUEST;
+                    let terminated = !negotiation && code != CANCEL_REQUEST;
+                    self.start_body(None, length - 8, terminated, negotiation);
+                }
+                Position::Header { header } => {
+                    header.push(bytes[at]);
+                    at += 1;
+                    if header.len() < 5 {
+                        continue;
+                    }
+                    let kind = header[0] as char;
+                    let length =
+                        u32::from_be_bytes([header[1], header[2], header[3], header[4]]) as usize;
+                    if length < 4 {
+                        return Err((at - 1, Violation::Length { kind, length }));
+                    }
+                    if length > self.max_message_size {
+                        return Err((
+                            at - 1,
+                            Violation::TooLong {
+                                kind,
+                                length,
+                                limit: self.max_message_size,
+                            },
+                        ));
+                    }
+                    if length > 4 && matches!(kind, 'S' | 'H' | 'X' | 'c') {
+                        return Err((at - 1, Violation::UnexpectedBody { kind }));
+                    }
+                    let terminated = matches!(kind, 'Q' | 'C' | 'D' | 'f');
+                    self.start_body(Some(kind), length - 4, terminated, false);
+                }
+                Position::Body {
+                    kind,
+                    left,
+                    terminated,
+                    next_untyped,
+                } => {
+                    let take = (*left).min(bytes.len() - at);
+                    *left -= take;
+                    at += take;
+                    if take > 0 {
+                        self.last_body_byte = Some(bytes[at - 1]);
+                        if kind.is_none() {
+                            self.startup_zeros +=
+                                bytes[at - take..at].iter().filter(|b| **b == 0).count();
+                        }
+                    }
+                    if *left > 0 {
+                        continue;
+                    }
+                    let (kind, terminated, next_untyped) = (*kind, *terminated, *next_untyped);
+                    self.end_body(kind, terminated, next_untyped)
+                        .map_err(|violation| (at.saturating_sub(1), violation))?;
+                }
+            }
+        }
+        if let Position::Body {
+            kind,
+            left: 0,
+            terminated,
+            next_untyped,
+        } = self.position
+        {
+            self.end_body(kind, terminated, next_untyped)
+                .map_err(|v| (bytes.len().saturating_sub(1), v))?;
+        }
+        Ok(())
+    }
+
+    /// Enters a body of `left` bytes; `terminated`: it must end with a zero byte.
+    fn start_body(
+        &mut self,
+        kind: Option<char>,
+        left: usize,
+        terminated: bool,
+        next_untyped: bool,
+    ) {
+        self.last_body_byte = None;
+        self.startup_zeros = 0;
+        self.position = Position::Body {
+            kind,
+            left,
+            terminated,
+            next_untyped,
+        };
+    }
+
+    fn end_body(
+        &mut self,
+        kind: Option<char>,
+        terminated: bool,
+        next_untyped: bool,
+    ) -> Result<(), Violation> {
+        let complete = match kind {
+            None => self.startup_zeros % 2 == 1,
+            Some(_) => true,
+        };
+        if terminated && (self.last_body_byte != Some(0) || !complete) {
+            return Err(Violation::Unterminated {
+                kind: kind.unwrap_or('\0'),
+            });
+        }
+        self.position = match next_untyped {
+            true => Position::StartupHeader { header: Vec::new() },
+            false => Position::Header { header: Vec::new() },
+        };
+        Ok(())
+    }
+}
+
+/// A socket whose reads pass through a [`FrameCheck`].
+pub struct Guarded<S> {
+    inner: S,
+    check: FrameCheck,
+    failed: Option<Violation>,
+}
+
+impl<S> Guarded<S> {
+    /// Guards `inner`; `buffered` holds bytes already read from it, which are checked first
+    /// (and cut at a violation, which the next read then reports).
+    pub fn new(inner: S, mut check: FrameCheck, buffered: &mut bytes::BytesMut) -> Self {
+        let failed = match check.scan(buffered) {
+            Ok(()) => None,
+            Err((at, violation)) => {
+                buffered.truncate(at);
+                Some(violation)
+            }
+        };
+        Self {
+            inner,
+            check,
+            failed,
+        }
+    }
+
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+}
+
+fn violation_error(violation: Violation) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, violation)
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Guarded<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if let Some(violation) = &this.failed {
+            return Poll::Ready(Err(violation_error(violation.clone())));
+        }
+        let before = buf.filled().len();
+        match Pin::new(&mut this.inner).poll_read(cx, buf) {
+            Poll::Ready(Ok(())) => {}
+            other => return other,
+        }
+        let Err((at, violation)) = this.check.scan(&buf.filled()[before..]) else {
+            return Poll::Ready(Ok(()));
+        };
+        buf.set_filled(before + at);
+        this.failed = Some(violation.clone());
+        match at {
+            0 => Poll::Ready(Err(violation_error(violation))),
+            _ => Poll::Ready(Ok(())),
+        }
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Guarded<S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
+
+/// The framing violation behind an I/O error, if that is what it is.
+pub fn violation_of(error: &io::Error) -> Option<&Violation> {
+    error
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<Violation>())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn startup() -> Vec<u8> {
+        let body = b"\0\x03\0\0user\0kit\0\0";
+        let mut packet = ((body.len() + 4) as u32).to_be_bytes().to_vec();
+        packet.extend_from_slice(body);
+        packet
+    }
+
+    fn message(kind: u8, body: &[u8]) -> Vec<u8> {
+        let mut bytes = vec![kind];
+        bytes.extend_from_slice(&((body.len() + 4) as u32).to_be_bytes());
+        bytes.extend_from_slice(body);
+        bytes
+    }
+
+    fn scan_in_pieces(bytes: &[u8], piece: usize) -> Result<(), (usize, Violation)> {
+        let mut check = FrameCheck::new(1000);
+        for (i, chunk) in bytes.chunks(piece).enumerate() {
+            check.scan(chunk).map_err(|(at, v)| (i * piece + at, v))?;
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn a_well_formed_stream_passes_whatever_the_read_sizes() {
+        let mut stream = startup();
+        stream.extend(message(b'Q', b"SELECT 1\0"));
+        stream.extend(message(b'P', b"\0SELECT $1\0\0\0"));
+        stream.extend(message(b'S', b""));
+        stream.extend(message(b'X', b""));
+        for piece in [1, 2, 3, 7, stream.len()] {
+            assert_eq!(scan_in_pieces(&stream, piece), Ok(()), "piece {piece}");
+        }
+    }
+
+    #[test]
+    fn ssl_request_is_followed_by_another_startup_packet() {
+        let mut stream = vec![0, 0, 0, 8, 4, 210, 22, 47];
+        stream.extend(startup());
+        stream.extend(message(b'Q', b"SELECT 1\0"));
+        assert_eq!(scan_in_pieces(&stream, 3), Ok(()));
+        let cancel = [0, 0, 0, 16, 4, 210, 22, 46, 0, 0, 0, 1, 0, 0, 0, 2];
+        assert_eq!(scan_in_pieces(&cancel, 3), Ok(()));
+    }
+
+    #[test]
+    fn stops_at_the_first_broken_rule() {
+        let mut stream = startup();
+        let good = stream.len();
+        stream.extend(message(b'Q', b"SELECT 1"));
+        let (at, violation) = scan_in_pieces(&stream, 4).unwrap_err();
+        assert_eq!(violation, Violation::Unterminated { kind: 'Q' });
+        assert_eq!(at, stream.len() - 1);
+        assert!(at >= good);
+
+        let mut short = startup();
+        short.extend([b'Q', 0, 0, 0, 3]);
+        assert_eq!(
+            scan_in_pieces(&short, 2).unwrap_err().1,
+            Violation::Length {
+                kind: 'Q',
+                length: 3
+            }
+        );
+
+        let mut long = startup();
+        long.extend([b'Q', 0, 0, 0x10, 0]);
+        assert_eq!(
+            scan_in_pieces(&long, 100).unwrap_err(),
+            (
+                long.len() - 1,
+                Violation::TooLong {
+                    kind: 'Q',
+                    length: 4096,
+                    limit: 1000
+                }
+            )
+        );
+
+        let mut sync = startup();
+        sync.extend(message(b'S', b"x"));
+        assert_eq!(
+            scan_in_pieces(&sync, 100).unwrap_err().1,
+            Violation::UnexpectedBody { kind: 'S' }
+        );
+
+        let unterminated_startup = {
+            let body = b"\0\x03\0\0user\0kit\0";
+            let mut packet = ((body.len() + 4) as u32).to_be_bytes().to_vec();
+            packet.extend_from_slice(body);
+            packet
+        };
+        assert_eq!(
+            scan_in_pieces(&unterminated_startup, 5).unwrap_err().1,
+            Violation::Unterminated { kind: '\0' }
+        );
+        assert_eq!(
+            scan_in_pieces(&[0, 0x10, 0, 0, 0, 3, 0, 0], 8)
+                .unwrap_err()
+                .1,
+            Violation::StartupLength(0x100000)
+        );
+    }
+}
