@@ -322,6 +322,23 @@ impl Config {
             &self.server.shutdown_grace,
         )?;
         self.auth.check()?;
+        for user in &self.auth.users {
+            let variables = crate::session::variables::Variables::new(
+                &self.session,
+                datafusion::config::ConfigOptions::default(),
+                &user.name,
+                "",
+                false,
+            );
+            for (name, value) in &user.settings {
+                variables.set(name, value).map_err(|e| {
+                    ConfigError(format!(
+                        "auth.users \"{}\" settings: {}",
+                        user.name, e.message
+                    ))
+                })?;
+            }
+        }
         if self.tls.enabled()
             && (self.tls.certificate.is_empty() || self.tls.private_key.is_empty())
         {

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use crate::error::{CatalogErrorKind, CatalogObject, CatalogResult};
 use crate::metastore::Metastore;
 use crate::model::{
-    Column, DEFAULT_DATABASE, Database, Partition, Storage, StorageFormat, Table, TableKind,
+    Column, DEFAULT_DATABASE, Database, Grant, Partition, Storage, StorageFormat, Table, TableKind,
 };
 use crate::types::HiveType;
 
@@ -25,6 +25,7 @@ pub async fn run(metastore: Arc<dyn Metastore>, prefix: &str) {
     renames(metastore.as_ref(), &db, &other).await;
     partitions(metastore.as_ref(), &db).await;
     racing_creators(metastore.clone(), &db).await;
+    grants(metastore.as_ref(), &db).await;
     drops(metastore.as_ref(), &db, &other).await;
 }
 
@@ -458,6 +459,81 @@ async fn racing_creators(metastore: Arc<dyn Metastore>, db: &str) {
         }
     }
     assert_eq!(dropped, 1, "exactly one racing drop succeeds");
+}
+
+async fn grants(metastore: &dyn Metastore, db: &str) {
+    let reader = format!("{db}_reader");
+    let grant = |database: &str, table: Option<&str>| Grant {
+        grantee: reader.clone(),
+        database: database.into(),
+        table: table.map(Into::into),
+    };
+    let mine = |all: Vec<Grant>| {
+        all.into_iter()
+            .filter(|g| g.grantee == reader)
+            .collect::<Vec<_>>()
+    };
+    metastore
+        .create_table(&table(db, "ledger", &[]), &[])
+        .await
+        .unwrap();
+    assert!(
+        metastore
+            .grant(&grant(&db.to_uppercase(), None))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !metastore.grant(&grant(db, None)).await.unwrap(),
+        "a grant made twice is one grant"
+    );
+    assert!(metastore.grant(&grant(db, Some("LEDGER"))).await.unwrap());
+    assert_eq!(
+        mine(metastore.list_grants().await.unwrap()),
+        vec![grant(db, None), grant(db, Some("ledger"))]
+    );
+    expect_error(
+        metastore.grant(&grant(db, Some("missing"))).await,
+        CatalogErrorKind::NotFound,
+        Some(CatalogObject::Table),
+        "a grant on a missing table",
+    );
+    expect_error(
+        metastore
+            .grant(&grant(&format!("{db}_missing"), None))
+            .await,
+        CatalogErrorKind::NotFound,
+        Some(CatalogObject::Database),
+        "a grant on a missing database",
+    );
+    metastore
+        .alter_table(db, "ledger", &table(db, "journal", &[]))
+        .await
+        .unwrap();
+    assert_eq!(
+        mine(metastore.list_grants().await.unwrap()),
+        vec![grant(db, None), grant(db, Some("journal"))],
+        "a rename carries the grant along"
+    );
+    metastore.drop_table(db, "journal").await.unwrap();
+    assert_eq!(
+        mine(metastore.list_grants().await.unwrap()),
+        vec![grant(db, None)],
+        "a dropped table's grants go with it"
+    );
+    assert!(metastore.revoke(&grant(db, None)).await.unwrap());
+    assert!(!metastore.revoke(&grant(db, None)).await.unwrap());
+    let scratch = format!("{db}_granted");
+    metastore
+        .create_database(&database(&scratch))
+        .await
+        .unwrap();
+    metastore.grant(&grant(&scratch, None)).await.unwrap();
+    metastore.drop_database(&scratch, true).await.unwrap();
+    assert!(
+        mine(metastore.list_grants().await.unwrap()).is_empty(),
+        "a dropped database's grants go with it"
+    );
 }
 
 async fn drops(metastore: &dyn Metastore, db: &str, other: &str) {

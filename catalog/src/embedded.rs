@@ -10,7 +10,9 @@
 //! Layout: `databases`, `tables` and `partitions`, each keyed by name with the object's
 //! definition as JSON beside the key. Foreign keys tie partitions to their table and tables
 //! to their database, so a rename carries the partitions along and nothing can be orphaned.
-//! `PRAGMA user_version` records the layout version.
+//! `database_grants` and `table_grants` hold SELECT grants, tied to their objects by the same
+//! foreign keys. `PRAGMA user_version` records the layout version; version 1 files gain the
+//! grant tables when opened.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -23,7 +25,7 @@ use serde::de::DeserializeOwned;
 
 use crate::error::{CatalogError, CatalogErrorKind, CatalogObject, CatalogResult};
 use crate::metastore::Metastore;
-use crate::model::{DEFAULT_DATABASE, Database, Partition, Table, TableKind};
+use crate::model::{DEFAULT_DATABASE, Database, Grant, Partition, Table, TableKind};
 
 /// The file name of the embedded metastore inside the warehouse directory.
 pub const FILE_NAME: &str = "metastore.db";
@@ -32,7 +34,7 @@ pub const FILE_NAME: &str = "metastore.db";
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The layout version this code reads and writes.
-const LAYOUT_VERSION: i64 = 1;
+const LAYOUT_VERSION: i64 = 2;
 
 const LAYOUT: &str = "
 CREATE TABLE databases (
@@ -51,6 +53,23 @@ CREATE TABLE partitions (
     name       TEXT NOT NULL,
     definition TEXT NOT NULL,
     PRIMARY KEY (database, table_name, name),
+    FOREIGN KEY (database, table_name) REFERENCES tables (database, name)
+        ON DELETE CASCADE ON UPDATE CASCADE
+);
+";
+
+/// Added in layout version 2.
+const GRANTS_LAYOUT: &str = "
+CREATE TABLE database_grants (
+    grantee  TEXT NOT NULL,
+    database TEXT NOT NULL REFERENCES databases (name) ON DELETE CASCADE ON UPDATE CASCADE,
+    PRIMARY KEY (grantee, database)
+);
+CREATE TABLE table_grants (
+    grantee    TEXT NOT NULL,
+    database   TEXT NOT NULL,
+    table_name TEXT NOT NULL,
+    PRIMARY KEY (grantee, database, table_name),
     FOREIGN KEY (database, table_name) REFERENCES tables (database, name)
         ON DELETE CASCADE ON UPDATE CASCADE
 );
@@ -203,8 +222,13 @@ fn initialize(connection: &mut Connection, default_location: &str) -> CatalogRes
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .map_err(backend_error)?;
     match version {
-        0 => {
-            transaction.execute_batch(LAYOUT).map_err(backend_error)?;
+        0 | 1 => {
+            if version == 0 {
+                transaction.execute_batch(LAYOUT).map_err(backend_error)?;
+            }
+            transaction
+                .execute_batch(GRANTS_LAYOUT)
+                .map_err(backend_error)?;
             transaction
                 .execute_batch(&format!("PRAGMA user_version = {LAYOUT_VERSION}"))
                 .map_err(backend_error)?;
@@ -233,6 +257,74 @@ fn initialize(connection: &mut Connection, default_location: &str) -> CatalogRes
 
 #[async_trait]
 impl Metastore for EmbeddedMetastore {
+    async fn list_grants(&self) -> CatalogResult<Vec<Grant>> {
+        self.call(|connection| {
+            let mut statement = connection
+                .prepare(
+                    "SELECT grantee, database, NULL FROM database_grants
+                     UNION ALL SELECT grantee, database, table_name FROM table_grants
+                     ORDER BY 1, 2, 3",
+                )
+                .map_err(backend_error)?;
+            let rows = statement
+                .query_map([], |row| {
+                    Ok(Grant {
+                        grantee: row.get(0)?,
+                        database: row.get(1)?,
+                        table: row.get(2)?,
+                    })
+                })
+                .map_err(backend_error)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(backend_error)
+        })
+        .await
+    }
+
+    async fn grant(&self, grant: &Grant) -> CatalogResult<bool> {
+        let grant = normalize_grant(grant);
+        self.write(move |transaction| {
+            require_database(transaction, &grant.database)?;
+            let inserted = match &grant.table {
+                None => transaction.execute(
+                    "INSERT OR IGNORE INTO database_grants (grantee, database) VALUES (?1, ?2)",
+                    params![grant.grantee, grant.database],
+                ),
+                Some(table) => {
+                    if !table_exists(transaction, &grant.database, table)? {
+                        return Err(CatalogError::table_not_found(&grant.database, table));
+                    }
+                    transaction.execute(
+                        "INSERT OR IGNORE INTO table_grants (grantee, database, table_name)
+                         VALUES (?1, ?2, ?3)",
+                        params![grant.grantee, grant.database, table],
+                    )
+                }
+            }
+            .map_err(backend_error)?;
+            Ok(inserted > 0)
+        })
+        .await
+    }
+
+    async fn revoke(&self, grant: &Grant) -> CatalogResult<bool> {
+        let grant = normalize_grant(grant);
+        self.write(move |transaction| {
+            let deleted = match &grant.table {
+                None => transaction.execute(
+                    "DELETE FROM database_grants WHERE grantee = ?1 AND database = ?2",
+                    params![grant.grantee, grant.database],
+                ),
+                Some(table) => transaction.execute(
+                    "DELETE FROM table_grants WHERE grantee = ?1 AND database = ?2 AND table_name = ?3",
+                    params![grant.grantee, grant.database, table],
+                ),
+            }
+            .map_err(backend_error)?;
+            Ok(deleted > 0)
+        })
+        .await
+    }
+
     async fn create_database(&self, database: &Database) -> CatalogResult<()> {
         let mut database = database.clone();
         database.name = normalize_name(&database.name, "database")?;
@@ -553,6 +645,14 @@ fn partition_name(table: &Table, values: &[Option<String>]) -> CatalogResult<Str
         create_time: 0,
     };
     Ok(partition.relative_path(&table.partition_keys))
+}
+
+fn normalize_grant(grant: &Grant) -> Grant {
+    Grant {
+        grantee: grant.grantee.clone(),
+        database: grant.database.to_lowercase(),
+        table: grant.table.as_ref().map(|t| t.to_lowercase()),
+    }
 }
 
 fn require_database(connection: &Connection, name: &str) -> CatalogResult<()> {

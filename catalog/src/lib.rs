@@ -16,5 +16,5 @@ pub mod types;
 pub use embedded::EmbeddedMetastore;
 pub use error::{CatalogError, CatalogErrorKind, CatalogObject, CatalogResult};
 pub use metastore::Metastore;
-pub use model::{Column, Database, Partition, Storage, StorageFormat, Table, TableKind};
+pub use model::{Column, Database, Grant, Partition, Storage, StorageFormat, Table, TableKind};
 pub use types::{HiveType, StructField};

@@ -12,7 +12,7 @@
 use async_trait::async_trait;
 
 use crate::error::CatalogResult;
-use crate::model::{Database, Partition, Table};
+use crate::model::{Database, Grant, Partition, Table};
 
 #[async_trait]
 pub trait Metastore: Send + Sync + std::fmt::Debug {
@@ -56,4 +56,12 @@ pub trait Metastore: Send + Sync + std::fmt::Debug {
         table: &str,
         values: &[Vec<Option<String>>],
     ) -> CatalogResult<()>;
+
+    /// Every SELECT grant, sorted. Grants go with their object: dropping a database or
+    /// table drops its grants, renaming a table carries them along.
+    async fn list_grants(&self) -> CatalogResult<Vec<Grant>>;
+    /// Records a grant on an existing database or table; `false` when it was there already.
+    async fn grant(&self, grant: &Grant) -> CatalogResult<bool>;
+    /// Removes a grant; `false` when there was none.
+    async fn revoke(&self, grant: &Grant) -> CatalogResult<bool>;
 }

@@ -24,6 +24,16 @@ pub struct Database {
     pub properties: BTreeMap<String, String>,
 }
 
+/// A SELECT grant: `grantee` may read every table and view of `database`, or only `table`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Grant {
+    pub grantee: String,
+    /// Lower case.
+    pub database: String,
+    /// Lower case; `None`: the whole database.
+    pub table: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Column {
     pub name: String,

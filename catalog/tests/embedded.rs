@@ -116,3 +116,36 @@ async fn a_newer_layout_is_refused() {
     assert!(error.message.contains("layout version 99"), "{error}");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[tokio::test]
+async fn a_first_layout_file_gains_grants_and_keeps_its_tables() {
+    let dir = scratch("layout1");
+    let path = dir.join(FILE_NAME);
+    {
+        let metastore = open(&dir);
+        metastore
+            .create_table(
+                &lakeport_catalog::contract::table("default", "kept", &[]),
+                &[],
+            )
+            .await
+            .unwrap();
+    }
+    let connection = rusqlite::Connection::open(&path).unwrap();
+    connection
+        .execute_batch(
+            "DROP TABLE database_grants; DROP TABLE table_grants; PRAGMA user_version = 1",
+        )
+        .unwrap();
+    drop(connection);
+    let metastore = open(&dir);
+    assert!(metastore.get_table("default", "kept").await.is_ok());
+    let grant = lakeport_catalog::Grant {
+        grantee: "reader".into(),
+        database: "default".into(),
+        table: Some("kept".into()),
+    };
+    assert!(metastore.grant(&grant).await.unwrap());
+    assert_eq!(metastore.list_grants().await.unwrap(), vec![grant]);
+    std::fs::remove_dir_all(dir).unwrap();
+}

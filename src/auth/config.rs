@@ -69,6 +69,10 @@ pub struct UserConfig {
     /// GRANT adds schemas and tables to it.
     #[serde(default)]
     pub schemas: Option<Vec<String>>,
+    /// Session settings this user starts with, over `[session]` (as PostgreSQL's
+    /// `ALTER ROLE … SET`): `settings = { statement_timeout = "30s" }`.
+    #[serde(default)]
+    pub settings: std::collections::BTreeMap<String, String>,
 }
 
 /// What a user may do, from least to most.

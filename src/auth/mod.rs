@@ -9,12 +9,14 @@
 //! verifier nothing matches and a salt stable per name), and both failures read the same.
 
 pub mod config;
+pub mod privileges;
 pub mod terminal;
 pub mod verifier;
 
 use std::net::SocketAddr;
 
 pub use config::{AuthConfig, AuthMethod, Role, UserConfig};
+pub use privileges::Privileges;
 pub use verifier::{ScramVerifier, Verifier};
 
 use crate::error::{Error, ErrorKind};
@@ -26,6 +28,8 @@ pub struct Identity {
     pub role: Role,
     /// Schemas from the user's allow list; `None`: every schema.
     pub schemas: Option<Vec<String>>,
+    /// Session settings the user starts with.
+    pub settings: std::collections::BTreeMap<String, String>,
 }
 
 /// The exchange a connection attempt must complete.
@@ -95,6 +99,7 @@ impl Authenticator {
                         user: user.to_string(),
                         role: Role::Admin,
                         schemas: None,
+                        settings: Default::default(),
                     })),
                     None => Err(Error::new(
                         ErrorKind::InvalidAuthorization,
@@ -140,6 +145,7 @@ fn identity(entry: &UserConfig) -> Identity {
         user: entry.name.clone(),
         role: entry.role,
         schemas: entry.schemas.clone(),
+        settings: entry.settings.clone(),
     }
 }
 

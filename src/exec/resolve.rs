@@ -80,13 +80,20 @@ async fn lookup(
     reference: &TableReference,
     snapshot: Option<&Arc<Snapshot>>,
 ) -> Result<Option<Relation>> {
-    let in_schema = |schema: String, table: String| async move {
+    // A table the user may not read is skipped along the search path and refused by name.
+    let in_schema = |schema: String, table: String, qualified: bool| async move {
         if pg_catalog::is_system_schema(&schema) {
             let snapshot = match snapshot {
                 Some(snapshot) => snapshot.clone(),
                 None => pg_catalog::snapshot(catalog, ctx).await?,
             };
             return Ok(pg_catalog::relation(&snapshot, ctx, &schema, &table)?.map(Relation::Table));
+        }
+        if !ctx.privileges.reads_table(&schema, &table) {
+            return match qualified {
+                true => ctx.privileges.check_read(&schema, &table).map(|()| None),
+                false => Ok(None),
+            };
         }
         catalog.relation(&schema, &table).await
     };
@@ -98,14 +105,14 @@ async fn lookup(
             let implicit = std::iter::once(pg_catalog::PG_CATALOG.to_string())
                 .filter(|_| !ctx.search_path.iter().any(|s| s == pg_catalog::PG_CATALOG));
             for schema in implicit.chain(ctx.search_path.iter().cloned()) {
-                if let Some(relation) = in_schema(schema, table.to_string()).await? {
+                if let Some(relation) = in_schema(schema, table.to_string(), false).await? {
                     return Ok(Some(relation));
                 }
             }
             Ok(None)
         }
         TableReference::Partial { schema, table } => {
-            in_schema(schema.to_string(), table.to_string()).await
+            in_schema(schema.to_string(), table.to_string(), true).await
         }
         TableReference::Full {
             catalog: database,
@@ -117,7 +124,7 @@ async fn lookup(
                     "cross-database references are not implemented: {reference}"
                 )));
             }
-            in_schema(schema.to_string(), table.to_string()).await
+            in_schema(schema.to_string(), table.to_string(), true).await
         }
     }
 }

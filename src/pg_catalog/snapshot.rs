@@ -150,7 +150,11 @@ impl Snapshot {
                 system: true,
             })
             .collect();
+        let privileges = &ctx.privileges;
         for name in catalog.schema_names().await? {
+            if !privileges.sees_schema(&name) {
+                continue;
+            }
             let oid = schema_oid(&name);
             let comment = catalog
                 .database_definition(&name)
@@ -164,6 +168,9 @@ impl Snapshot {
             let mut tables: BTreeSet<String> = catalog.table_names(&name).await?;
             tables.extend(catalog.statics().table_names(&name));
             for table in tables {
+                if !privileges.reads_table(&name, &table) {
+                    continue;
+                }
                 if let Some(provider) = catalog.statics().table(&name, &table) {
                     relations.push(user_relation(
                         &name,
@@ -193,7 +200,11 @@ impl Snapshot {
                 relations.push(entry);
             }
         }
-        let global_views = catalog.global_temp_view_names();
+        let global_views: Vec<String> = catalog
+            .global_temp_view_names()
+            .into_iter()
+            .filter(|view| privileges.reads_table(GLOBAL_TEMP, view))
+            .collect();
         if !global_views.is_empty() {
             let oid = schema_oid(GLOBAL_TEMP);
             schemas.push(SchemaEntry {

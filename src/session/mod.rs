@@ -35,6 +35,10 @@ pub struct Session {
     pub user: String,
     /// Who authenticated, with the role and schema allow list privileges are checked against.
     pub identity: crate::auth::Identity,
+    /// What this user may read and change, and the catalog epoch they were computed at
+    /// (see `sql::Connection::refresh_privileges`).
+    pub privileges: Arc<crate::auth::Privileges>,
+    pub privileges_epoch: Option<u64>,
     pub database: String,
     pub client_addr: SocketAddr,
     pub variables: Variables,
@@ -54,10 +58,19 @@ impl Session {
         defaults: &SessionDefaults,
         datafusion: ConfigOptions,
     ) -> Self {
-        let variables = Variables::new(defaults, datafusion, &identity.user, application_name);
+        let superuser = identity.role == crate::auth::Role::Admin;
+        let variables = Variables::new(
+            defaults,
+            datafusion,
+            &identity.user,
+            application_name,
+            superuser,
+        );
         Self {
             pid,
             user: identity.user.clone(),
+            privileges: Arc::new(crate::auth::Privileges::new(&identity, &[])),
+            privileges_epoch: None,
             identity,
             database,
             client_addr,
@@ -90,6 +103,7 @@ impl Session {
             options: self.variables.datafusion_options(),
             variables: self.variables.clone(),
             temp_views: self.temp_views.clone(),
+            privileges: self.privileges.clone(),
         }
     }
 
@@ -126,4 +140,6 @@ pub struct QueryContext {
     /// The live variables, for `current_setting()` and `set_config()`.
     pub variables: Variables,
     pub temp_views: TempViews,
+    /// What the session's user may read; name resolution checks every table against it.
+    pub privileges: Arc<crate::auth::Privileges>,
 }

@@ -558,6 +558,7 @@ impl Variables {
         datafusion: ConfigOptions,
         user: &str,
         application_name: &str,
+        superuser: bool,
     ) -> Self {
         let mut values = BTreeMap::new();
         let mut put = |name: &str, value: String| {
@@ -583,7 +584,7 @@ impl Variables {
         put("in_hot_standby", "off".into());
         put("integer_datetimes", "on".into());
         put("IntervalStyle", "postgres".into());
-        put("is_superuser", "on".into());
+        put("is_superuser", if superuser { "on" } else { "off" }.into());
         put("jit", "off".into());
         put("lc_collate", "C".into());
         put("lc_ctype", "C".into());
@@ -892,6 +893,7 @@ mod tests {
             ConfigOptions::default(),
             "kit",
             "psql",
+            true,
         )
     }
 

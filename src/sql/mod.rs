@@ -13,6 +13,7 @@ pub mod ddl;
 mod literals;
 mod names;
 pub mod parse;
+mod privileges;
 pub mod split;
 mod utility;
 
@@ -103,6 +104,8 @@ enum PreparedKind {
     },
     Command(Command),
     Catalog(Box<ddl::ast::CatalogStatement>),
+    /// GRANT or REVOKE.
+    Privileges(Box<Statement>),
     CopyOut {
         plan: LogicalPlan,
         columns: SchemaRef,
@@ -382,6 +385,7 @@ impl Connection {
         piece: &StatementText<'_>,
         declared: &[Option<DataType>],
     ) -> Result<Prepared> {
+        self.refresh_privileges().await?;
         let sql = piece.text.to_string();
         if let Some(catalog_statement) = ddl::parse::parse(piece) {
             let catalog_statement = catalog_statement?;
@@ -428,12 +432,35 @@ impl Connection {
             }
             Statement::Declare { stmts } => self.prepare_declare(sql, stmts, declared).await,
             statement @ Statement::Copy { .. } => self.prepare_copy(sql, statement, declared).await,
+            statement @ (Statement::Grant(_) | Statement::Revoke(_)) => Ok(Prepared {
+                sql,
+                param_types: Vec::new(),
+                columns: None,
+                kind: PreparedKind::Privileges(Box::new(statement)),
+            }),
             other => {
                 let command = utility::route(other)?;
                 let columns = command.columns(&self.session);
                 Ok(Prepared::command(sql, command, columns))
             }
         }
+    }
+
+    /// Recomputes the session's privileges when the catalog (and so perhaps its grants)
+    /// changed since they were last computed.
+    async fn refresh_privileges(&mut self) -> Result<()> {
+        let catalog = self.service.engine.catalog();
+        let epoch = catalog.epoch();
+        if self.session.privileges_epoch == Some(epoch) {
+            return Ok(());
+        }
+        let grants = catalog.grants().await?;
+        self.session.privileges = Arc::new(crate::auth::Privileges::new(
+            &self.session.identity,
+            &grants,
+        ));
+        self.session.privileges_epoch = Some(epoch);
+        Ok(())
     }
 
     async fn prepare_query(
@@ -597,7 +624,13 @@ impl Connection {
                     .await
             }
             PreparedKind::Command(command) => utility::run(self, command.clone()).await,
-            PreparedKind::Catalog(statement) => ddl::run(self, (**statement).clone()).await,
+            PreparedKind::Catalog(statement) => {
+                privileges::check_catalog(self, statement).await?;
+                ddl::run(self, (**statement).clone()).await
+            }
+            PreparedKind::Privileges(statement) => {
+                privileges::grant_or_revoke(self, (**statement).clone()).await
+            }
             PreparedKind::CopyOut {
                 plan,
                 columns,

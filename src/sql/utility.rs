@@ -176,7 +176,7 @@ fn setting_text(expr: &Expr) -> String {
     }
 }
 
-fn ident_text(ident: &Ident) -> String {
+pub(crate) fn ident_text(ident: &Ident) -> String {
     match ident.quote_style {
         Some(_) => ident.value.clone(),
         None => ident.value.to_ascii_lowercase(),

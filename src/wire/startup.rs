@@ -350,6 +350,7 @@ impl Handler {
             .cloned()
             .unwrap_or_default();
         let user = identity.user.clone();
+        let user_settings = identity.settings.clone();
         let session = Session::new(
             pid,
             identity,
@@ -359,6 +360,9 @@ impl Handler {
             &config.session,
             self.service.engine.default_options(),
         );
+        for (name, value) in &user_settings {
+            session.variables.set(name, value).map_err(|e| fatal(&e))?;
+        }
         for (name, value) in parameters {
             if NOT_SETTINGS.contains(&name.as_str()) {
                 continue;

@@ -13,6 +13,7 @@ mod corpus;
 mod errors;
 mod object_storage;
 mod portals;
+mod privileges;
 mod protocol;
 mod security;
 mod slt;

@@ -102,28 +102,35 @@ pub fn user(name: &str, password: &str, role: Role, schemas: Option<&[&str]>) ->
         password: ScramVerifier::generate(password).encode(),
         role,
         schemas: schemas.map(|s| s.iter().map(|s| s.to_string()).collect()),
+        settings: Default::default(),
     }
 }
 
-/// A server with TLS, `method`, and users admin/adminpw, reader/readerpw and old (an md5
+/// TLS, `method`, and users admin/adminpw, reader/readerpw (schema public) and old (an md5
 /// verifier for oldpw).
-pub async fn secured_server(method: AuthMethod, adjust: impl FnOnce(&mut Config)) -> TestServer {
+pub fn secure(config: &mut Config, method: AuthMethod) {
     let tls = tls_files();
+    config.auth.method = method;
+    config.auth.failure_delay = "300ms".into();
+    config.auth.users = vec![
+        user("admin", "adminpw", Role::Admin, None),
+        user("reader", "readerpw", Role::Read, Some(&["public"])),
+        UserConfig {
+            name: "old".into(),
+            password: lakeport::auth::verifier::md5_verifier("old", "oldpw"),
+            role: Role::Read,
+            schemas: None,
+            settings: Default::default(),
+        },
+    ];
+    config.tls.certificate = tls.certificate().display().to_string();
+    config.tls.private_key = tls.key().display().to_string();
+}
+
+/// A server [`secure`]d with `method`, then `adjust`ed.
+pub async fn secured_server(method: AuthMethod, adjust: impl FnOnce(&mut Config)) -> TestServer {
     TestServer::start_with(|config| {
-        config.auth.method = method;
-        config.auth.failure_delay = "300ms".into();
-        config.auth.users = vec![
-            user("admin", "adminpw", Role::Admin, None),
-            user("reader", "readerpw", Role::Read, Some(&["public"])),
-            UserConfig {
-                name: "old".into(),
-                password: lakeport::auth::verifier::md5_verifier("old", "oldpw"),
-                role: Role::Read,
-                schemas: None,
-            },
-        ];
-        config.tls.certificate = tls.certificate().display().to_string();
-        config.tls.private_key = tls.key().display().to_string();
+        secure(config, method);
         adjust(config);
     })
     .await
@@ -492,4 +499,85 @@ async fn sigterm_lets_the_running_query_finish_and_exits_cleanly() {
     let status = status.expect("the server exits once the query is done");
     assert!(status.success(), "exit status {status:?}");
     let _ = std::fs::remove_dir_all(warehouse);
+}
+
+/// The "done when", as a new user would try it: a second user with a password,
+/// over TLS from psql, sees only the schemas granted, cannot create tables, and is cut off
+/// by the statement timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_user_over_tls_sees_only_its_schemas_and_is_cut_off_by_its_timeout() {
+    if !psql_available() {
+        return;
+    }
+    let tls = tls_files();
+    let server = secured_server(AuthMethod::ScramSha256, |config| {
+        let mut analyst = user("analyst", "s3cret!", Role::Read, Some(&["finance"]));
+        analyst
+            .settings
+            .insert("statement_timeout".into(), "1s".into());
+        config.auth.users.push(analyst);
+    })
+    .await;
+    let admin = login(server.port, "admin", Some("adminpw")).await.unwrap();
+    for sql in [
+        "CREATE SCHEMA finance",
+        "CREATE TABLE finance.ledger (id INT) USING parquet",
+        "INSERT INTO finance.ledger VALUES (1), (2)",
+        "CREATE SCHEMA hr",
+        "CREATE TABLE hr.salaries (id INT) USING parquet",
+    ] {
+        admin.simple_query(sql).await.unwrap();
+    }
+    let analyst = conninfo(server.port, "analyst", &verify_full(&tls.ca()));
+    let schemas = psql(
+        analyst.clone(),
+        "s3cret!",
+        "SELECT string_agg(nspname, ',' ORDER BY nspname) FROM pg_namespace",
+    )
+    .await
+    .unwrap();
+    assert_eq!(schemas, "finance,information_schema,pg_catalog");
+    assert_eq!(
+        psql(
+            analyst.clone(),
+            "s3cret!",
+            "SELECT count(*) FROM finance.ledger"
+        )
+        .await,
+        Ok("2".into())
+    );
+    let create = psql(
+        analyst.clone(),
+        "s3cret!",
+        "CREATE TABLE finance.mine (id INT) USING parquet",
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        create.contains("permission denied to create table"),
+        "{create}"
+    );
+    let hidden = psql(analyst.clone(), "s3cret!", "SELECT * FROM hr.salaries")
+        .await
+        .unwrap_err();
+    assert!(
+        hidden.contains("permission denied for schema hr"),
+        "{hidden}"
+    );
+    let started = Instant::now();
+    let slow = psql(
+        analyst,
+        "s3cret!",
+        "SELECT sum(value % 7) FROM generate_series(1, 3000000000)",
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        slow.contains("canceling statement due to statement timeout"),
+        "{slow}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "cut off, not run to the end"
+    );
 }

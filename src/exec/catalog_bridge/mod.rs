@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use datafusion::catalog::TableProvider;
-use lakeport_catalog::{Database, Metastore, Table};
+use lakeport_catalog::{Database, Grant, Metastore, Table};
 
 use crate::error::Result;
 use crate::exec::catalog_bridge::hive_table::HiveTableProvider;
@@ -80,6 +80,7 @@ struct Cache {
     definitions: HashMap<(String, String), Arc<Table>>,
     database_definitions: HashMap<String, Arc<Database>>,
     relations: HashMap<(String, String), Relation>,
+    grants: Option<Arc<Vec<Grant>>>,
 }
 
 impl Catalog {
@@ -268,10 +269,28 @@ impl Catalog {
         )?)))
     }
 
+    /// Every SELECT grant in the metastore (cached until a GRANT, REVOKE or DDL).
+    pub async fn grants(&self) -> Result<Arc<Vec<Grant>>> {
+        if let Some(grants) = self.cache().grants.clone() {
+            return Ok(grants);
+        }
+        let epoch = self.epoch();
+        let grants = Arc::new(self.metastore.list_grants().await?);
+        self.remember(epoch, |cache| cache.grants = Some(grants.clone()));
+        Ok(grants)
+    }
+
+    /// Forgets the cached grants (after GRANT or REVOKE).
+    pub fn invalidate_grants(&self) {
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        self.cache().grants = None;
+    }
+
     /// Forgets what is cached about one table or view (after DDL, INSERT or REFRESH).
     pub fn invalidate_table(&self, database: &str, name: &str) {
         self.epoch.fetch_add(1, Ordering::AcqRel);
         let mut cache = self.cache();
+        cache.grants = None;
         let key = (database.to_string(), name.to_string());
         self.listings.invalidate(&key);
         cache.relations.remove(&key);
@@ -283,6 +302,7 @@ impl Catalog {
     pub fn invalidate_database(&self, database: &str) {
         self.epoch.fetch_add(1, Ordering::AcqRel);
         let mut cache = self.cache();
+        cache.grants = None;
         self.listings.invalidate_database(database);
         cache.databases = None;
         cache.database_definitions.remove(database);

@@ -30,6 +30,7 @@ pub async fn show(connection: &mut Connection, statement: CatalogStatement) -> R
             .await?
             .into_iter()
             .filter(|name| pattern.as_deref().is_none_or(|p| pattern_matches(p, name)))
+            .filter(|name| connection.session.privileges.sees_schema(name))
             .map(|name| vec![Some(name)])
             .collect(),
         CatalogStatement::ShowTables {
@@ -111,7 +112,11 @@ async fn show_tables(
         }
         None => current_schema(connection).await?,
     };
-    let matches = |name: &str| pattern.as_deref().is_none_or(|p| pattern_matches(p, name));
+    let privileges = connection.session.privileges.clone();
+    let matches = |name: &str| {
+        pattern.as_deref().is_none_or(|p| pattern_matches(p, name))
+            && privileges.reads_table(&database, name)
+    };
     let mut rows = Vec::new();
     let mut names: Vec<String> = catalog.table_names(&database).await?.into_iter().collect();
     names.extend(catalog.statics().table_names(&database));
@@ -134,7 +139,14 @@ async fn show_tables(
             rows.push(row([GLOBAL_TEMP, name.as_str(), "true"]));
         }
     }
-    for name in connection.session.temp_views.keys().filter(|n| matches(n)) {
+    let matches_temporary =
+        |name: &str| pattern.as_deref().is_none_or(|p| pattern_matches(p, name));
+    for name in connection
+        .session
+        .temp_views
+        .keys()
+        .filter(|n| matches_temporary(n))
+    {
         rows.push(row(["", name.as_str(), "true"]));
     }
     Ok(rows)
