@@ -148,6 +148,17 @@ impl Error {
         )
     }
 
+    /// A panic caught at a statement's boundary: a bug, reported as XX000.
+    pub fn from_panic(payload: &(dyn std::any::Any + Send)) -> Self {
+        let what = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic without a message".to_string());
+        Self::new(ErrorKind::Internal, format!("internal error: {what}"))
+            .with_hint("this is a bug in lakeport; the server log has the statement")
+    }
+
     pub fn admin_shutdown() -> Self {
         Self::new(
             ErrorKind::AdminShutdown,

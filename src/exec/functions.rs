@@ -89,7 +89,57 @@ pub fn session_functions(
             ))),
         );
     }
+    #[cfg(debug_assertions)]
+    functions.insert(
+        "lakeport_debug_panic".into(),
+        Arc::new(ScalarUDF::new_from_impl(DebugPanic::new())),
+    );
     functions
+}
+
+/// `lakeport_debug_panic(message)`: panics when it runs — a failpoint for the tests of panic
+/// handling, in debug builds only (release builds do not have it). Immutable, so a constant
+/// argument panics while the statement is planned (in the connection's task) and a column
+/// argument while it executes (on the engine's runtime).
+#[cfg(debug_assertions)]
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct DebugPanic {
+    signature: Signature,
+}
+
+#[cfg(debug_assertions)]
+impl DebugPanic {
+    fn new() -> Self {
+        Self {
+            signature: Signature::exact(vec![DataType::Utf8], Volatility::Immutable),
+        }
+    }
+}
+
+#[cfg(debug_assertions)]
+impl ScalarUDFImpl for DebugPanic {
+    fn name(&self) -> &str {
+        "lakeport_debug_panic"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> datafusion::common::Result<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn invoke_with_args(
+        &self,
+        args: ScalarFunctionArgs,
+    ) -> datafusion::common::Result<ColumnarValue> {
+        let message = match args.args.first() {
+            Some(ColumnarValue::Scalar(value)) => value.to_string(),
+            _ => "lakeport_debug_panic".to_string(),
+        };
+        panic!("{message}");
+    }
 }
 
 /// A nullary function with a value fixed for the statement.

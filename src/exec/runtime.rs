@@ -17,7 +17,7 @@ use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode};
 use datafusion::execution::TaskContext;
 use datafusion::physical_plan::coop::CooperativeExec;
 use datafusion::physical_plan::{ExecutionPlan, execute_stream};
-use futures::{Stream, StreamExt};
+use futures::{FutureExt, Stream, StreamExt};
 use tokio::sync::mpsc;
 
 use crate::error::{Error, Result};
@@ -92,25 +92,41 @@ impl CpuRuntime {
         let running = RunningQuery::start(&self.running);
         let task = self.handle.spawn(async move {
             let _running = running;
-            let mut stream = match execute_stream(plan, task_ctx) {
-                Ok(stream) => stream,
-                Err(e) => {
-                    let _ = sender.send(Err(Error::from(e))).await;
-                    return;
+            let produce = async {
+                let mut stream = match execute_stream(plan, task_ctx) {
+                    Ok(stream) => stream,
+                    Err(e) => {
+                        let _ = sender.send(Err(Error::from(e))).await;
+                        return;
+                    }
+                };
+                while let Some(item) = stream.next().await {
+                    let failed = item.is_err();
+                    if sender.send(item.map_err(Error::from)).await.is_err() || failed {
+                        return;
+                    }
                 }
             };
-            while let Some(item) = stream.next().await {
-                let failed = item.is_err();
-                if sender.send(item.map_err(Error::from)).await.is_err() || failed {
-                    return;
-                }
-            }
+            forward_panic(produce, &sender).await;
         });
         RowStream {
             schema,
             receiver,
             task: Some(task),
         }
+    }
+}
+
+/// Runs a producer; if it panics, the reader gets an XX000 error instead of a stream that
+/// just ends early (which would look like a complete, shorter result).
+async fn forward_panic(
+    produce: impl std::future::Future<Output = ()>,
+    sender: &mpsc::Sender<Result<RecordBatch>>,
+) {
+    if let Err(payload) = std::panic::AssertUnwindSafe(produce).catch_unwind().await {
+        let error = Error::from_panic(payload.as_ref());
+        tracing::error!(error = %error.message, "query execution panicked");
+        let _ = sender.send(Err(error)).await;
     }
 }
 
@@ -172,12 +188,15 @@ impl RowStream {
     {
         let (sender, receiver) = mpsc::channel(1);
         let task = tokio::spawn(async move {
-            let mut stream = std::pin::pin!(stream);
-            while let Some(item) = stream.next().await {
-                if sender.send(item).await.is_err() {
-                    return;
+            let produce = async {
+                let mut stream = std::pin::pin!(stream);
+                while let Some(item) = stream.next().await {
+                    if sender.send(item).await.is_err() {
+                        return;
+                    }
                 }
-            }
+            };
+            forward_panic(produce, &sender).await;
         });
         Self {
             schema,

@@ -10,7 +10,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::{SinkExt, StreamExt};
+use futures::{FutureExt, SinkExt, StreamExt};
 use pgwire::api::{ClientInfo, PgWireConnectionState, PgWireServerHandlers};
 use pgwire::error::PgWireError;
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
@@ -87,7 +87,8 @@ pub async fn serve_connection(socket: TcpStream, handlers: Arc<Handlers>) -> std
             PgWireConnectionState::CopyInProgress(extended) => extended,
             _ => message.is_extended_query(),
         };
-        let processed = process_message(
+        let statement = statement_text(&message);
+        let processed = std::panic::AssertUnwindSafe(process_message(
             message,
             &mut socket,
             handler.clone(),
@@ -95,8 +96,14 @@ pub async fn serve_connection(socket: TcpStream, handlers: Arc<Handlers>) -> std
             handler.clone(),
             copy.clone(),
             handler.clone(),
-        )
-        .await;
+        ))
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|payload| {
+            let error = Error::from_panic(payload.as_ref());
+            tracing::error!(error = %error.message, statement = statement.as_deref().unwrap_or(""), "statement panicked");
+            Err(PgWireError::UserError(Box::new(error_info(&error, "ERROR"))))
+        });
         if let Err(error) = processed {
             let is_fatal = error.is_fatal();
             process_error(&mut socket, error, is_extended_query).await?;
@@ -171,6 +178,15 @@ async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
         Some(deadline) => tokio::time::sleep_until(deadline).await,
         None => std::future::pending().await,
+    }
+}
+
+/// The SQL a message carries, for the log when handling it panics.
+fn statement_text(message: &PgWireFrontendMessage) -> Option<String> {
+    match message {
+        PgWireFrontendMessage::Query(query) => Some(query.query.clone()),
+        PgWireFrontendMessage::Parse(parse) => Some(parse.query.clone()),
+        _ => None,
     }
 }
 

@@ -309,3 +309,45 @@ async fn framing_violations_are_refused_with_08p01_before_decoding() {
     );
     assert_eq!(outcome(&mut socket).await, Outcome::Error("08P01".into()));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panic_is_an_internal_error_and_the_connection_goes_on() {
+    let server = TestServer::start().await;
+    let client = server.connect().await;
+    for (case, sql) in [
+        (
+            "planning",
+            "SELECT lakeport_debug_panic('boom at planning')",
+        ),
+        (
+            "execution",
+            "SELECT lakeport_debug_panic(CAST(n AS text)) FROM public.numbers",
+        ),
+    ] {
+        let error = client.simple_query(sql).await.unwrap_err();
+        let db = error
+            .as_db_error()
+            .unwrap_or_else(|| panic!("{case}: {error}"));
+        assert_eq!(db.code().code(), "XX000", "{case}: {db:?}");
+        assert!(
+            db.message().starts_with("internal error: "),
+            "{case}: {}",
+            db.message()
+        );
+        assert_eq!(
+            simple_rows(&client, "SELECT 1").await,
+            vec![vec![Some("1".to_string())]],
+            "after a panic at {case} the connection serves on"
+        );
+        let prepared = client.prepare(sql).await;
+        if let Ok(statement) = prepared {
+            let error = client.query(&statement, &[]).await.unwrap_err();
+            assert_eq!(
+                error.as_db_error().map(|db| db.code().code()),
+                Some("XX000"),
+                "{case}, extended"
+            );
+        }
+        still_serving(&server, case).await;
+    }
+}
