@@ -64,8 +64,12 @@ pub struct EngineConfig {
     pub batch_size: usize,
     /// Memory the engine may use for all queries together (e.g. "2GiB", "512MiB").
     pub memory_limit: String,
+    /// Memory one query may use, inside `memory_limit`.
+    pub query_memory_limit: String,
     /// Batches buffered between the engine and a client socket, per query.
     pub result_buffer_batches: usize,
+    /// Rows one query may return to a client; past it the query fails with 54000. 0: no cap.
+    pub max_result_rows: u64,
 }
 
 impl Default for EngineConfig {
@@ -74,7 +78,9 @@ impl Default for EngineConfig {
             threads: 0,
             batch_size: 8192,
             memory_limit: "4GiB".into(),
+            query_memory_limit: "2GiB".into(),
             result_buffer_batches: 2,
+            max_result_rows: 0,
         }
     }
 }
@@ -316,6 +322,7 @@ impl Config {
     /// Checks values that parse but cannot work.
     pub fn validate(&self) -> Result<(), ConfigError> {
         parse_byte_size(&self.engine.memory_limit)?;
+        parse_byte_size(&self.engine.query_memory_limit)?;
         parse_byte_size(&self.server.max_message_size)?;
         crate::storage::config::parse_duration(
             "server.shutdown_grace",

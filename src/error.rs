@@ -54,6 +54,8 @@ pub enum ErrorKind {
     /// Memory, disk or connection limits.
     ResourcesExhausted,
     TooManyConnections,
+    /// A configured cap on what one statement may do (result rows).
+    ProgramLimitExceeded,
     /// The client or an administrator asked to stop the statement.
     QueryCanceled,
     StatementTimeout,

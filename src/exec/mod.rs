@@ -9,6 +9,7 @@
 pub mod catalog_bridge;
 pub mod functions;
 pub mod literals;
+pub mod memory;
 pub mod pg_syntax;
 pub mod resolve;
 pub mod runtime;
@@ -65,6 +66,8 @@ pub struct Engine {
     storage_requests: Arc<Requests>,
     cpu: CpuRuntime,
     result_buffer: usize,
+    /// Each query's memory budget inside the shared pool (`engine.query_memory_limit`).
+    query_memory: usize,
 }
 
 impl Engine {
@@ -74,6 +77,8 @@ impl Engine {
     ) -> Result<Self> {
         let threads = config.engine_threads();
         let memory = parse_byte_size(&config.engine.memory_limit)
+            .map_err(|e| Error::invalid_parameter(e.0))?;
+        let query_memory = parse_byte_size(&config.engine.query_memory_limit)
             .map_err(|e| Error::invalid_parameter(e.0))?;
         let stores =
             StoreRegistry::try_new(&config.storage).map_err(|e| Error::invalid_parameter(e.0))?;
@@ -116,6 +121,7 @@ impl Engine {
             storage_requests,
             cpu: CpuRuntime::try_new(threads)?,
             result_buffer: config.engine.result_buffer_batches,
+            query_memory,
         })
     }
 
@@ -225,10 +231,30 @@ impl Engine {
             // costs planning and task hand-offs on every statement.
             state.config_mut().options_mut().execution.target_partitions = 1;
         }
+        let state = match reads_only_catalog(&plan) {
+            true => state,
+            false => self.with_query_budget(state)?,
+        };
         let physical = runtime::cooperative(subquery::physical_plan(&state, &plan).await?)?;
         Ok(self
             .cpu
             .execute(physical, state.task_ctx(), self.result_buffer))
+    }
+}
+
+impl Engine {
+    /// `state` with its own memory budget inside the shared pool.
+    fn with_query_budget(&self, state: SessionState) -> Result<SessionState> {
+        let budget = memory::QueryMemoryPool::new(
+            state.runtime_env().memory_pool.clone(),
+            self.query_memory,
+        );
+        let runtime = RuntimeEnvBuilder::from_runtime_env(state.runtime_env())
+            .with_memory_pool(Arc::new(budget))
+            .build_arc()?;
+        Ok(SessionStateBuilder::new_from_existing(state)
+            .with_runtime_env(runtime)
+            .build())
     }
 }
 

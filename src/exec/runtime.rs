@@ -206,6 +206,51 @@ impl RowStream {
     }
 }
 
+impl RowStream {
+    /// The same rows, failing with 54000 once more than `max_rows` would have been produced
+    /// (exactly `max_rows` rows come before the error).
+    pub fn capped(self, max_rows: u64) -> RowStream {
+        enum Phase {
+            Streaming(u64),
+            Over,
+            Done,
+        }
+        let schema = self.schema();
+        let over = move || {
+            Error::new(
+                crate::error::ErrorKind::ProgramLimitExceeded,
+                format!("the query returns more than engine.max_result_rows ({max_rows}) rows"),
+            )
+            .with_hint("add a LIMIT or a narrower WHERE clause")
+        };
+        let rows = futures::stream::unfold(
+            (self, Phase::Streaming(0)),
+            move |(mut inner, phase)| async move {
+                let seen = match phase {
+                    Phase::Done => return None,
+                    Phase::Over => return Some((Err(over()), (inner, Phase::Done))),
+                    Phase::Streaming(seen) => seen,
+                };
+                match inner.next().await? {
+                    Err(error) => Some((Err(error), (inner, Phase::Done))),
+                    Ok(batch) => {
+                        let room = max_rows - seen;
+                        let rows = batch.num_rows() as u64;
+                        if rows <= room {
+                            Some((Ok(batch), (inner, Phase::Streaming(seen + rows))))
+                        } else if room == 0 {
+                            Some((Err(over()), (inner, Phase::Done)))
+                        } else {
+                            Some((Ok(batch.slice(0, room as usize)), (inner, Phase::Over)))
+                        }
+                    }
+                }
+            },
+        );
+        RowStream::from_stream(schema, rows)
+    }
+}
+
 impl Stream for RowStream {
     type Item = Result<RecordBatch>;
 

@@ -96,8 +96,7 @@ impl Connection {
                 format!("cursor \"{name}\" already exists"),
             ));
         }
-        let ctx = self.session.query_context();
-        let stream = self.service.engine.execute(&ctx, plan, params).await?;
+        let stream = self.result_rows(plan, params).await?;
         let statement = Arc::new(Prepared {
             sql: prepared.sql.clone(),
             kind: PreparedKind::Empty,

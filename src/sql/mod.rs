@@ -446,6 +446,16 @@ impl Connection {
         }
     }
 
+    /// Starts a query whose rows go to the client, held to `engine.max_result_rows`.
+    async fn result_rows(&self, plan: LogicalPlan, params: Vec<ScalarValue>) -> Result<RowStream> {
+        let ctx = self.session.query_context();
+        let stream = self.service.engine.execute(&ctx, plan, params).await?;
+        Ok(match self.service.config.engine.max_result_rows {
+            0 => stream,
+            cap => stream.capped(cap),
+        })
+    }
+
     /// Recomputes the session's privileges when the catalog (and so perhaps its grants)
     /// changed since they were last computed.
     async fn refresh_privileges(&mut self) -> Result<()> {
@@ -580,12 +590,7 @@ impl Connection {
                         tag: *tag,
                     });
                 }
-                let ctx = self.session.query_context();
-                let stream = self
-                    .service
-                    .engine
-                    .execute(&ctx, plan.clone(), params)
-                    .await?;
+                let stream = self.result_rows(plan.clone(), params).await?;
                 let mut cursor = RowCursor::new(stream);
                 if let Some(columns) = columns {
                     cursor = cursor.with_schema(columns);
@@ -636,12 +641,7 @@ impl Connection {
                 columns,
                 format,
             } => {
-                let ctx = self.session.query_context();
-                let stream = self
-                    .service
-                    .engine
-                    .execute(&ctx, plan.clone(), params)
-                    .await?;
+                let stream = self.result_rows(plan.clone(), params).await?;
                 Ok(Output::CopyOut {
                     cursor: RowCursor::new(stream).with_schema(columns.clone()),
                     format: format.clone(),

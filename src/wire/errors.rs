@@ -39,6 +39,7 @@ pub fn sqlstate(kind: ErrorKind) -> &'static str {
         ErrorKind::FeatureNotSupported => "0A000",
         ErrorKind::ResourcesExhausted => "53200",
         ErrorKind::TooManyConnections => "53300",
+        ErrorKind::ProgramLimitExceeded => "54000",
         ErrorKind::QueryCanceled | ErrorKind::StatementTimeout => "57014",
         ErrorKind::InFailedTransaction => "25P02",
         ErrorKind::NoActiveTransaction => "25P01",

@@ -11,6 +11,7 @@ mod cancel;
 mod catalog;
 mod corpus;
 mod errors;
+mod limits;
 mod object_storage;
 mod portals;
 mod privileges;

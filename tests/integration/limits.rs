@@ -1,0 +1,89 @@
+//! Resource limits: per-query memory budgets inside the shared pool, the result-row cap,
+//! and the connection limit.
+
+use crate::harness::{TestServer, simple_rows};
+use crate::rawwire::RawClient;
+
+fn sqlstate(error: &tokio_postgres::Error) -> String {
+    error
+        .as_db_error()
+        .map(|db| db.code().code().to_string())
+        .unwrap_or_else(|| error.to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_query_over_its_memory_budget_spills_or_fails_while_others_go_on() {
+    let server = TestServer::start_with(|config| {
+        config.engine.memory_limit = "512MiB".into();
+        config.engine.query_memory_limit = "32MiB".into();
+    })
+    .await;
+    let big = server.connect().await;
+    let small = server.connect().await;
+    // A hash join's build side cannot spill: 3 million keys do not fit in 32 MiB.
+    let join = "SELECT count(*) FROM generate_series(1, 3000000) a JOIN generate_series(1, 3000000) b ON a = b";
+    let (joined, other) = tokio::join!(big.simple_query(join), async {
+        simple_rows(&small, "SELECT sum(value) FROM generate_series(1, 1000)").await
+    });
+    let error = joined.expect_err("the join cannot fit its budget");
+    assert_eq!(sqlstate(&error), "53200", "{error:?}");
+    let message = error
+        .as_db_error()
+        .map(|db| db.message().to_string())
+        .unwrap_or_default();
+    assert!(message.contains("engine.query_memory_limit"), "{message}");
+    assert_eq!(other, vec![vec![Some("500500".to_string())]]);
+    // A sort can spill to disk: the same budget sorts 2 million rows.
+    let sorted = big
+        .simple_query(
+            "SELECT value FROM (SELECT value FROM generate_series(1, 3000000) ORDER BY value DESC OFFSET 2999999)",
+        )
+        .await
+        .map(|messages| messages.len())
+        .map_err(|e| e.as_db_error().map(|db| db.message().to_string()));
+    assert!(sorted.is_ok(), "{sorted:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_result_row_cap_stops_a_query_after_exactly_that_many_rows() {
+    let server = TestServer::start_with(|config| config.engine.max_result_rows = 1000).await;
+    let mut raw = RawClient::connect(server.port, false).await;
+    let messages = raw.run("SELECT value FROM generate_series(1, 50000)").await;
+    let rows = messages.iter().filter(|m| m.tag == b'D').count();
+    let error = messages
+        .iter()
+        .find(|m| m.tag == b'E')
+        .expect("an error after the cap");
+    assert_eq!((rows, error.error_fields()[&'C'].as_str()), (1000, "54000"));
+    let client = server.connect().await;
+    assert_eq!(
+        simple_rows(&client, "SELECT count(*) FROM generate_series(1, 50000)").await,
+        vec![vec![Some("50000".to_string())]],
+        "the cap counts result rows, not rows read"
+    );
+    let at_cap = simple_rows(&client, "SELECT value FROM generate_series(1, 1000)").await;
+    assert_eq!(at_cap.len(), 1000);
+    client
+        .batch_execute("BEGIN; DECLARE c CURSOR FOR SELECT value FROM generate_series(1, 5000)")
+        .await
+        .unwrap();
+    assert_eq!(simple_rows(&client, "FETCH 600 FROM c").await.len(), 600);
+    let error = client.simple_query("FETCH 600 FROM c").await.unwrap_err();
+    assert_eq!(sqlstate(&error), "54000");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_beyond_the_limit_are_refused_with_53300() {
+    let server = TestServer::start_with(|config| config.server.max_connections = 2).await;
+    let first = server.connect().await;
+    let _second = server.connect().await;
+    let refused = tokio_postgres::connect(&server.connection_string(), tokio_postgres::NoTls)
+        .await
+        .err()
+        .expect("a third connection is refused");
+    assert_eq!(sqlstate(&refused), "53300");
+    assert_eq!(
+        simple_rows(&first, "SELECT 1").await,
+        vec![vec![Some("1".to_string())]]
+    );
+}
