@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -99,6 +99,18 @@ pub struct Registry {
     draining: CancellationToken,
     /// Fired when the shutdown grace period ends: running statements fail.
     terminating: CancellationToken,
+    /// Connections past their startup packet (authenticating or in session): what
+    /// `server.max_connections` bounds.
+    slots: Arc<AtomicUsize>,
+}
+
+/// One of `server.max_connections`, held from the startup packet until the connection ends.
+pub struct Slot(Arc<AtomicUsize>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 /// Unregisters a connection when dropped.
@@ -120,7 +132,19 @@ impl Registry {
             connections: Mutex::new(HashMap::new()),
             draining: CancellationToken::new(),
             terminating: CancellationToken::new(),
+            slots: Arc::new(AtomicUsize::new(0)),
         })
+    }
+
+    /// A connection slot, unless `max` are taken.
+    pub fn claim_slot(&self, max: usize) -> Option<Slot> {
+        let claimed = self
+            .slots
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |taken| {
+                (taken < max).then_some(taken + 1)
+            })
+            .is_ok();
+        claimed.then(|| Slot(self.slots.clone()))
     }
 
     /// Starts shutdown: every connection closes once it is idle.

@@ -102,10 +102,10 @@ mod tests {
         let shared: Arc<dyn MemoryPool> = Arc::new(GreedyMemoryPool::new(1000));
         let first: Arc<dyn MemoryPool> = Arc::new(QueryMemoryPool::new(shared.clone(), 600));
         let second: Arc<dyn MemoryPool> = Arc::new(QueryMemoryPool::new(shared.clone(), 600));
-        let mut a = MemoryConsumer::new("a").register(&first);
+        let a = MemoryConsumer::new("a").register(&first);
         a.try_grow(500).unwrap();
         assert!(a.try_grow(200).is_err(), "over the query's budget");
-        let mut b = MemoryConsumer::new("b").register(&second);
+        let b = MemoryConsumer::new("b").register(&second);
         assert!(
             b.try_grow(600).is_err(),
             "over what the shared pool has left"

@@ -5,7 +5,8 @@
 //! ([`framing`](super::framing)), give startup and authentication one deadline, close
 //! sessions idle past `idle_session_timeout` or `idle_in_transaction_session_timeout`, close
 //! idle sessions when shutdown starts, and answer undecodable input with a FATAL error
-//! instead of a silent disconnect.
+//! instead of a silent disconnect — also when pgwire's decoder panics on it (its Bind
+//! decoder does on a parameter length past the message's end, found by the fuzz target).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -58,7 +59,15 @@ pub async fn serve_connection(socket: TcpStream, handlers: Arc<Handlers>) -> std
                 | PgWireConnectionState::AwaitingSync
         );
         let message = tokio::select! {
-            message = socket.next() => message,
+            message = std::panic::AssertUnwindSafe(socket.next()).catch_unwind() => match message {
+                Ok(message) => message,
+                Err(_) => {
+                    tracing::warn!("pgwire's decoder panicked on a malformed message");
+                    let error = Error::new(ErrorKind::ProtocolViolation, "invalid message format");
+                    send_fatal(&mut socket, &error).await;
+                    break;
+                }
+            },
             _ = sleep_until(wait.as_ref().map(|(deadline, _)| *deadline)) => {
                 if let Some((_, Some(error))) = wait {
                     tracing::info!(error = %error.message, "closing idle session");

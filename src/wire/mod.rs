@@ -16,6 +16,7 @@ pub mod encode;
 pub mod errors;
 mod extended;
 pub mod framing;
+pub mod fuzzing;
 pub mod params;
 mod rows;
 mod simple;

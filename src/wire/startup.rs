@@ -125,6 +125,15 @@ impl Handler {
                 )),
             ));
         }
+        // Authenticating connections count too, as in PostgreSQL: a flood of clients that
+        // never finish startup cannot take more than the limit.
+        let Some(slot) = self.registry.claim_slot(config.server.max_connections) else {
+            return Err(fatal(&Error::new(
+                ErrorKind::TooManyConnections,
+                "sorry, too many clients already",
+            )));
+        };
+        client.session_extensions().insert(slot);
         let challenge = match self.authenticator.challenge(
             &user,
             client.socket_addr(),
@@ -337,12 +346,6 @@ impl Handler {
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
         let config = &self.service.config;
-        if self.registry.count() >= config.server.max_connections {
-            return Err(fatal(&Error::new(
-                ErrorKind::TooManyConnections,
-                "sorry, too many clients already",
-            )));
-        }
         let registration = self.registry.register();
         let pid = registration.control.pid;
         let application_name = parameters

@@ -298,6 +298,23 @@ async fn framing_violations_are_refused_with_08p01_before_decoding() {
         );
         still_serving(&server, case).await;
     }
+    // pgwire's Bind decoder panics on this (the fuzz target found it); the server answers.
+    let mut socket = started(server.port).await;
+    let mut rest = vec![0, 0];
+    rest.extend_from_slice(&1i16.to_be_bytes());
+    rest.extend_from_slice(&1_000_000i32.to_be_bytes());
+    rest.extend_from_slice(b"short");
+    socket
+        .write_all(&parse_bind_sync(b"s3", b"SELECT $1::text", &[], &rest))
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome(&mut socket).await,
+        Outcome::Error("08P01".into()),
+        "a parameter length past the message"
+    );
+    still_serving(&server, "a parameter length past the message").await;
+
     let mut socket = started(server.port).await;
     let mut pipelined = message(b'Q', b"SELECT 1\0");
     pipelined.extend_from_slice(&message(b'Q', b"SELECT 2"));

@@ -87,3 +87,46 @@ async fn connections_beyond_the_limit_are_refused_with_53300() {
         vec![vec![Some("1".to_string())]]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_stuck_in_authentication_count_against_the_limit() {
+    let server =
+        crate::security::secured_server(lakeport::auth::AuthMethod::ScramSha256, |config| {
+            config.server.max_connections = 1;
+        })
+        .await;
+    // A startup packet, then silence: the server waits for the SCRAM answer.
+    let mut stalled = tokio::net::TcpStream::connect(("127.0.0.1", server.port))
+        .await
+        .unwrap();
+    let mut body = 196608i32.to_be_bytes().to_vec();
+    body.extend_from_slice(b"user\0admin\0database\0lakeport\0\0");
+    let mut packet = ((body.len() + 4) as i32).to_be_bytes().to_vec();
+    packet.extend_from_slice(&body);
+    tokio::io::AsyncWriteExt::write_all(&mut stalled, &packet)
+        .await
+        .unwrap();
+    let mut request = [0u8; 1];
+    tokio::io::AsyncReadExt::read_exact(&mut stalled, &mut request)
+        .await
+        .unwrap();
+    assert_eq!(request[0], b'R', "an authentication request");
+    let refused = crate::security::login(server.port, "admin", Some("adminpw"))
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(refused.0, "53300", "{refused:?}");
+    drop(stalled);
+    let mut admitted = None;
+    for _ in 0..50 {
+        if let Ok(client) = crate::security::login(server.port, "admin", Some("adminpw")).await {
+            admitted = Some(client);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        admitted.is_some(),
+        "the slot is free once the stalled client is gone"
+    );
+}

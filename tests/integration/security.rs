@@ -581,3 +581,41 @@ async fn a_second_user_over_tls_sees_only_its_schemas_and_is_cut_off_by_its_time
         "cut off, not run to the end"
     );
 }
+
+#[test]
+fn passwd_prints_verifiers_that_match_the_password_read() {
+    let run = |args: &[&str], input: &str| {
+        use std::io::Write;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_lakeport"))
+            .arg("passwd")
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("run lakeport passwd");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        let output = child.wait_with_output().unwrap();
+        (
+            output.status.success(),
+            String::from_utf8(output.stdout).unwrap(),
+        )
+    };
+    let (ok, scram) = run(&[], "correct horse\n");
+    assert!(ok);
+    let verifier = lakeport::auth::Verifier::parse(scram.trim()).expect("a SCRAM verifier");
+    assert!(verifier.matches_cleartext("anyone", "correct horse"));
+    assert!(!verifier.matches_cleartext("anyone", "correct horse\n"));
+    let (ok, md5) = run(&["--md5", "ann"], "pw");
+    assert!(ok);
+    assert_eq!(
+        md5.trim(),
+        lakeport::auth::verifier::md5_verifier("ann", "pw")
+    );
+    let (ok, _) = run(&[], "\n");
+    assert!(!ok, "an empty password is refused");
+}
