@@ -156,3 +156,97 @@ pub fn password_failed(user: &str) -> Error {
         format!("password authentication failed for user \"{user}\""),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(method: AuthMethod) -> AuthConfig {
+        AuthConfig {
+            method,
+            users: vec![UserConfig {
+                name: "ann".into(),
+                password: ScramVerifier::generate("pw").encode(),
+                role: Role::Write,
+                schemas: None,
+                settings: Default::default(),
+            }],
+            ..AuthConfig::default()
+        }
+    }
+
+    fn at(ip: &str) -> SocketAddr {
+        SocketAddr::new(ip.parse().unwrap(), 40000)
+    }
+
+    #[test]
+    fn trust_is_for_loopback_unless_allowed() {
+        let trusting = Authenticator::new(config(AuthMethod::Trust), false);
+        assert!(matches!(
+            trusting.challenge("ann", at("127.0.0.1"), false),
+            Ok(Challenge::None(Identity {
+                role: Role::Write,
+                ..
+            }))
+        ));
+        let remote = trusting.challenge("ann", at("10.1.2.3"), true).unwrap_err();
+        assert_eq!(remote.kind, ErrorKind::InvalidAuthorization);
+        let mut allowed = config(AuthMethod::Trust);
+        allowed.allow_remote_trust = true;
+        assert!(
+            Authenticator::new(allowed, false)
+                .challenge("ann", at("10.1.2.3"), false)
+                .is_ok()
+        );
+        let anyone = Authenticator::new(AuthConfig::default(), false);
+        assert!(matches!(
+            anyone.challenge("whoever", at("::1"), false),
+            Ok(Challenge::None(Identity {
+                role: Role::Admin,
+                ..
+            }))
+        ));
+    }
+
+    #[test]
+    fn tls_requirements_apply_to_remote_clients_and_clear_text() {
+        let scram = Authenticator::new(config(AuthMethod::ScramSha256), true);
+        assert!(matches!(
+            scram.challenge("ann", at("127.0.0.1"), false),
+            Ok(Challenge::Scram(_))
+        ));
+        let plain_remote = scram
+            .challenge("ann", at("192.168.0.9"), false)
+            .unwrap_err();
+        assert!(
+            plain_remote.message.contains("must use TLS"),
+            "{plain_remote:?}"
+        );
+        assert!(matches!(
+            scram.challenge("ann", at("192.168.0.9"), true),
+            Ok(Challenge::Scram(_))
+        ));
+        let cleartext = Authenticator::new(config(AuthMethod::Password), false);
+        assert!(cleartext.challenge("ann", at("127.0.0.1"), false).is_err());
+        assert!(matches!(
+            cleartext.challenge("ann", at("127.0.0.1"), true),
+            Ok(Challenge::Cleartext(Some(_)))
+        ));
+    }
+
+    #[test]
+    fn unknown_users_get_a_stable_salt_and_no_match() {
+        let scram = Authenticator::new(config(AuthMethod::ScramSha256), false);
+        let salt = |user: &str| match scram.challenge(user, at("127.0.0.1"), false) {
+            Ok(Challenge::Scram(verifier)) => verifier.salt,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            salt("ghost"),
+            salt("ghost"),
+            "the same salt each time, as for real users"
+        );
+        assert_ne!(salt("ghost"), salt("phantom"));
+        assert!(scram.identity("ghost").is_none());
+    }
+}

@@ -133,6 +133,15 @@ impl TestServer {
     }
 }
 
+impl TestServer {
+    /// Starts the server's shutdown (as SIGTERM does for the binary).
+    pub fn begin_shutdown(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+    }
+}
+
 impl Drop for TestServer {
     fn drop(&mut self) {
         if let Some(shutdown) = self.shutdown.take() {

@@ -619,3 +619,29 @@ fn passwd_prints_verifiers_that_match_the_password_read() {
     let (ok, _) = run(&[], "\n");
     assert!(!ok, "an empty password is refused");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statements_still_running_after_the_grace_period_are_terminated() {
+    let mut server =
+        TestServer::start_with(|config| config.server.shutdown_grace = "300ms".into()).await;
+    let running = server.connect().await;
+    let slow = "SELECT sum(value % 7) FROM generate_series(1, 3000000000)";
+    let query = tokio::spawn(async move { running.simple_query(slow).await.map(|m| m.len()) });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = Instant::now();
+    server.begin_shutdown();
+    let error = tokio::time::timeout(Duration::from_secs(10), query)
+        .await
+        .expect("terminated, not run to the end")
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(
+        error.as_db_error().map(|db| db.code().code()),
+        Some("57P01"),
+        "{error:?}"
+    );
+    assert!(
+        started.elapsed() >= Duration::from_millis(300),
+        "not before the grace period"
+    );
+}
