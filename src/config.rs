@@ -359,7 +359,7 @@ impl Config {
             ));
         }
         if !self.server.listen.ip().is_loopback()
-            && self.auth.method == crate::auth::AuthMethod::Trust
+            && self.auth.method() == crate::auth::AuthMethod::Trust
             && !self.auth.allow_remote_trust
         {
             return Err(ConfigError(format!(

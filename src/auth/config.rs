@@ -7,8 +7,9 @@ use crate::config::ConfigError;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuthConfig {
-    /// How clients prove who they are.
-    pub method: AuthMethod,
+    /// How clients prove who they are; absent: `scram-sha-256` once users are listed,
+    /// `trust` while there are none (see [`AuthConfig::method`]).
+    pub method: Option<AuthMethod>,
     /// Allow `trust` on a non-loopback listen address. Off: the server refuses to start.
     pub allow_remote_trust: bool,
     /// How long a failed authentication waits before its error is sent.
@@ -19,7 +20,7 @@ pub struct AuthConfig {
 impl Default for AuthConfig {
     fn default() -> Self {
         Self {
-            method: AuthMethod::Trust,
+            method: None,
             allow_remote_trust: false,
             failure_delay: "1s".into(),
             users: Vec::new(),
@@ -99,6 +100,16 @@ impl Role {
 }
 
 impl AuthConfig {
+    /// The method in force: as configured, or SCRAM-SHA-256 when users are listed (listing
+    /// users must never leave them without passwords), or trust when none are.
+    pub fn method(&self) -> AuthMethod {
+        match (self.method, self.users.is_empty()) {
+            (Some(method), _) => method,
+            (None, false) => AuthMethod::ScramSha256,
+            (None, true) => AuthMethod::Trust,
+        }
+    }
+
     /// Checks what parses but cannot work: unknown verifier formats, duplicate users, a
     /// password method without users.
     pub fn check(&self) -> Result<(), ConfigError> {
@@ -115,11 +126,11 @@ impl AuthConfig {
                 )));
             }
             if user.password.is_empty() {
-                if self.method != AuthMethod::Trust {
+                if self.method() != AuthMethod::Trust {
                     return Err(ConfigError(format!(
                         "auth.users \"{}\": a password verifier is needed with auth.method = \"{}\" (make one with `lakeport passwd`)",
                         user.name,
-                        self.method.name()
+                        self.method().name()
                     )));
                 }
                 continue;
@@ -131,10 +142,10 @@ impl AuthConfig {
                 ))
             })?;
         }
-        if self.method != AuthMethod::Trust && self.users.is_empty() {
+        if self.method() != AuthMethod::Trust && self.users.is_empty() {
             return Err(ConfigError(format!(
                 "auth.method = \"{}\" needs at least one [[auth.users]] entry",
-                self.method.name()
+                self.method().name()
             )));
         }
         Ok(())

@@ -62,7 +62,7 @@ impl Authenticator {
     }
 
     pub fn method(&self) -> AuthMethod {
-        self.config.method
+        self.config.method()
     }
 
     pub fn failure_delay(&self) -> std::time::Duration {
@@ -85,7 +85,7 @@ impl Authenticator {
             .with_hint("connect with sslmode=require"));
         }
         let entry = self.config.user(user);
-        match self.config.method {
+        match self.config.method() {
             AuthMethod::Trust => {
                 if !loopback && !self.config.allow_remote_trust {
                     return Err(Error::new(
@@ -122,7 +122,7 @@ impl Authenticator {
             AuthMethod::ScramSha256 | AuthMethod::Md5 => {
                 match entry.map(|e| Verifier::parse(&e.password)) {
                     Some(Ok(Verifier::Scram(scram))) => Ok(Challenge::Scram(scram)),
-                    Some(Ok(Verifier::Md5 { hex })) if self.config.method == AuthMethod::Md5 => {
+                    Some(Ok(Verifier::Md5 { hex })) if self.config.method() == AuthMethod::Md5 => {
                         Ok(Challenge::Md5 { hex })
                     }
                     _ => Ok(Challenge::Scram(ScramVerifier::unmatchable(
@@ -163,7 +163,7 @@ mod tests {
 
     fn config(method: AuthMethod) -> AuthConfig {
         AuthConfig {
-            method,
+            method: Some(method),
             users: vec![UserConfig {
                 name: "ann".into(),
                 password: ScramVerifier::generate("pw").encode(),
@@ -193,6 +193,15 @@ mod tests {
         assert_eq!(remote.kind, ErrorKind::InvalidAuthorization);
         let mut allowed = config(AuthMethod::Trust);
         allowed.allow_remote_trust = true;
+        assert_eq!(
+            AuthConfig {
+                method: None,
+                ..config(AuthMethod::Trust)
+            }
+            .method(),
+            AuthMethod::ScramSha256,
+            "listing users turns passwords on"
+        );
         assert!(
             Authenticator::new(allowed, false)
                 .challenge("ann", at("10.1.2.3"), false)

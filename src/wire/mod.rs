@@ -86,6 +86,13 @@ impl Handlers {
         let max_message_size = crate::config::parse_byte_size(&config.server.max_message_size)
             .map_err(|e| crate::Error::invalid_parameter(e.to_string()))?;
         let authenticator = Authenticator::new(config.auth.clone(), config.tls.require_remote);
+        tracing::info!(
+            method = authenticator.method().name(),
+            users = config.auth.users.len(),
+            tls = tls.is_some(),
+            channel_binding = scram_bound.is_some(),
+            "authentication"
+        );
         Ok(Self {
             inner: Arc::new(Handler {
                 service,

@@ -110,7 +110,7 @@ pub fn user(name: &str, password: &str, role: Role, schemas: Option<&[&str]>) ->
 /// verifier for oldpw).
 pub fn secure(config: &mut Config, method: AuthMethod) {
     let tls = tls_files();
-    config.auth.method = method;
+    config.auth.method = Some(method);
     config.auth.failure_delay = "300ms".into();
     config.auth.users = vec![
         user("admin", "adminpw", Role::Admin, None),
@@ -299,6 +299,7 @@ async fn md5_for_md5_verifiers_and_scram_for_the_rest() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn trust_lets_in_configured_users_only_and_only_from_loopback() {
     let server = TestServer::start_with(|config| {
+        config.auth.method = Some(AuthMethod::Trust);
         config.auth.users = vec![user("admin", "adminpw", Role::Admin, None)];
     })
     .await;
