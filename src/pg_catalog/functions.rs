@@ -145,6 +145,55 @@ fn text_value(value: Option<String>) -> ScalarValue {
     ScalarValue::Utf8(value)
 }
 
+/// The object and privilege arguments of `has_*_privilege([user,] object, privilege)`; the
+/// user argument is taken to be the session's.
+fn object_and_privilege(values: &[ScalarValue]) -> (&[ScalarValue], String) {
+    let (object, privilege) = match values.len() {
+        3 => (&values[1..2], text_arg(values, 2)),
+        _ => (values.get(..1).unwrap_or_default(), text_arg(values, 1)),
+    };
+    (object, privilege.unwrap_or_default())
+}
+
+/// Whether the snapshot's user holds any of the comma-separated `privileges` on `schema`
+/// (`relation` None) or on `relation` in it: reading is what the rows already show;
+/// changing follows the role and allow list; grant options only admins hold.
+fn holds(
+    snapshot: &Snapshot,
+    schema: &str,
+    relation: Option<&crate::pg_catalog::snapshot::RelationEntry>,
+    privileges: &str,
+) -> bool {
+    let user = &snapshot.privileges;
+    let system = relation.map_or(
+        schema == PG_CATALOG || schema == crate::pg_catalog::definitions::INFORMATION_SCHEMA,
+        |r| r.system,
+    );
+    privileges.split(',').any(|privilege| {
+        let privilege = privilege.trim().to_ascii_uppercase();
+        let (privilege, with_grant) = match privilege.strip_suffix("WITH GRANT OPTION") {
+            Some(bare) => (bare.trim().to_string(), true),
+            None => (privilege, false),
+        };
+        if with_grant && !user.is_admin() {
+            return false;
+        }
+        match privilege.as_str() {
+            "SELECT" | "REFERENCES" | "TRIGGER" | "USAGE" => {
+                system
+                    || match relation {
+                        Some(r) => user.reads_table(schema, &r.name),
+                        None => user.sees_schema(schema),
+                    }
+            }
+            "INSERT" | "UPDATE" | "DELETE" | "TRUNCATE" | "CREATE" => {
+                !system && user.check_change(schema, "change").is_ok()
+            }
+            _ => false,
+        }
+    })
+}
+
 /// Every catalog function, answering from `snapshot`.
 pub fn catalog_functions(snapshot: Arc<Snapshot>) -> Vec<Arc<ScalarUDF>> {
     let fixed = |name: &'static str, returns: fn() -> DataType, row: RowFn| {
@@ -163,6 +212,24 @@ pub fn catalog_functions(snapshot: Arc<Snapshot>) -> Vec<Arc<ScalarUDF>> {
                 s.owner_name(oid)
                     .unwrap_or_else(|| format!("unknown (OID={oid})"))
             }))
+        }),
+        fixed("has_table_privilege", boolean, |s, v| {
+            let (table, privilege) = object_and_privilege(v);
+            let relation = match int_arg(table, 0) {
+                Some(oid) => s.relation_by_oid(oid),
+                None => {
+                    text_arg(table, 0).and_then(|name| s.relation_by_name(&name.to_lowercase()))
+                }
+            };
+            ScalarValue::Boolean(relation.map(|r| holds(s, &r.schema, Some(r), &privilege)))
+        }),
+        fixed("has_schema_privilege", boolean, |s, v| {
+            let (schema, privilege) = object_and_privilege(v);
+            let entry = match int_arg(schema, 0) {
+                Some(oid) => s.schema_by_oid(oid),
+                None => text_arg(schema, 0).and_then(|name| s.schema_by_name(&name.to_lowercase())),
+            };
+            ScalarValue::Boolean(entry.map(|e| holds(s, &e.name, None, &privilege)))
         }),
         fixed("pg_table_is_visible", boolean, |s, v| {
             ScalarValue::Boolean(
@@ -343,8 +410,6 @@ pub fn catalog_functions(snapshot: Arc<Snapshot>) -> Vec<Arc<ScalarUDF>> {
         "pg_opclass_is_visible",
         "pg_conversion_is_visible",
         "pg_operator_is_visible",
-        "has_table_privilege",
-        "has_schema_privilege",
         "has_database_privilege",
         "has_column_privilege",
         "has_any_column_privilege",

@@ -35,6 +35,9 @@ pub struct Snapshot {
     pub relations: Vec<RelationEntry>,
     /// The namespace of this session's temporary views, when it has any.
     pub temp_schema_oid: Option<i64>,
+    /// What the snapshot's user may read and change (its rows hold only what it may read);
+    /// `has_table_privilege` and `has_schema_privilege` answer from it.
+    pub privileges: std::sync::Arc<crate::auth::Privileges>,
     /// Relations already built from this snapshot, reused while it is current (see
     /// `pg_catalog::snapshot`).
     pub built: std::sync::Mutex<
@@ -112,6 +115,7 @@ impl Snapshot {
             schemas: Vec::new(),
             relations: Vec::new(),
             temp_schema_oid: None,
+            privileges: std::sync::Arc::new(crate::auth::Privileges::admin("")),
             built: Default::default(),
         }
     }
@@ -243,6 +247,7 @@ impl Snapshot {
             schemas,
             relations,
             temp_schema_oid,
+            privileges: ctx.privileges.clone(),
             built: Default::default(),
         })
     }
@@ -253,6 +258,24 @@ impl Snapshot {
 
     pub fn schema_by_oid(&self, oid: i64) -> Option<&SchemaEntry> {
         self.schemas.iter().find(|s| s.oid == oid)
+    }
+
+    pub fn schema_by_name(&self, name: &str) -> Option<&SchemaEntry> {
+        self.schemas.iter().find(|s| s.name == name)
+    }
+
+    /// A relation by `schema.name`, or by a bare name as the search path finds it.
+    pub fn relation_by_name(&self, name: &str) -> Option<&RelationEntry> {
+        match name.split_once('.') {
+            Some((schema, table)) => self
+                .relations
+                .iter()
+                .find(|r| r.schema == schema && r.name == table),
+            None => self
+                .relations
+                .iter()
+                .find(|r| r.name == name && self.is_visible(r)),
+        }
     }
 
     /// Whether an unqualified name finds this relation: its schema is searched and no

@@ -206,6 +206,33 @@ async fn each_role_runs_what_it_may_and_sees_what_it_may_read() {
     );
     assert_eq!(outcome(&nobody, "SELECT 1").await, "ok");
 
+    // What BI tools ask before they offer a table or a schema.
+    assert_eq!(
+        column(
+            &reader,
+            "SELECT has_table_privilege('public.numbers', 'SELECT')::text || has_table_privilege('public.numbers', 'INSERT')::text || has_schema_privilege('public', 'USAGE')::text || has_schema_privilege('public', 'CREATE')::text"
+        )
+        .await,
+        vec!["truefalsetruefalse"]
+    );
+    assert_eq!(
+        column(
+            &writer,
+            "SELECT has_table_privilege('finance.ledger', 'INSERT')::text || has_schema_privilege(current_user, 'finance', 'CREATE')::text || has_table_privilege('pg_class', 'select')::text || has_table_privilege('pg_class', 'INSERT')::text"
+        )
+        .await,
+        vec!["truetruetruefalse"]
+    );
+    assert_eq!(
+        column(
+            &reader,
+            "SELECT coalesce(has_table_privilege('finance.ledger', 'SELECT')::text, 'unknown')"
+        )
+        .await,
+        vec!["unknown"],
+        "a table the user may not see is unknown to it"
+    );
+
     // admin: everything.
     assert_eq!(
         outcome(&admin, "SELECT count(*) FROM hr.salaries").await,
