@@ -40,6 +40,10 @@ pub enum Violation {
     UnexpectedBody {
         kind: char,
     },
+    /// Counts or lengths inside the body that run past its end, or bytes left over.
+    Malformed {
+        kind: char,
+    },
 }
 
 impl std::fmt::Display for Violation {
@@ -74,6 +78,10 @@ impl std::fmt::Display for Violation {
                     "invalid message format: message type \"{kind}\" takes no body"
                 )
             }
+            Violation::Malformed { kind } => write!(
+                f,
+                "invalid message format: the counts and lengths in message type \"{kind}\" do not match its length"
+            ),
         }
     }
 }
@@ -106,6 +114,9 @@ pub struct FrameCheck {
     /// Zero bytes in a startup packet's body: each name and value ends in one, and the list
     /// in one more, so a complete body has an odd count.
     startup_zeros: usize,
+    /// The body of a Bind so far: checked whole before pgwire decodes it (pgwire's Bind
+    /// decoder panics on counts and lengths that run past the message).
+    bind_body: Vec<u8>,
 }
 
 impl FrameCheck {
@@ -116,6 +127,7 @@ impl FrameCheck {
             max_message_size,
             last_body_byte: None,
             startup_zeros: 0,
+            bind_body: Vec::new(),
         }
     }
 
@@ -179,9 +191,13 @@ impl FrameCheck {
                     at += take;
                     if take > 0 {
                         self.last_body_byte = Some(bytes[at - 1]);
-                        if kind.is_none() {
-                            self.startup_zeros +=
-                                bytes[at - take..at].iter().filter(|b| **b == 0).count();
+                        match kind {
+                            None => {
+                                self.startup_zeros +=
+                                    bytes[at - take..at].iter().filter(|b| **b == 0).count()
+                            }
+                            Some('B') => self.bind_body.extend_from_slice(&bytes[at - take..at]),
+                            Some(_) => {}
                         }
                     }
                     if *left > 0 {
@@ -216,6 +232,7 @@ impl FrameCheck {
     ) {
         self.last_body_byte = None;
         self.startup_zeros = 0;
+        self.bind_body.clear();
         self.position = Position::Body {
             kind,
             left,
@@ -239,12 +256,61 @@ impl FrameCheck {
                 kind: kind.unwrap_or('\0'),
             });
         }
+        if kind == Some('B') && !bind_is_well_formed(&self.bind_body) {
+            return Err(Violation::Malformed { kind: 'B' });
+        }
         self.position = match next_untyped {
             true => Position::StartupHeader { header: Vec::new() },
             false => Position::Header { header: Vec::new() },
         };
         Ok(())
     }
+}
+
+/// Whether a Bind body reads exactly to its end: portal and statement names, format codes,
+/// parameter values (length -1 for NULL), result format codes.
+fn bind_is_well_formed(body: &[u8]) -> bool {
+    let mut rest = body;
+    let cstring = |rest: &mut &[u8]| match rest.iter().position(|b| *b == 0) {
+        Some(end) => {
+            *rest = &rest[end + 1..];
+            true
+        }
+        None => false,
+    };
+    let int16 = |rest: &mut &[u8]| -> Option<i16> {
+        let (head, tail) = rest.split_first_chunk::<2>()?;
+        *rest = tail;
+        Some(i16::from_be_bytes(*head))
+    };
+    let int32 = |rest: &mut &[u8]| -> Option<i32> {
+        let (head, tail) = rest.split_first_chunk::<4>()?;
+        *rest = tail;
+        Some(i32::from_be_bytes(*head))
+    };
+    let codes = |rest: &mut &[u8]| -> Option<()> {
+        let count = usize::try_from(int16(rest)?).ok()?;
+        *rest = rest.get(count.checked_mul(2)?..)?;
+        Some(())
+    };
+    let mut read = || -> Option<()> {
+        if !cstring(&mut rest) || !cstring(&mut rest) {
+            return None;
+        }
+        codes(&mut rest)?;
+        let values = usize::try_from(int16(&mut rest)?).ok()?;
+        for _ in 0..values {
+            let length = int32(&mut rest)?;
+            if length >= 0 {
+                rest = rest.get(length as usize..)?;
+            } else if length != -1 {
+                return None;
+            }
+        }
+        codes(&mut rest)?;
+        rest.is_empty().then_some(())
+    };
+    read().is_some()
 }
 
 /// A socket whose reads pass through a [`FrameCheck`].
@@ -438,5 +504,35 @@ mod tests {
                 .1,
             Violation::StartupLength(0x100000)
         );
+
+        let mut bind = startup();
+        bind.extend(message(b'B', b"p\0s\0\0\0\0\x01\0\0\0\x09ab\0\0"));
+        assert_eq!(
+            scan_in_pieces(&bind, 3).unwrap_err().1,
+            Violation::Malformed { kind: 'B' },
+            "a value length past the message"
+        );
+    }
+
+    #[test]
+    fn bind_bodies_are_checked_whole() {
+        let good: &[&[u8]] = &[
+            b"\0\0\0\0\0\0\0\0",
+            b"p\0s\0\0\x01\0\x01\0\x02\0\0\0\x017\xff\xff\xff\xff\0\x01\0\x01",
+        ];
+        for body in good {
+            assert!(bind_is_well_formed(body), "{body:?}");
+        }
+        let bad: &[&[u8]] = &[
+            b"p\0s",
+            b"p\0s\0\0\x05\0\x01",
+            b"p\0s\0\0\0\0\x01\0\0\0\x09ab\0\0",
+            b"p\0s\0\0\0\0\x01\xff\xff\xff\xfe\0\0",
+            b"p\0s\0\0\0\0\0\0\0extra",
+            b"p\0s\0\xff\xff",
+        ];
+        for body in bad {
+            assert!(!bind_is_well_formed(body), "{body:?}");
+        }
     }
 }

@@ -73,6 +73,21 @@ pub fn seeds() -> Vec<Vec<u8>> {
 mod tests {
     use super::*;
 
+    /// Inputs the fuzz target found that made pgwire's decoder panic: the framing check
+    /// refuses them before it runs.
+    #[test]
+    fn found_crashes_are_refused_by_the_framing_check() {
+        let crash = include_bytes!("../../fuzz/corpus/frontend/seed-pgwire-bind-panic");
+        let refused = FrameCheck::new(MAX_MESSAGE).scan(crash);
+        assert!(
+            matches!(
+                refused,
+                Err((_, crate::wire::framing::Violation::Malformed { kind: 'B' }))
+            ),
+            "{refused:?}"
+        );
+    }
+
     #[test]
     fn seeds_decode_whole() {
         let counts: Vec<usize> = seeds().iter().map(|seed| frontend_bytes(seed)).collect();
