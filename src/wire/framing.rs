@@ -114,9 +114,10 @@ pub struct FrameCheck {
     /// Zero bytes in a startup packet's body: each name and value ends in one, and the list
     /// in one more, so a complete body has an odd count.
     startup_zeros: usize,
-    /// The body of a Bind so far: checked whole before pgwire decodes it (pgwire's Bind
-    /// decoder panics on counts and lengths that run past the message).
-    bind_body: Vec<u8>,
+    /// The body so far of a message whose layout is checked whole before pgwire decodes it
+    /// ([`CHECKED_KINDS`]: pgwire's decoders panic on counts and lengths that run past the
+    /// message).
+    body: Vec<u8>,
 }
 
 impl FrameCheck {
@@ -127,7 +128,7 @@ impl FrameCheck {
             max_message_size,
             last_body_byte: None,
             startup_zeros: 0,
-            bind_body: Vec::new(),
+            body: Vec::new(),
         }
     }
 
@@ -196,7 +197,9 @@ impl FrameCheck {
                                 self.startup_zeros +=
                                     bytes[at - take..at].iter().filter(|b| **b == 0).count()
                             }
-                            Some('B') => self.bind_body.extend_from_slice(&bytes[at - take..at]),
+                            Some(kind) if CHECKED_KINDS.contains(&kind) => {
+                                self.body.extend_from_slice(&bytes[at - take..at])
+                            }
                             Some(_) => {}
                         }
                     }
@@ -232,7 +235,7 @@ impl FrameCheck {
     ) {
         self.last_body_byte = None;
         self.startup_zeros = 0;
-        self.bind_body.clear();
+        self.body.clear();
         self.position = Position::Body {
             kind,
             left,
@@ -256,8 +259,10 @@ impl FrameCheck {
                 kind: kind.unwrap_or('\0'),
             });
         }
-        if kind == Some('B') && !bind_is_well_formed(&self.bind_body) {
-            return Err(Violation::Malformed { kind: 'B' });
+        if let Some(kind) = kind.filter(|k| CHECKED_KINDS.contains(k))
+            && !well_formed(kind, &self.body)
+        {
+            return Err(Violation::Malformed { kind });
         }
         self.position = match next_untyped {
             true => Position::StartupHeader { header: Vec::new() },
@@ -267,50 +272,86 @@ impl FrameCheck {
     }
 }
 
-/// Whether a Bind body reads exactly to its end: portal and statement names, format codes,
-/// parameter values (length -1 for NULL), result format codes.
-fn bind_is_well_formed(body: &[u8]) -> bool {
-    let mut rest = body;
-    let cstring = |rest: &mut &[u8]| match rest.iter().position(|b| *b == 0) {
-        Some(end) => {
-            *rest = &rest[end + 1..];
-            true
-        }
-        None => false,
-    };
-    let int16 = |rest: &mut &[u8]| -> Option<i16> {
-        let (head, tail) = rest.split_first_chunk::<2>()?;
-        *rest = tail;
-        Some(i16::from_be_bytes(*head))
-    };
-    let int32 = |rest: &mut &[u8]| -> Option<i32> {
-        let (head, tail) = rest.split_first_chunk::<4>()?;
-        *rest = tail;
-        Some(i32::from_be_bytes(*head))
-    };
-    let codes = |rest: &mut &[u8]| -> Option<()> {
-        let count = usize::try_from(int16(rest)?).ok()?;
-        *rest = rest.get(count.checked_mul(2)?..)?;
+/// Message types whose bodies are read field by field before pgwire decodes them.
+const CHECKED_KINDS: [char; 5] = ['B', 'P', 'E', 'D', 'C'];
+
+/// Reads the fields of a body, failing on any that runs past its end.
+struct Fields<'a>(&'a [u8]);
+
+impl Fields<'_> {
+    fn cstring(&mut self) -> Option<()> {
+        let end = self.0.iter().position(|b| *b == 0)?;
+        self.0 = &self.0[end + 1..];
         Some(())
-    };
-    let mut read = || -> Option<()> {
-        if !cstring(&mut rest) || !cstring(&mut rest) {
-            return None;
-        }
-        codes(&mut rest)?;
-        let values = usize::try_from(int16(&mut rest)?).ok()?;
-        for _ in 0..values {
-            let length = int32(&mut rest)?;
-            if length >= 0 {
-                rest = rest.get(length as usize..)?;
-            } else if length != -1 {
-                return None;
+    }
+
+    fn bytes(&mut self, count: usize) -> Option<&[u8]> {
+        let (head, tail) = (self.0.get(..count)?, self.0.get(count..)?);
+        self.0 = tail;
+        Some(head)
+    }
+
+    fn int16(&mut self) -> Option<i16> {
+        self.bytes(2).map(|b| i16::from_be_bytes([b[0], b[1]]))
+    }
+
+    fn int32(&mut self) -> Option<i32> {
+        self.bytes(4)
+            .map(|b| i32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
+    /// A count (never negative) of items `size` bytes each, and the items.
+    fn counted(&mut self, size: usize) -> Option<()> {
+        let count = usize::try_from(self.int16()?).ok()?;
+        self.bytes(count.checked_mul(size)?).map(|_| ())
+    }
+
+    fn end(&self) -> Option<()> {
+        self.0.is_empty().then_some(())
+    }
+}
+
+/// Whether a body of message type `kind` reads exactly to its end: Parse (name, query,
+/// parameter type OIDs), Bind (names, format codes, values with length -1 for NULL, result
+/// format codes), Execute (portal, row limit), Describe and Close ('S' or 'P', name).
+fn well_formed(kind: char, body: &[u8]) -> bool {
+    let mut fields = Fields(body);
+    let read = match kind {
+        'P' => (|| {
+            fields.cstring()?;
+            fields.cstring()?;
+            fields.counted(4)?;
+            fields.end()
+        })(),
+        'B' => (|| {
+            fields.cstring()?;
+            fields.cstring()?;
+            fields.counted(2)?;
+            let values = usize::try_from(fields.int16()?).ok()?;
+            for _ in 0..values {
+                match fields.int32()? {
+                    -1 => {}
+                    length => {
+                        fields.bytes(usize::try_from(length).ok()?)?;
+                    }
+                }
             }
-        }
-        codes(&mut rest)?;
-        rest.is_empty().then_some(())
+            fields.counted(2)?;
+            fields.end()
+        })(),
+        'E' => (|| {
+            fields.cstring()?;
+            fields.int32()?;
+            fields.end()
+        })(),
+        'D' | 'C' => (|| {
+            matches!(fields.bytes(1)?, [b'S' | b'P']).then_some(())?;
+            fields.cstring()?;
+            fields.end()
+        })(),
+        _ => Some(()),
     };
-    read().is_some()
+    read.is_some()
 }
 
 /// A socket whose reads pass through a [`FrameCheck`].
@@ -515,13 +556,13 @@ mod tests {
     }
 
     #[test]
-    fn bind_bodies_are_checked_whole() {
+    fn extended_query_bodies_are_checked_whole() {
         let good: &[&[u8]] = &[
             b"\0\0\0\0\0\0\0\0",
             b"p\0s\0\0\x01\0\x01\0\x02\0\0\0\x017\xff\xff\xff\xff\0\x01\0\x01",
         ];
         for body in good {
-            assert!(bind_is_well_formed(body), "{body:?}");
+            assert!(well_formed('B', body), "{body:?}");
         }
         let bad: &[&[u8]] = &[
             b"p\0s",
@@ -532,7 +573,14 @@ mod tests {
             b"p\0s\0\xff\xff",
         ];
         for body in bad {
-            assert!(!bind_is_well_formed(body), "{body:?}");
+            assert!(!well_formed('B', body), "{body:?}");
         }
+        assert!(well_formed('P', b"s\0SELECT $1\0\0\x01\0\0\0\x17"));
+        assert!(!well_formed('P', b"s\0SELECT $1\0\0\x03\0\0\0\x17"));
+        assert!(!well_formed('P', b"s\0SELECT $1\0\xff\xff"));
+        assert!(well_formed('E', b"p\0\0\0\0\x0a"));
+        assert!(!well_formed('E', b"p\0\0\0"));
+        assert!(well_formed('D', b"Sname\0") && well_formed('C', b"P\0"));
+        assert!(!well_formed('D', b"Xname\0") && !well_formed('C', b"S\0extra"));
     }
 }

@@ -77,15 +77,22 @@ mod tests {
     /// refuses them before it runs.
     #[test]
     fn found_crashes_are_refused_by_the_framing_check() {
-        let crash = include_bytes!("../../fuzz/corpus/frontend/seed-pgwire-bind-panic");
-        let refused = FrameCheck::new(MAX_MESSAGE).scan(crash);
-        assert!(
-            matches!(
-                refused,
-                Err((_, crate::wire::framing::Violation::Malformed { kind: 'B' }))
+        for (crash, kind) in [
+            (
+                &include_bytes!("../../fuzz/corpus/frontend/seed-pgwire-bind-panic")[..],
+                'B',
             ),
-            "{refused:?}"
-        );
+            (
+                &include_bytes!("../../fuzz/corpus/frontend/seed-pgwire-parse-panic")[..],
+                'P',
+            ),
+        ] {
+            let refused = FrameCheck::new(MAX_MESSAGE).scan(crash);
+            assert!(
+                matches!(refused, Err((_, crate::wire::framing::Violation::Malformed { kind: k })) if k == kind),
+                "{kind}: {refused:?}"
+            );
+        }
     }
 
     #[test]
