@@ -146,10 +146,17 @@ impl FrameCheck {
                     let length =
                         u32::from_be_bytes([header[0], header[1], header[2], header[3]]) as usize;
                     let code = u32::from_be_bytes([header[4], header[5], header[6], header[7]]);
-                    if !(8..=MAX_STARTUP_LENGTH).contains(&length) {
+                    let negotiation = code == SSL_REQUEST || code == GSSENC_REQUEST;
+                    // pgwire reads a negotiation request as 8 bytes whatever its length says,
+                    // and a cancel request's key as at most 256 bytes.
+                    let valid = match code {
+                        _ if negotiation => length == 8,
+                        CANCEL_REQUEST => (16..=8 + 4 + 256).contains(&length),
+                        _ => (8..=MAX_STARTUP_LENGTH).contains(&length),
+                    };
+                    if !valid {
                         return Err((at - 1, Violation::StartupLength(length)));
                     }
-                    let negotiation = code == SSL_REQUEST || code == GSSENC_REQUEST;
                     let terminated = !negotiation && code != CANCEL_REQUEST;
                     self.start_body(None, length - 8, terminated, negotiation);
                 }
@@ -484,6 +491,12 @@ mod tests {
         stream.extend(startup());
         stream.extend(message(b'Q', b"SELECT 1\0"));
         assert_eq!(scan_in_pieces(&stream, 3), Ok(()));
+        let long_ssl_request = [0, 0, 1, 8, 4, 210, 22, 47];
+        assert_eq!(
+            scan_in_pieces(&long_ssl_request, 8).unwrap_err().1,
+            Violation::StartupLength(264),
+            "an SSLRequest is 8 bytes"
+        );
         let cancel = [0, 0, 0, 16, 4, 210, 22, 46, 0, 0, 0, 1, 0, 0, 0, 2];
         assert_eq!(scan_in_pieces(&cancel, 3), Ok(()));
     }

@@ -93,6 +93,15 @@ mod tests {
                 "{kind}: {refused:?}"
             );
         }
+        // An SSLRequest claiming 264 bytes: pgwire read 8 and decoded the rest as messages
+        // the framing check had taken for the request's body.
+        let long_ssl = include_bytes!("../../fuzz/corpus/frontend/seed-long-ssl-request");
+        assert_eq!(
+            FrameCheck::new(MAX_MESSAGE)
+                .scan(long_ssl)
+                .map_err(|(_, v)| v),
+            Err(crate::wire::framing::Violation::StartupLength(264))
+        );
     }
 
     #[test]
