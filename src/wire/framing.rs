@@ -111,9 +111,9 @@ pub struct FrameCheck {
     position: Position,
     max_message_size: usize,
     last_body_byte: Option<u8>,
-    /// Zero bytes in a startup packet's body: each name and value ends in one, and the list
-    /// in one more, so a complete body has an odd count.
-    startup_zeros: usize,
+    /// Where a startup packet's body is in its list of name/value strings; pgwire stops at
+    /// the list's terminator, so nothing may follow it.
+    parameters: Parameters,
     /// The body so far of a message whose layout is checked whole before pgwire decodes it
     /// ([`CHECKED_KINDS`]: pgwire's decoders panic on counts and lengths that run past the
     /// message).
@@ -127,7 +127,7 @@ impl FrameCheck {
             position: Position::StartupHeader { header: Vec::new() },
             max_message_size,
             last_body_byte: None,
-            startup_zeros: 0,
+            parameters: Parameters::default(),
             body: Vec::new(),
         }
     }
@@ -201,8 +201,9 @@ impl FrameCheck {
                         self.last_body_byte = Some(bytes[at - 1]);
                         match kind {
                             None => {
-                                self.startup_zeros +=
-                                    bytes[at - take..at].iter().filter(|b| **b == 0).count()
+                                for byte in &bytes[at - take..at] {
+                                    self.parameters.push(*byte);
+                                }
                             }
                             Some(kind) if CHECKED_KINDS.contains(&kind) => {
                                 self.body.extend_from_slice(&bytes[at - take..at])
@@ -241,7 +242,7 @@ impl FrameCheck {
         next_untyped: bool,
     ) {
         self.last_body_byte = None;
-        self.startup_zeros = 0;
+        self.parameters = Parameters::default();
         self.body.clear();
         self.position = Position::Body {
             kind,
@@ -258,7 +259,7 @@ impl FrameCheck {
         next_untyped: bool,
     ) -> Result<(), Violation> {
         let complete = match kind {
-            None => self.startup_zeros % 2 == 1,
+            None => self.parameters.is_complete(),
             Some(_) => true,
         };
         if terminated && (self.last_body_byte != Some(0) || !complete) {
@@ -276,6 +277,39 @@ impl FrameCheck {
             false => Position::Header { header: Vec::new() },
         };
         Ok(())
+    }
+}
+
+/// The name/value strings of a startup packet, byte by byte: complete when the empty name
+/// that ends the list is the last byte.
+#[derive(Debug, Default)]
+struct Parameters {
+    /// Inside a value (after a name's terminator).
+    in_value: bool,
+    /// Bytes of the current name or value so far.
+    length: usize,
+    /// The list's terminator has been read.
+    ended: bool,
+    /// Bytes followed the terminator.
+    trailing: bool,
+}
+
+impl Parameters {
+    fn push(&mut self, byte: u8) {
+        if self.ended {
+            self.trailing = true;
+        } else if byte != 0 {
+            self.length += 1;
+        } else if !self.in_value && self.length == 0 {
+            self.ended = true;
+        } else {
+            self.in_value = !self.in_value;
+            self.length = 0;
+        }
+    }
+
+    fn is_complete(&self) -> bool {
+        self.ended && !self.trailing
     }
 }
 
@@ -566,6 +600,21 @@ mod tests {
             Violation::Malformed { kind: 'B' },
             "a value length past the message"
         );
+    }
+
+    #[test]
+    fn startup_parameters_end_with_their_terminator() {
+        let complete = |body: &[u8]| {
+            let mut parameters = Parameters::default();
+            body.iter().for_each(|b| parameters.push(*b));
+            parameters.is_complete()
+        };
+        assert!(complete(b"user\0kit\0\0"));
+        assert!(complete(b"user\0\0\0"), "an empty value");
+        assert!(complete(b"\0"), "no parameters");
+        assert!(!complete(b"user\0kit\0"));
+        assert!(!complete(b"user\0\0"));
+        assert!(!complete(b"user\0kit\0\0P\0"), "bytes after the terminator");
     }
 
     #[test]

@@ -95,6 +95,15 @@ mod tests {
         }
         // An SSLRequest claiming 264 bytes: pgwire read 8 and decoded the rest as messages
         // the framing check had taken for the request's body.
+        // A startup packet with messages after its parameter list's terminator: pgwire
+        // stopped there and decoded the rest as messages.
+        let trailing = include_bytes!("../../fuzz/corpus/frontend/seed-startup-trailing-bytes");
+        assert_eq!(
+            FrameCheck::new(MAX_MESSAGE)
+                .scan(trailing)
+                .map_err(|(_, v)| v),
+            Err(crate::wire::framing::Violation::Unterminated { kind: '\0' })
+        );
         let long_ssl = include_bytes!("../../fuzz/corpus/frontend/seed-long-ssl-request");
         assert_eq!(
             FrameCheck::new(MAX_MESSAGE)
