@@ -1,13 +1,17 @@
 //! A check on message framing as bytes arrive, before pgwire's decoder sees them.
 //!
-//! pgwire accepts any length prefix up to 1 GiB and reads bodies without checking their
-//! terminators. [`FrameCheck`] follows the byte stream message by message and stops it at
-//! the first byte that breaks the protocol: a startup packet shorter than 8 bytes or longer
-//! than 10,000, a message length under 4 or over `server.max_message_size`, a Query, Close,
-//! Describe or CopyFail body that does not end in its string's terminator, a Sync, Flush,
-//! Terminate or CopyDone with a body. [`Guarded`] applies it to a socket: bytes before the
-//! offending one are delivered, then the read fails with the [`Violation`], so the message is
-//! never decoded and its body never buffered.
+//! pgwire accepts any length prefix up to 1 GiB, and its decoders read a body's fields
+//! without checking that they end where the length says: a short read leaves the rest of the
+//! body to be decoded as further messages, and a count or length past the end panics (the
+//! fuzz target in `fuzz/` found both). [`FrameCheck`] follows the byte stream message by
+//! message and stops it at the first byte that breaks the protocol: a startup packet shorter
+//! than 8 bytes or longer than 10,000 whose parameter list does not end at its last byte,
+//! an SSLRequest or GSSENCRequest that is not 8 bytes, a message length under 4 or over
+//! `server.max_message_size`, a Query or CopyFail that is not exactly one terminated string,
+//! a Sync, Flush, Terminate or CopyDone with a body, a Parse, Bind, Execute, Describe or
+//! Close whose fields do not read exactly to its end. [`Guarded`] applies it to a socket:
+//! bytes before the offending one are delivered, then the read fails with the
+//! [`Violation`], so the message is never decoded.
 
 use std::io;
 use std::pin::Pin;
@@ -114,6 +118,9 @@ pub struct FrameCheck {
     /// Where a startup packet's body is in its list of name/value strings; pgwire stops at
     /// the list's terminator, so nothing may follow it.
     parameters: Parameters,
+    /// Zero bytes in the body of a message that is one string (Query, CopyFail): exactly
+    /// one, its terminator, or pgwire would decode what follows it as further messages.
+    zeros: usize,
     /// The body so far of a message whose layout is checked whole before pgwire decodes it
     /// ([`CHECKED_KINDS`]: pgwire's decoders panic on counts and lengths that run past the
     /// message).
@@ -128,6 +135,7 @@ impl FrameCheck {
             max_message_size,
             last_body_byte: None,
             parameters: Parameters::default(),
+            zeros: 0,
             body: Vec::new(),
         }
     }
@@ -185,7 +193,7 @@ impl FrameCheck {
                     if length > 4 && matches!(kind, 'S' | 'H' | 'X' | 'c') {
                         return Err((at - 1, Violation::UnexpectedBody { kind }));
                     }
-                    let terminated = matches!(kind, 'Q' | 'C' | 'D' | 'f');
+                    let terminated = matches!(kind, 'Q' | 'f');
                     self.start_body(Some(kind), length - 4, terminated, false);
                 }
                 Position::Body {
@@ -208,7 +216,10 @@ impl FrameCheck {
                             Some(kind) if CHECKED_KINDS.contains(&kind) => {
                                 self.body.extend_from_slice(&bytes[at - take..at])
                             }
-                            Some(_) => {}
+                            Some(_) => {
+                                self.zeros +=
+                                    bytes[at - take..at].iter().filter(|b| **b == 0).count()
+                            }
                         }
                     }
                     if *left > 0 {
@@ -243,6 +254,7 @@ impl FrameCheck {
     ) {
         self.last_body_byte = None;
         self.parameters = Parameters::default();
+        self.zeros = 0;
         self.body.clear();
         self.position = Position::Body {
             kind,
@@ -260,7 +272,7 @@ impl FrameCheck {
     ) -> Result<(), Violation> {
         let complete = match kind {
             None => self.parameters.is_complete(),
-            Some(_) => true,
+            Some(_) => self.zeros == 1,
         };
         if terminated && (self.last_body_byte != Some(0) || !complete) {
             return Err(Violation::Unterminated {

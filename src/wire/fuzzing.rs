@@ -104,6 +104,13 @@ mod tests {
                 .map_err(|(_, v)| v),
             Err(crate::wire::framing::Violation::Unterminated { kind: '\0' })
         );
+        // A Query whose string ends before its body does: pgwire read to the first zero
+        // byte and decoded the rest (a truncated Parse) as the next message.
+        let query = include_bytes!("../../fuzz/corpus/frontend/seed-query-trailing-bytes");
+        assert_eq!(
+            FrameCheck::new(MAX_MESSAGE).scan(query).map_err(|(_, v)| v),
+            Err(crate::wire::framing::Violation::Unterminated { kind: 'Q' })
+        );
         let long_ssl = include_bytes!("../../fuzz/corpus/frontend/seed-long-ssl-request");
         assert_eq!(
             FrameCheck::new(MAX_MESSAGE)
