@@ -6,7 +6,7 @@
 //! fuzz target in `fuzz/` found both). [`FrameCheck`] follows the byte stream message by
 //! message and stops it at the first byte that breaks the protocol: a startup packet shorter
 //! than 8 bytes or longer than 10,000 whose parameter list does not end at its last byte,
-//! an SSLRequest or GSSENCRequest that is not 8 bytes, a message length under 4 or over
+//! an SSLRequest or GSSENCRequest that is not 8 bytes, a CancelRequest that is not 16, a message length under 4 or over
 //! `server.max_message_size`, a Query or CopyFail that is not exactly one terminated string,
 //! a Sync, Flush, Terminate or CopyDone with a body, a Parse, Bind, Execute, Describe or
 //! Close whose fields do not read exactly to its end. [`Guarded`] applies it to a socket:
@@ -155,11 +155,11 @@ impl FrameCheck {
                         u32::from_be_bytes([header[0], header[1], header[2], header[3]]) as usize;
                     let code = u32::from_be_bytes([header[4], header[5], header[6], header[7]]);
                     let negotiation = code == SSL_REQUEST || code == GSSENC_REQUEST;
-                    // pgwire reads a negotiation request as 8 bytes whatever its length says,
-                    // and a cancel request's key as at most 256 bytes.
+                    // pgwire reads a negotiation request as 8 bytes and a cancel request as 16
+                    // (the 4-byte keys it hands out), whatever their lengths say.
                     let valid = match code {
                         _ if negotiation => length == 8,
-                        CANCEL_REQUEST => (16..=8 + 4 + 256).contains(&length),
+                        CANCEL_REQUEST => length == 16,
                         _ => (8..=MAX_STARTUP_LENGTH).contains(&length),
                     };
                     if !valid {

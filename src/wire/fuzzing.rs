@@ -111,6 +111,14 @@ mod tests {
             FrameCheck::new(MAX_MESSAGE).scan(query).map_err(|(_, v)| v),
             Err(crate::wire::framing::Violation::Unterminated { kind: 'Q' })
         );
+        // A CancelRequest claiming 81 bytes: pgwire read 16 and decoded the rest.
+        let cancel = include_bytes!("../../fuzz/corpus/frontend/seed-long-cancel-request");
+        assert_eq!(
+            FrameCheck::new(MAX_MESSAGE)
+                .scan(cancel)
+                .map_err(|(_, v)| v),
+            Err(crate::wire::framing::Violation::StartupLength(81))
+        );
         let long_ssl = include_bytes!("../../fuzz/corpus/frontend/seed-long-ssl-request");
         assert_eq!(
             FrameCheck::new(MAX_MESSAGE)
