@@ -7,6 +7,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -324,10 +325,7 @@ impl Config {
         parse_byte_size(&self.engine.memory_limit)?;
         parse_byte_size(&self.engine.query_memory_limit)?;
         parse_byte_size(&self.server.max_message_size)?;
-        crate::storage::config::parse_duration(
-            "server.shutdown_grace",
-            &self.server.shutdown_grace,
-        )?;
+        crate::config::parse_duration("server.shutdown_grace", &self.server.shutdown_grace)?;
         self.auth.check()?;
         for user in &self.auth.users {
             let variables = crate::session::variables::Variables::new(
@@ -423,6 +421,25 @@ pub fn parse_byte_size(text: &str) -> Result<usize, ConfigError> {
         _ => return Err(ConfigError(format!("invalid size unit in \"{text}\""))),
     };
     Ok((number * multiplier) as usize)
+}
+
+/// Parses durations such as `500ms`, `30s`, `5min`, `1h`; a bare number is seconds.
+pub fn parse_duration(key: &str, text: &str) -> Result<Duration, ConfigError> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let invalid = || ConfigError(format!("{key}: invalid duration \"{text}\""));
+    let number: f64 = number.parse().map_err(|_| invalid())?;
+    let seconds = match unit.trim() {
+        "ms" => number / 1000.0,
+        "" | "s" => number,
+        "min" | "m" => number * 60.0,
+        "h" => number * 3600.0,
+        _ => return Err(invalid()),
+    };
+    Duration::try_from_secs_f64(seconds).map_err(|_| invalid())
 }
 
 #[cfg(test)]

@@ -74,7 +74,7 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()>,
 ) -> Result<()> {
-    let grace = crate::storage::config::parse_duration(
+    let grace = crate::config::parse_duration(
         "server.shutdown_grace",
         &service.config.server.shutdown_grace,
     )

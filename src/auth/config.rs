@@ -113,7 +113,7 @@ impl AuthConfig {
     /// Checks what parses but cannot work: unknown verifier formats, duplicate users, a
     /// password method without users.
     pub fn check(&self) -> Result<(), ConfigError> {
-        crate::storage::config::parse_duration("auth.failure_delay", &self.failure_delay)?;
+        crate::config::parse_duration("auth.failure_delay", &self.failure_delay)?;
         let mut names = std::collections::HashSet::new();
         for user in &self.users {
             if user.name.is_empty() {
@@ -152,7 +152,7 @@ impl AuthConfig {
     }
 
     pub fn failure_delay(&self) -> std::time::Duration {
-        crate::storage::config::parse_duration("auth.failure_delay", &self.failure_delay)
+        crate::config::parse_duration("auth.failure_delay", &self.failure_delay)
             .unwrap_or(std::time::Duration::from_secs(1))
     }
 

@@ -40,17 +40,14 @@ pub async fn check_catalog(connection: &Connection, statement: &CatalogStatement
     {
         return privileges.check_change("", action);
     }
+    let action = change.unwrap_or_default();
     match statement {
         S::CreateDatabase { name, .. } | S::DropDatabase { name, .. } => {
-            privileges.check_change(&name.to_lowercase(), change.unwrap_or_default())
+            privileges.check_change(&name.to_lowercase(), action)
         }
-        S::CreateTable(create) => {
-            let (schema, _) = create_target(connection, &create.name).await?;
-            privileges.check_change(&schema, "create table")
-        }
+        S::CreateTable(create) => check_create(connection, &privileges, &create.name, action).await,
         S::CreateView(create) if create.kind == ViewKind::Persistent => {
-            let (schema, _) = create_target(connection, &create.name).await?;
-            privileges.check_change(&schema, "create view")
+            check_create(connection, &privileges, &create.name, action).await
         }
         S::Insert(insert) => check_existing(connection, &privileges, &insert.name, change).await,
         S::DropTable { name, .. } | S::AlterTable { name, .. } | S::RepairTable(name) => {
@@ -91,6 +88,17 @@ fn check_schema_visible(privileges: &Privileges, schema: &str) -> Result<()> {
     }
 }
 
+/// Creating `name`: changing the schema it goes to.
+async fn check_create(
+    connection: &Connection,
+    privileges: &Privileges,
+    name: &ObjectName,
+    action: &str,
+) -> Result<()> {
+    let (schema, _) = create_target(connection, name).await?;
+    privileges.check_change(&schema, action)
+}
+
 /// Reading (`change` None) or changing an existing object; a name that finds nothing is left
 /// to the statement to report.
 async fn check_existing(
@@ -99,18 +107,14 @@ async fn check_existing(
     name: &ObjectName,
     change: Option<&str>,
 ) -> Result<()> {
-    if let (Some(schema), object) = split_name(connection, name)? {
-        let schema = schema.to_lowercase();
-        return match change {
-            Some(action) => privileges.check_change(&schema, action),
-            None => privileges.check_read(&schema, &object),
-        };
-    }
-    let (schema, object) = match find(connection, name).await? {
-        Some(Found::Temp(_)) | None => return Ok(()),
-        Some(Found::GlobalTemp(view)) => (GLOBAL_TEMP.to_string(), view),
-        Some(Found::Static(schema, table)) => (schema, table),
-        Some(Found::Catalog(table)) => (table.database, table.name),
+    let (schema, object) = match split_name(connection, name)? {
+        (Some(schema), object) => (schema.to_lowercase(), object),
+        (None, _) => match find(connection, name).await? {
+            Some(Found::Temp(_)) | None => return Ok(()),
+            Some(Found::GlobalTemp(view)) => (GLOBAL_TEMP.to_string(), view),
+            Some(Found::Static(schema, table)) => (schema, table),
+            Some(Found::Catalog(table)) => (table.database, table.name),
+        },
     };
     match change {
         Some(action) => privileges.check_change(&schema, action),

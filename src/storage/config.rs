@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{ConfigError, parse_byte_size};
+use crate::config::{ConfigError, parse_byte_size, parse_duration};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -242,25 +242,6 @@ impl StorageConfig {
             .map(str::to_string)
             .collect()
     }
-}
-
-/// Parses durations such as `500ms`, `30s`, `5min`, `1h`; a bare number is seconds.
-pub fn parse_duration(key: &str, text: &str) -> Result<Duration, ConfigError> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let invalid = || ConfigError(format!("{key}: invalid duration \"{text}\""));
-    let number: f64 = number.parse().map_err(|_| invalid())?;
-    let seconds = match unit.trim() {
-        "ms" => number / 1000.0,
-        "" | "s" => number,
-        "min" | "m" => number * 60.0,
-        "h" => number * 3600.0,
-        _ => return Err(invalid()),
-    };
-    Duration::try_from_secs_f64(seconds).map_err(|_| invalid())
 }
 
 #[cfg(test)]

@@ -280,7 +280,9 @@ impl Catalog {
         Ok(grants)
     }
 
-    /// Forgets the cached grants (after GRANT or REVOKE).
+    /// Forgets the cached grants: after GRANT or REVOKE, and after dropping or renaming a
+    /// table, which takes its grants along (dropping a database goes through
+    /// [`Catalog::invalidate_database`], which forgets them too).
     pub fn invalidate_grants(&self) {
         self.epoch.fetch_add(1, Ordering::AcqRel);
         self.cache().grants = None;
@@ -290,7 +292,6 @@ impl Catalog {
     pub fn invalidate_table(&self, database: &str, name: &str) {
         self.epoch.fetch_add(1, Ordering::AcqRel);
         let mut cache = self.cache();
-        cache.grants = None;
         let key = (database.to_string(), name.to_string());
         self.listings.invalidate(&key);
         cache.relations.remove(&key);

@@ -464,6 +464,7 @@ pub async fn drop_table(
                 .drop_table(&table.database, &table.name)
                 .await;
             catalog.invalidate_table(&table.database, &table.name);
+            catalog.invalidate_grants();
             match result {
                 Err(e) if e.is_not_found() => {
                     return exists_or(
@@ -618,6 +619,7 @@ pub async fn alter_table(
             renamed.name = new_name.clone();
             let result = metastore.alter_table(&database, &object, &renamed).await;
             catalog.invalidate_table(&new_database, &new_name);
+            catalog.invalidate_grants();
             result.map_err(Error::from)
         }
         AlterTable::SetProperties(properties) => {
