@@ -19,12 +19,12 @@ start_lakeport_at() {
     wait_port "$1"
 }
 
-# build_server_and_client BIN: release builds of the server (as `cargo run --release` builds
-# it) and of the benchmark client BIN, each on its own (their feature sets differ); sets
-# $LAKEPORT and $CLIENT.
+# build_server_and_client BIN: release builds of the server and of the benchmark client BIN,
+# in one invocation: the clients' dependency features are a subset of the server's, so the
+# server is built as `cargo run --release` builds it and the client shares its DataFusion
+# build (built apart, DataFusion would be built twice). Sets $LAKEPORT and $CLIENT.
 build_server_and_client() {
-    cargo build --release -p lakeport --bin lakeport
-    cargo build --release -p lakeport-bench --bin "$1"
+    cargo build --release -p lakeport --bin lakeport -p lakeport-bench --bin "$1"
     LAKEPORT=$CARGO_TARGET_DIR/release/lakeport
     CLIENT=$CARGO_TARGET_DIR/release/$1
 }

@@ -14,9 +14,12 @@ use tokio_postgres::Client;
 use tokio_postgres::types::{ToSql, Type};
 
 #[path = "client.rs"]
+#[allow(dead_code)]
 mod client;
 
-use client::{connect, latencies, ms, percentiles, time_runs};
+use client::{
+    connect, describe, describe_statements, first_value, latencies, ms, percentiles, time_runs,
+};
 
 /// The table `\d` and the kit's table-specific queries are pointed at.
 const DESCRIBED_SCHEMA: &str = "s7";
@@ -125,7 +128,7 @@ async fn main() {
     }
     println!("kit bi: {} queries, slowest p50 {}", files.len(), ms(worst));
     let observed = kit.join("observed/real-postgresql-15-statements.txt");
-    match describe_statements(&observed) {
+    match describe_statements(&observed, DESCRIBED_TABLE) {
         Some(statements) => {
             client
                 .batch_execute(&format!("SET search_path = {DESCRIBED_SCHEMA}"))
@@ -273,39 +276,6 @@ async fn lookup(client: &Client, variable: &str) -> String {
         .unwrap_or_else(|| panic!("no value for @{variable}"))
 }
 
-/// The first column of the first row `sql` returns, as text.
-async fn first_value(client: &Client, sql: &str) -> Option<String> {
-    let messages = client.simple_query(sql).await.expect("a lookup query");
-    messages.iter().find_map(|message| match message {
-        tokio_postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_string),
-        _ => None,
-    })
-}
-
-/// The statements psql sent for `\d trips`, as recorded: the lookup by name, then those
-/// naming the table's OID (`'16395'` in the recording).
-fn describe_statements(observed: &Path) -> Option<Vec<String>> {
-    let text = std::fs::read_to_string(observed).ok()?;
-    let statements: Vec<&str> = text
-        .lines()
-        .filter_map(|line| line.strip_prefix("[simple  ]"))
-        .filter_map(|rest| rest.trim_start().split_once(char::is_whitespace))
-        .map(|(_, sql)| sql.trim())
-        .collect();
-    let lookup = statements
-        .iter()
-        .position(|sql| sql.contains("'^(trips)$'"))?;
-    let mut sequence =
-        vec![statements[lookup].replace("'^(trips)$'", &format!("'^({DESCRIBED_TABLE})$'"))];
-    sequence.extend(
-        statements[lookup + 1..]
-            .iter()
-            .take_while(|sql| sql.contains("'16395'"))
-            .map(|sql| sql.to_string()),
-    );
-    (sequence.len() > 1).then_some(sequence)
-}
-
 /// `\d` right after DDL, when no kept catalog answer is current: p50 and p90 of `runs`.
 async fn cold_describe(
     client: &Client,
@@ -325,17 +295,4 @@ async fn cold_describe(
         timings.push(start.elapsed());
     }
     percentiles(timings)
-}
-
-/// psql's `\d`: look the table up, then run the rest with its OID.
-async fn describe(client: &Client, statements: &[String]) {
-    let oid = first_value(client, &statements[0])
-        .await
-        .expect("the described table exists");
-    for sql in &statements[1..] {
-        client
-            .simple_query(&sql.replace("'16395'", &format!("'{oid}'")))
-            .await
-            .expect("a psql \\d statement");
-    }
 }

@@ -13,6 +13,7 @@
 use std::time::Instant;
 
 #[path = "client.rs"]
+#[allow(dead_code)]
 mod client;
 
 use client::{connect, latencies, ms};

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use tokio_postgres::Client;
 
 #[path = "client.rs"]
+#[allow(dead_code)]
 mod client;
 
 use client::{connect, ms};

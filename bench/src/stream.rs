@@ -1,8 +1,10 @@
-//! `stream CONNSTR QUERY text|binary`: runs QUERY once, reads every row as it arrives
+//! `stream CONNSTR QUERY text|binary|copy`: runs QUERY once, reads every row as it arrives
 //! (nothing is kept), and prints `rows seconds rows_per_second bytes` on one line.
 //!
 //! text runs the query with the simple protocol (text results); binary uses the extended
-//! protocol, for which tokio-postgres asks for binary results.
+//! protocol, for which tokio-postgres asks for binary results; copy runs
+//! `COPY (QUERY) TO STDOUT` and counts its lines. bytes are the values' bytes as received
+//! (for copy, the whole text).
 
 use std::pin::pin;
 use std::time::Instant;
@@ -14,7 +16,7 @@ use tokio_postgres::{NoTls, SimpleQueryMessage};
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     let [_, connection_string, query, format] = args.as_slice() else {
-        eprintln!("usage: stream CONNSTR QUERY text|binary");
+        eprintln!("usage: stream CONNSTR QUERY text|binary|copy");
         std::process::exit(2);
     };
     let (client, connection) = tokio_postgres::connect(connection_string, NoTls).await?;
@@ -43,7 +45,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 bytes += row.raw_size_bytes() as u64;
             }
         }
-        other => return Err(format!("unknown format {other}: expected text or binary").into()),
+        "copy" => {
+            let copy = format!("COPY ({query}) TO STDOUT");
+            let mut stream = pin!(client.copy_out(copy.as_str()).await?);
+            while let Some(chunk) = stream.next().await {
+                let chunk = chunk?;
+                rows += chunk.iter().filter(|&&b| b == b'\n').count() as u64;
+                bytes += chunk.len() as u64;
+            }
+        }
+        other => {
+            return Err(format!("unknown format {other}: expected text, binary or copy").into());
+        }
     }
     let seconds = started.elapsed().as_secs_f64();
     println!("{rows} {seconds:.3} {:.0} {bytes}", rows as f64 / seconds);

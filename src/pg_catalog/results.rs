@@ -5,7 +5,9 @@
 //! is eight statements); planning and running one through DataFusion costs milliseconds, a
 //! kept answer microseconds. A statement qualifies when it reads only pg_catalog and
 //! information_schema relations whose rows depend on nothing but the snapshot, and calls only
-//! functions whose answers do too. Its rows are kept under (statement text, snapshot key,
+//! functions whose answers do too; so do statements computed from literals alone (`SELECT 1`,
+//! the check connection pools and pgbench send all day), which would otherwise pay for
+//! DataFusion's planning on every call. Its rows are kept under (statement text, snapshot key,
 //! parameter values) — the key holds the catalog's epoch, so any DDL retires them — and
 //! sessions with temporary views never share them. A parameterless statement found here is
 //! not even planned; one with parameters is planned (its Describe needs that) but not run.
@@ -147,8 +149,8 @@ fn reads_search_path(call: &ScalarFunction) -> bool {
         )
 }
 
-/// Whether the planned statement's answer depends only on the catalog snapshot.
-/// Statements reading no catalog relation are not kept: they gain nothing.
+/// Whether the planned statement's answer depends only on the catalog snapshot. Statements
+/// reading other relations are not kept: their answers change without the catalog's epoch.
 pub fn keepable(plan: &LogicalPlan) -> bool {
     let mut keepable = true;
     let mut reads_catalog = false;
@@ -189,5 +191,26 @@ pub fn keepable(plan: &LogicalPlan) -> bool {
             TreeNodeRecursion::Stop
         })
     });
-    keepable && reads_catalog
+    keepable && (reads_catalog || from_literals_only(plan))
+}
+
+/// Whether the plan computes its one row from literals: no input relation, nothing that
+/// multiplies rows (VALUES lists, unnest) and nothing that reads data. (One row is within
+/// any `engine.max_result_rows`, which kept answers do not pass through.)
+fn from_literals_only(plan: &LogicalPlan) -> bool {
+    let mut only = true;
+    let _ = plan.apply_with_subqueries(|node| {
+        only &= matches!(
+            node,
+            LogicalPlan::Projection(_)
+                | LogicalPlan::EmptyRelation(_)
+                | LogicalPlan::SubqueryAlias(_)
+        );
+        Ok(if only {
+            TreeNodeRecursion::Continue
+        } else {
+            TreeNodeRecursion::Stop
+        })
+    });
+    only
 }

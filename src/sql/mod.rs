@@ -485,10 +485,9 @@ impl Connection {
             Statement::Query(query) => Some(query.clone()),
             _ => None,
         };
-        // Only statements naming the catalog can have a kept answer.
+        // Whether the answer is kept is decided on the plan (`results::keepable`).
         let slot = query
             .as_ref()
-            .filter(|_| crate::pg_catalog::needs_snapshot(&statement))
             .and_then(|_| results::slot(self.service.engine.catalog(), &ctx, &sql));
         let original = slot.as_ref().map(|_| statement.clone());
         let mut statement = statement;

@@ -494,6 +494,31 @@ async fn catalog_relations_show_other_connections_ddl_at_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_from_literals_are_kept_and_volatile_ones_are_not() {
+    let server = TestServer::start().await;
+    let client = server.connect().await;
+    for _ in 0..3 {
+        assert_eq!(text(simple_rows(&client, "SELECT 1").await), [["1"]]);
+        let row = client.query_one("SELECT 1 AS one, 'x' AS x", &[]).await.unwrap();
+        assert_eq!((row.get::<_, i32>("one"), row.get::<_, String>("x")), (1, "x".into()));
+    }
+    let by_value = client.prepare("SELECT $1::int8 + 1").await.unwrap();
+    for value in [1i64, 41, 1] {
+        let row = client.query_one(&by_value, &[&value]).await.unwrap();
+        assert_eq!(row.get::<_, i64>(0), value + 1, "kept per parameter value");
+    }
+    let random = "SELECT random()";
+    assert_ne!(
+        text(simple_rows(&client, random).await),
+        text(simple_rows(&client, random).await),
+        "a volatile function's answer is computed every time"
+    );
+    let rows = "SELECT unnest(ARRAY[1, 2, 3])";
+    assert_eq!(text(simple_rows(&client, rows).await).len(), 3);
+    assert_eq!(text(simple_rows(&client, rows).await).len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kept_catalog_answers_follow_ddl_and_skip_session_values() {
     let server = TestServer::start().await;
     let client = server.connect().await;

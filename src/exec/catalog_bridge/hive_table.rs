@@ -5,14 +5,21 @@
 //! batch, no I/O), then lists only the surviving partitions' directories. Listings are
 //! cached in the shared [`ListingCache`] under the table's name, and the provider itself is
 //! cached by [`super::Catalog`]; DDL, INSERT and `REFRESH TABLE` forget both.
+//!
+//! Like DataFusion's `ListingTable`, a scan gives the planner each file's statistics (row
+//! counts, column min/max/nulls from Parquet footers, read once per file and kept by the
+//! provider) when `datafusion.execution.collect_statistics` is on, so that joins build on
+//! their smaller side; and Parquet files are read with the session's
+//! `datafusion.execution.parquet.*` options.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use datafusion::arrow::array::{Array, BooleanArray, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Schema, SchemaRef};
 use datafusion::catalog::{Session, TableProvider};
-use datafusion::common::{DFSchema, ScalarValue, project_schema};
+use datafusion::common::{DFSchema, ScalarValue, Statistics, project_schema};
 use datafusion::datasource::file_format::FileFormat;
 use datafusion::datasource::file_format::csv::CsvFormat;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
@@ -23,8 +30,10 @@ use datafusion::datasource::table_schema::TableSchema;
 use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::logical_expr::utils::conjunction;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType, cast, lit, when};
+use datafusion::object_store::path::Path as ObjectPath;
 use datafusion::object_store::{ObjectMeta, ObjectStore};
 use datafusion::physical_plan::ExecutionPlan;
+use datafusion_datasource::compute_all_files_statistics;
 use datafusion::physical_plan::empty::EmptyExec;
 use datafusion::physical_plan::projection::{ProjectionExec, ProjectionExpr};
 use futures::{StreamExt, TryStreamExt};
@@ -50,6 +59,8 @@ pub struct HiveTableProvider {
     null_text: Option<String>,
     partition_fields: Vec<FieldRef>,
     format: Arc<dyn FileFormat>,
+    /// Parquet scans take their reader options from the session (see `format_for`).
+    reads_parquet: bool,
     store_url: ObjectStoreUrl,
     directories: Vec<Directory>,
     /// Whose listings these are, in `listings`.
@@ -57,6 +68,9 @@ pub struct HiveTableProvider {
     listings: Arc<ListingCache>,
     /// The partition values as columns, one row per directory, for pruning.
     partition_values: Option<RecordBatch>,
+    /// Each file's statistics as last read, with the size they were read at. The provider
+    /// lives until the table changes, so entries are dropped with it.
+    statistics: Mutex<HashMap<ObjectPath, (u64, Arc<Statistics>)>>,
 }
 
 /// One directory of data files: a partition, or the whole unpartitioned table.
@@ -145,6 +159,7 @@ impl HiveTableProvider {
         };
         Ok(Self {
             format,
+            reads_parquet: storage.format == StorageFormat::Parquet,
             schema,
             file_schema,
             read_schema,
@@ -155,6 +170,7 @@ impl HiveTableProvider {
             table_key: (table.database.clone(), table.name.clone()),
             listings,
             partition_values,
+            statistics: Mutex::default(),
         })
     }
 
@@ -263,18 +279,26 @@ impl TableProvider for HiveTableProvider {
             let schema = project_schema(&self.schema, projection)?;
             return Ok(Arc::new(EmptyExec::new(schema)));
         }
+        let format = self.format_for(state);
+        let collect = state.config().collect_statistics() && self.null_text.is_none();
+        if collect {
+            files = self.with_statistics(state, &store, &format, files).await?;
+        }
         files.sort_by(|a, b| b.object_meta.size.cmp(&a.object_meta.size));
         let groups = balanced_groups(files, state.config().target_partitions());
+        let (groups, statistics) =
+            compute_all_files_statistics(groups, self.schema.clone(), collect, false)?;
         let table_schema = TableSchema::builder(self.read_schema.clone())
             .with_table_partition_cols(self.partition_fields.clone())
             .build();
-        let source = self.format.file_source(table_schema);
+        let source = format.file_source(table_schema);
         let config = FileScanConfigBuilder::new(self.store_url.clone(), source)
             .with_file_groups(groups)
+            .with_statistics(statistics)
             .with_projection_indices(projection.cloned())?
             .with_limit(limit)
             .build();
-        let plan = self.format.create_physical_plan(state, config).await?;
+        let plan = format.create_physical_plan(state, config).await?;
         match &self.null_text {
             Some(null_text) => self.convert_null_text(state, plan, null_text),
             None => Ok(plan),
@@ -283,6 +307,58 @@ impl TableProvider for HiveTableProvider {
 }
 
 impl HiveTableProvider {
+    /// The reader for this scan: Parquet with the session's Parquet options.
+    fn format_for(&self, state: &dyn Session) -> Arc<dyn FileFormat> {
+        if self.reads_parquet {
+            Arc::new(ParquetFormat::default().with_options(state.default_table_options().parquet))
+        } else {
+            self.format.clone()
+        }
+    }
+
+    /// `files` with their statistics: kept ones while a file keeps its size, the others
+    /// read (Parquet: from the footer, through the runtime's metadata cache).
+    async fn with_statistics(
+        &self,
+        state: &dyn Session,
+        store: &Arc<dyn ObjectStore>,
+        format: &Arc<dyn FileFormat>,
+        files: Vec<PartitionedFile>,
+    ) -> datafusion::common::Result<Vec<PartitionedFile>> {
+        let concurrency = state.config_options().execution.meta_fetch_concurrency.get();
+        futures::stream::iter(files)
+            .map(|file| async move {
+                let meta = &file.object_meta;
+                let kept = self.kept_statistics(meta);
+                let statistics = match kept {
+                    Some(statistics) => statistics,
+                    None => {
+                        let read = Arc::new(
+                            format
+                                .infer_stats(state, store, self.file_schema.clone(), meta)
+                                .await?,
+                        );
+                        self.statistics
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .insert(meta.location.clone(), (meta.size, read.clone()));
+                        read
+                    }
+                };
+                Ok(file.with_statistics(statistics))
+            })
+            .buffered(concurrency)
+            .try_collect()
+            .await
+    }
+
+    fn kept_statistics(&self, meta: &ObjectMeta) -> Option<Arc<Statistics>> {
+        let kept = self.statistics.lock().unwrap_or_else(|e| e.into_inner());
+        kept.get(&meta.location)
+            .filter(|(size, _)| *size == meta.size)
+            .map(|(_, statistics)| statistics.clone())
+    }
+
     /// DataFusion's CSV reader takes only empty fields as NULL, so a table with another
     /// null string reads its data columns as text, and this projection turns that string
     /// into NULL and the rest into the columns' types.
