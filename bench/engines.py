@@ -57,16 +57,17 @@ def read_queries(directory):
     return [(path.stem, path.read_text()) for path in sorted(Path(directory).glob("q*.sql"))]
 
 
-def time_queries(queries, runs, execute, timeout_note=None):
-    """Runs each query once, then `runs` timed times; `execute(sql)` returns all rows."""
+def time_queries(queries, runs, execute, on_failure=None):
+    """Runs each query once, then `runs` timed times; `execute(sql)` returns all rows. With
+    `on_failure(name, error)`, a query failing its untimed run is reported and skipped."""
     results = []
     for name, sql in queries:
         try:
             execute(sql)
         except Exception as error:  # a reference engine that cannot run a query
-            if timeout_note is None:
+            if on_failure is None:
                 raise
-            timeout_note(name, error)
+            on_failure(name, error)
             continue
         for round_number in range(1, runs + 1):
             started = time.perf_counter()

@@ -8,8 +8,8 @@
 #
 #   bench/storage.sh [RUNS]        (default 3 timed runs per query and store; best counts)
 #
-# The demo data comes from bench/.data (generated there on first use, as bench/stream.sh
-# does). Servers listen on loopback and are stopped by the PIDs this script recorded; the
+# The demo data comes from bench/.data (lakeport's demo generator writes it there on first
+# use). Servers listen on loopback and are stopped by the PIDs this script recorded; the
 # scratch warehouse and the S3 server's data are removed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."

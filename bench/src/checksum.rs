@@ -68,7 +68,11 @@ mod tests {
 
     #[test]
     fn row_order_does_not_matter_but_values_do() {
-        let (mut a, mut b, mut c) = (Checksum::default(), Checksum::default(), Checksum::default());
+        let (mut a, mut b, mut c) = (
+            Checksum::default(),
+            Checksum::default(),
+            Checksum::default(),
+        );
         a.add_row(["1", "x"]);
         a.add_row(["2", "y"]);
         b.add_row(["2", "y"]);

@@ -28,12 +28,16 @@ use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use datafusion::prelude::{CsvReadOptions, ParquetReadOptions, SessionConfig, SessionContext};
 use futures::StreamExt;
+use tokio_postgres::Client;
 use tokio_postgres::types::{FromSql, ToSql, Type};
-use tokio_postgres::{Client, NoTls};
 
 mod checksum;
+#[path = "client.rs"]
+#[allow(dead_code)]
+mod client;
 
 use checksum::Checksum;
+use client::{connect_to, percentile};
 
 const TABLES: [&str; 8] = [
     "nation", "region", "part", "supplier", "partsupp", "customer", "orders", "lineitem",
@@ -46,9 +50,25 @@ async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let outcome = match args.as_slice() {
-        ["inprocess", dir, format, queries, runs, settings, parquet @ ..] => {
+        [
+            "inprocess",
+            dir,
+            format,
+            queries,
+            runs,
+            settings,
+            parquet @ ..,
+        ] => {
             let settings = Some(*settings).filter(|s| *s != "-");
-            in_process(dir, format, queries, runs, settings, parquet.first().copied()).await
+            in_process(
+                dir,
+                format,
+                queries,
+                runs,
+                settings,
+                parquet.first().copied(),
+            )
+            .await
         }
         ["defaults"] => {
             for entry in SessionConfig::new().options().entries() {
@@ -62,11 +82,13 @@ async fn main() {
         ["concurrency", connect, queries, clients, seconds] => {
             concurrency(connect, queries, clients, seconds).await
         }
-        _ => Err("usage: tpch inprocess DIR parquet|csv QUERIES RUNS SETTINGS [PARQUET_DIR] | \
+        _ => Err(
+            "usage: tpch inprocess DIR parquet|csv QUERIES RUNS SETTINGS [PARQUET_DIR] | \
                   tpch defaults | \
                   tpch wire CONNSTR QUERIES RUNS | \
                   tpch concurrency CONNSTR QUERIES CLIENTS SECONDS"
-            .into()),
+                .into(),
+        ),
     };
     if let Err(e) = outcome {
         eprintln!("tpch: {e}");
@@ -94,15 +116,17 @@ fn read_queries(dir: &str) -> Result<Vec<(String, String)>, BoxError> {
 }
 
 /// Runs each query once untimed, then `runs` times, printing one line per timed run.
-async fn time_queries<F, Fut>(queries: &[(String, String)], runs: usize, mut run: F) -> Result<(), BoxError>
+async fn time_queries<F, Fut>(
+    queries: &[(String, String)],
+    runs: usize,
+    mut run: F,
+) -> Result<(), BoxError>
 where
     F: FnMut(String) -> Fut,
     Fut: Future<Output = Result<Checksum, BoxError>>,
 {
     for (name, sql) in queries {
-        run(sql.clone())
-            .await
-            .map_err(|e| format!("{name}: {e}"))?;
+        run(sql.clone()).await.map_err(|e| format!("{name}: {e}"))?;
         for round in 1..=runs {
             let started = Instant::now();
             let checksum = run(sql.clone()).await.map_err(|e| format!("{name}: {e}"))?;
@@ -160,12 +184,19 @@ async fn register_tables(
         let path = dir.join(table);
         let path = format!("{}/", path.display());
         match format {
-            "parquet" => ctx.register_parquet(table, &path, ParquetReadOptions::default()).await?,
+            "parquet" => {
+                ctx.register_parquet(table, &path, ParquetReadOptions::default())
+                    .await?
+            }
             "csv" => {
                 let parquet = parquet.ok_or("CSV tables need PARQUET_DIR")?.join(table);
                 let typed = SessionContext::new();
                 typed
-                    .register_parquet("t", format!("{}/", parquet.display()), ParquetReadOptions::default())
+                    .register_parquet(
+                        "t",
+                        format!("{}/", parquet.display()),
+                        ParquetReadOptions::default(),
+                    )
                     .await?;
                 let schema: Schema = typed.table("t").await?.schema().as_arrow().clone();
                 let options = CsvReadOptions::new().has_header(true).schema(&schema);
@@ -237,17 +268,9 @@ impl<'a> Column<'a> {
     }
 }
 
-async fn connect(connect: &str) -> Result<Client, BoxError> {
-    let (client, connection) = tokio_postgres::connect(connect, NoTls).await?;
-    tokio::spawn(async move {
-        let _ = connection.await;
-    });
-    Ok(client)
-}
-
-async fn wire(connect_to: &str, queries: &str, runs: &str) -> Result<(), BoxError> {
+async fn wire(connect_to_server: &str, queries: &str, runs: &str) -> Result<(), BoxError> {
     let queries = read_queries(queries)?;
-    let client = connect(connect_to).await?;
+    let client = connect_to(connect_to_server).await;
     time_queries(&queries, runs.parse()?, |sql| {
         let client = &client;
         async move { fetch(client, &sql).await }
@@ -312,7 +335,11 @@ fn numeric_text(raw: &[u8]) -> Result<String, BoxError> {
         return Ok("NaN".into());
     }
     let digit = |i: i32| -> Result<i16, BoxError> {
-        if i < 0 || i >= count { Ok(0) } else { word(4 + i as usize) }
+        if i < 0 || i >= count {
+            Ok(0)
+        } else {
+            word(4 + i as usize)
+        }
     };
     let mut text = String::from(if sign == 0x4000 { "-" } else { "" });
     if weight < 0 {
@@ -320,7 +347,11 @@ fn numeric_text(raw: &[u8]) -> Result<String, BoxError> {
     }
     for i in 0..=weight {
         let d = digit(i)?;
-        text.push_str(&if i == 0 { d.to_string() } else { format!("{d:04}") });
+        text.push_str(&if i == 0 {
+            d.to_string()
+        } else {
+            format!("{d:04}")
+        });
     }
     text.push('.');
     for k in 1..=(count - weight - 1).max(1) {
@@ -339,7 +370,7 @@ fn date_text(days: i32) -> String {
 }
 
 async fn concurrency(
-    connect_to: &str,
+    connect_to_server: &str,
     queries: &str,
     clients: &str,
     seconds: &str,
@@ -348,7 +379,7 @@ async fn concurrency(
     let deadline = Instant::now() + Duration::from_secs(seconds.parse()?);
     let mut tasks = Vec::new();
     for client_number in 0..clients.parse::<usize>()? {
-        let client = connect(connect_to).await?;
+        let client = connect_to(connect_to_server).await;
         let queries = Arc::clone(&queries);
         tasks.push(tokio::spawn(async move {
             let mut timings = Vec::new();
@@ -376,17 +407,16 @@ async fn concurrency(
         eprintln!("concurrency: {error}");
     }
     timings.sort();
-    let percentile = |p: usize| {
-        timings
-            .get((timings.len() * p / 100).min(timings.len().saturating_sub(1)))
-            .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+    let ms = |p: usize| match timings.is_empty() {
+        true => 0.0,
+        false => percentile(&timings, p).as_secs_f64() * 1000.0,
     };
     println!(
         "{},{},{:.1},{:.1}",
         timings.len(),
         errors.len(),
-        percentile(50),
-        percentile(95)
+        ms(50),
+        ms(95)
     );
     Ok(())
 }
@@ -397,7 +427,10 @@ mod tests {
 
     fn numeric(count: i16, weight: i16, sign: u16, scale: u16, digits: &[i16]) -> Vec<u8> {
         let mut raw = Vec::new();
-        for word in [count, weight, sign as i16, scale as i16].iter().chain(digits) {
+        for word in [count, weight, sign as i16, scale as i16]
+            .iter()
+            .chain(digits)
+        {
             raw.extend_from_slice(&word.to_be_bytes());
         }
         raw
@@ -405,9 +438,18 @@ mod tests {
 
     #[test]
     fn numerics_decode_to_their_decimal_text() {
-        assert_eq!(numeric_text(&numeric(2, 0, 0, 2, &[17954, 5500])).unwrap(), "17954.5500");
-        assert_eq!(numeric_text(&numeric(2, 1, 0x4000, 0, &[12, 3456])).unwrap(), "-123456.0000");
-        assert_eq!(numeric_text(&numeric(1, -2, 0, 6, &[12])).unwrap(), "0.00000012");
+        assert_eq!(
+            numeric_text(&numeric(2, 0, 0, 2, &[17954, 5500])).unwrap(),
+            "17954.5500"
+        );
+        assert_eq!(
+            numeric_text(&numeric(2, 1, 0x4000, 0, &[12, 3456])).unwrap(),
+            "-123456.0000"
+        );
+        assert_eq!(
+            numeric_text(&numeric(1, -2, 0, 6, &[12])).unwrap(),
+            "0.00000012"
+        );
         assert_eq!(numeric_text(&numeric(0, 0, 0, 0, &[])).unwrap(), "0.0000");
         assert!(numeric_text(&numeric(3, 0, 0, 0, &[1])).is_err());
     }

@@ -151,10 +151,21 @@ fn reads_search_path(call: &ScalarFunction) -> bool {
 
 /// Whether the planned statement's answer depends only on the catalog snapshot. Statements
 /// reading other relations are not kept: their answers change without the catalog's epoch.
+///
+/// So are statements computing their one row from literals: no input relation, nothing that
+/// multiplies rows (VALUES lists, unnest) and nothing that reads data. (One row is within
+/// any `engine.max_result_rows`, which kept answers do not pass through.)
 pub fn keepable(plan: &LogicalPlan) -> bool {
     let mut keepable = true;
     let mut reads_catalog = false;
+    let mut from_literals = true;
     let _ = plan.apply_with_subqueries(|node| {
+        from_literals &= matches!(
+            node,
+            LogicalPlan::Projection(_)
+                | LogicalPlan::EmptyRelation(_)
+                | LogicalPlan::SubqueryAlias(_)
+        );
         if let LogicalPlan::TableScan(scan) = node {
             let table = scan.table_name.table();
             let system = is_catalog_scan(scan);
@@ -191,26 +202,5 @@ pub fn keepable(plan: &LogicalPlan) -> bool {
             TreeNodeRecursion::Stop
         })
     });
-    keepable && (reads_catalog || from_literals_only(plan))
-}
-
-/// Whether the plan computes its one row from literals: no input relation, nothing that
-/// multiplies rows (VALUES lists, unnest) and nothing that reads data. (One row is within
-/// any `engine.max_result_rows`, which kept answers do not pass through.)
-fn from_literals_only(plan: &LogicalPlan) -> bool {
-    let mut only = true;
-    let _ = plan.apply_with_subqueries(|node| {
-        only &= matches!(
-            node,
-            LogicalPlan::Projection(_)
-                | LogicalPlan::EmptyRelation(_)
-                | LogicalPlan::SubqueryAlias(_)
-        );
-        Ok(if only {
-            TreeNodeRecursion::Continue
-        } else {
-            TreeNodeRecursion::Stop
-        })
-    });
-    only
+    keepable && (reads_catalog || from_literals)
 }

@@ -499,8 +499,14 @@ async fn answers_from_literals_are_kept_and_volatile_ones_are_not() {
     let client = server.connect().await;
     for _ in 0..3 {
         assert_eq!(text(simple_rows(&client, "SELECT 1").await), [["1"]]);
-        let row = client.query_one("SELECT 1 AS one, 'x' AS x", &[]).await.unwrap();
-        assert_eq!((row.get::<_, i32>("one"), row.get::<_, String>("x")), (1, "x".into()));
+        let row = client
+            .query_one("SELECT 1 AS one, 'x' AS x", &[])
+            .await
+            .unwrap();
+        assert_eq!(
+            (row.get::<_, i32>("one"), row.get::<_, String>("x")),
+            (1, "x".into())
+        );
     }
     let by_value = client.prepare("SELECT $1::int8 + 1").await.unwrap();
     for value in [1i64, 41, 1] {

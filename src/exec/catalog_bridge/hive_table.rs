@@ -33,9 +33,9 @@ use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType, cas
 use datafusion::object_store::path::Path as ObjectPath;
 use datafusion::object_store::{ObjectMeta, ObjectStore};
 use datafusion::physical_plan::ExecutionPlan;
-use datafusion_datasource::compute_all_files_statistics;
 use datafusion::physical_plan::empty::EmptyExec;
 use datafusion::physical_plan::projection::{ProjectionExec, ProjectionExpr};
+use datafusion_datasource::compute_all_files_statistics;
 use futures::{StreamExt, TryStreamExt};
 use lakeport_catalog::{Partition, Storage, StorageFormat, Table};
 
@@ -325,12 +325,15 @@ impl HiveTableProvider {
         format: &Arc<dyn FileFormat>,
         files: Vec<PartitionedFile>,
     ) -> datafusion::common::Result<Vec<PartitionedFile>> {
-        let concurrency = state.config_options().execution.meta_fetch_concurrency.get();
+        let concurrency = state
+            .config_options()
+            .execution
+            .meta_fetch_concurrency
+            .get();
         futures::stream::iter(files)
             .map(|file| async move {
                 let meta = &file.object_meta;
-                let kept = self.kept_statistics(meta);
-                let statistics = match kept {
+                let statistics = match self.kept_statistics(meta) {
                     Some(statistics) => statistics,
                     None => {
                         let read = Arc::new(
