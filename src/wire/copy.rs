@@ -54,7 +54,7 @@ where
         out.put_i32(0);
     } else if format.header {
         let header: Vec<Option<&[u8]>> = names.iter().map(|n| Some(n.as_bytes())).collect();
-        write_text_row(&mut out, &header, format, &vec![false; columns]);
+        TextLine::new(format, &vec![false; columns]).write(&mut out, &header);
     }
     let mut rows = 0u64;
     while let Some(batch) = guard.run(cursor.next_batch(usize::MAX)).await? {
@@ -92,10 +92,8 @@ fn encode_copy_batch(
     let writers = column_writers(&columns, &binary, options)?;
     let count = i16::try_from(columns.len())
         .map_err(|_| Error::unsupported("too many columns for COPY"))?;
-    let mut values = BytesMut::new();
-    let mut bounds: Vec<Option<(usize, usize)>> = Vec::with_capacity(columns.len());
-    for row in 0..batch.num_rows() {
-        if format.kind == CopyKind::Binary {
+    if format.kind == CopyKind::Binary {
+        for row in 0..batch.num_rows() {
             out.put_i16(count);
             for (column, writer) in columns.iter().zip(&writers) {
                 if column.is_null(row) {
@@ -108,86 +106,146 @@ fn encode_copy_batch(
                 let len = (out.len() - at - 4) as i32;
                 out[at..at + 4].copy_from_slice(&len.to_be_bytes());
             }
-            continue;
         }
-        values.clear();
-        bounds.clear();
-        for (column, writer) in columns.iter().zip(&writers) {
-            if column.is_null(row) {
-                bounds.push(None);
-            } else {
-                let start = values.len();
-                writer(row, &mut values);
-                bounds.push(Some((start, values.len())));
+        return Ok(());
+    }
+    let line = TextLine::new(format, forced);
+    let mut scratch = BytesMut::new();
+    for row in 0..batch.num_rows() {
+        for (i, (column, writer)) in columns.iter().zip(&writers).enumerate() {
+            if i > 0 {
+                out.put_slice(line.delimiter());
             }
+            if column.is_null(row) {
+                out.put_slice(format.null.as_bytes());
+                continue;
+            }
+            let start = out.len();
+            writer(row, out);
+            line.quote_or_escape(out, start, i, &mut scratch);
         }
-        let fields: Vec<Option<&[u8]>> = bounds
-            .iter()
-            .map(|b| b.map(|(s, e)| &values[s..e]))
-            .collect();
-        write_text_row(out, &fields, format, forced);
+        out.put_u8(b'\n');
     }
     Ok(())
 }
 
-/// One line of text or CSV COPY output.
-fn write_text_row(
-    out: &mut BytesMut,
-    fields: &[Option<&[u8]>],
-    format: &CopyFormat,
-    forced: &[bool],
-) {
-    let mut delimiter = [0u8; 4];
-    let delimiter = format.delimiter.encode_utf8(&mut delimiter).as_bytes();
-    for (i, field) in fields.iter().enumerate() {
-        if i > 0 {
-            out.put_slice(delimiter);
-        }
-        match field {
-            None => out.put_slice(format.null.as_bytes()),
-            Some(value) if format.kind == CopyKind::Csv => {
-                write_csv_value(out, value, format, forced.get(i).copied().unwrap_or(false))
-            }
-            Some(value) => write_text_value(out, value, delimiter),
-        }
-    }
-    out.put_u8(b'\n');
+/// How one line of text or CSV COPY output is written. Values are written straight into the
+/// output and rewritten only in the rare case that they need quoting or escaping.
+struct TextLine<'a> {
+    format: &'a CopyFormat,
+    forced: &'a [bool],
+    delimiter: [u8; 4],
+    delimiter_len: usize,
 }
 
-fn write_text_value(out: &mut BytesMut, value: &[u8], delimiter: &[u8]) {
+impl<'a> TextLine<'a> {
+    fn new(format: &'a CopyFormat, forced: &'a [bool]) -> Self {
+        let mut delimiter = [0u8; 4];
+        let delimiter_len = format.delimiter.encode_utf8(&mut delimiter).len();
+        Self {
+            format,
+            forced,
+            delimiter,
+            delimiter_len,
+        }
+    }
+
+    fn delimiter(&self) -> &[u8] {
+        &self.delimiter[..self.delimiter_len]
+    }
+
+    /// Quotes (CSV) or escapes (text) the value of column `column` written at `out[start..]`.
+    fn quote_or_escape(
+        &self,
+        out: &mut BytesMut,
+        start: usize,
+        column: usize,
+        scratch: &mut BytesMut,
+    ) {
+        let value = &out[start..];
+        let rewrite = match self.format.kind {
+            CopyKind::Csv => {
+                let force = self.forced.get(column).copied().unwrap_or(false);
+                csv_needs_quotes(value, self.format, force)
+            }
+            _ => value
+                .iter()
+                .any(|&b| text_escape(b, self.delimiter()).is_some()),
+        };
+        if !rewrite {
+            return;
+        }
+        scratch.clear();
+        scratch.extend_from_slice(value);
+        out.truncate(start);
+        match self.format.kind {
+            CopyKind::Csv => write_csv_quoted(out, scratch, self.format),
+            _ => write_text_escaped(out, scratch, self.delimiter()),
+        }
+    }
+
+    /// A whole line of already formatted fields (the CSV header).
+    fn write(&self, out: &mut BytesMut, fields: &[Option<&[u8]>]) {
+        let mut scratch = BytesMut::new();
+        for (i, field) in fields.iter().enumerate() {
+            if i > 0 {
+                out.put_slice(self.delimiter());
+            }
+            match field {
+                None => out.put_slice(self.format.null.as_bytes()),
+                Some(value) => {
+                    let start = out.len();
+                    out.put_slice(value);
+                    self.quote_or_escape(out, start, i, &mut scratch);
+                }
+            }
+        }
+        out.put_u8(b'\n');
+    }
+}
+
+/// The letter text COPY writes after a backslash in place of `byte`, if it must escape it.
+fn text_escape(byte: u8, delimiter: &[u8]) -> Option<u8> {
+    match byte {
+        b'\\' => Some(b'\\'),
+        b'\n' => Some(b'n'),
+        b'\r' => Some(b'r'),
+        b'\t' => Some(b't'),
+        0x08 => Some(b'b'),
+        0x0c => Some(b'f'),
+        0x0b => Some(b'v'),
+        b if delimiter.len() == 1 && b == delimiter[0] => Some(b),
+        _ => None,
+    }
+}
+
+fn write_text_escaped(out: &mut BytesMut, value: &[u8], delimiter: &[u8]) {
     for &b in value {
-        match b {
-            b'\\' => out.put_slice(b"\\\\"),
-            b'\n' => out.put_slice(b"\\n"),
-            b'\r' => out.put_slice(b"\\r"),
-            b'\t' => out.put_slice(b"\\t"),
-            0x08 => out.put_slice(b"\\b"),
-            0x0c => out.put_slice(b"\\f"),
-            0x0b => out.put_slice(b"\\v"),
-            b if delimiter.len() == 1 && b == delimiter[0] => {
+        match text_escape(b, delimiter) {
+            Some(letter) => {
                 out.put_u8(b'\\');
-                out.put_u8(b);
+                out.put_u8(letter);
             }
-            b => out.put_u8(b),
+            None => out.put_u8(b),
         }
     }
 }
 
-fn write_csv_value(out: &mut BytesMut, value: &[u8], format: &CopyFormat, force: bool) {
+fn csv_needs_quotes(value: &[u8], format: &CopyFormat, force: bool) -> bool {
     let quote = format.quote as u8;
-    let escape = format.escape as u8;
     let delimiter = format.delimiter as u8;
-    let needs_quotes = force
+    force
         || value.is_empty() && format.null.is_empty()
         || value == format.null.as_bytes()
         || value == b"\\."
         || value
             .iter()
-            .any(|&b| b == delimiter || b == quote || b == b'\n' || b == b'\r');
-    if !needs_quotes {
-        out.put_slice(value);
-        return;
-    }
+            .any(|&b| b == delimiter || b == quote || b == b'\n' || b == b'\r')
+}
+
+fn write_csv_quoted(out: &mut BytesMut, value: &[u8], format: &CopyFormat) {
+    let quote = format.quote as u8;
+    let escape = format.escape as u8;
     out.put_u8(quote);
     for &b in value {
         if b == quote || b == escape {
@@ -223,7 +281,7 @@ mod tests {
             None,
             Some(b""),
         ];
-        write_text_row(&mut out, &fields, &csv(), &[false; 4]);
+        TextLine::new(&csv(), &[false; 4]).write(&mut out, &fields);
         assert_eq!(&out[..], "1,\"Café, \"\"quoted\"\"\",,\"\"\n".as_bytes());
     }
 
@@ -235,7 +293,11 @@ mod tests {
         format.null = "\\N".into();
         let mut out = BytesMut::new();
         let fields: Vec<Option<&[u8]>> = vec![Some(b"a\tb\\c\nd"), None];
-        write_text_row(&mut out, &fields, &format, &[false; 2]);
+        TextLine::new(&format, &[false; 2]).write(&mut out, &fields);
         assert_eq!(&out[..], b"a\\tb\\\\c\\nd\t\\N\n");
+        out.clear();
+        let fields: Vec<Option<&[u8]>> = vec![Some(b"plain"), Some(b"tab\there"), Some(b"x")];
+        TextLine::new(&format, &[false; 3]).write(&mut out, &fields);
+        assert_eq!(&out[..], b"plain\ttab\\there\tx\n");
     }
 }

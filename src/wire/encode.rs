@@ -149,28 +149,30 @@ fn text_writer<'a>(array: &'a ArrayRef, options: &'a EncodeOptions) -> Result<Va
         }
         DataType::Decimal32(_, scale) => {
             let (values, scale) = (array.as_primitive::<Decimal32Type>(), *scale);
-            via_string(move |row, s| {
+            Box::new(move |row, out| {
                 let mut digits = itoa::Buffer::new();
-                text::write_decimal(s, digits.format(values.value(row)), scale)
+                text::write_decimal(out, digits.format(values.value(row)), scale)
             })
         }
         DataType::Decimal64(_, scale) => {
             let (values, scale) = (array.as_primitive::<Decimal64Type>(), *scale);
-            via_string(move |row, s| {
+            Box::new(move |row, out| {
                 let mut digits = itoa::Buffer::new();
-                text::write_decimal(s, digits.format(values.value(row)), scale)
+                text::write_decimal(out, digits.format(values.value(row)), scale)
             })
         }
         DataType::Decimal128(_, scale) => {
             let (values, scale) = (array.as_primitive::<Decimal128Type>(), *scale);
-            via_string(move |row, s| {
+            Box::new(move |row, out| {
                 let mut digits = itoa::Buffer::new();
-                text::write_decimal(s, digits.format(values.value(row)), scale)
+                text::write_decimal(out, digits.format(values.value(row)), scale)
             })
         }
         DataType::Decimal256(_, scale) => {
             let (values, scale) = (array.as_primitive::<Decimal256Type>(), *scale);
-            via_string(move |row, s| text::write_decimal(s, &values.value(row).to_string(), scale))
+            Box::new(move |row, out| {
+                text::write_decimal(out, &values.value(row).to_string(), scale)
+            })
         }
         DataType::Utf8 => {
             let values = array.as_string::<i32>();
@@ -206,25 +208,25 @@ fn text_writer<'a>(array: &'a ArrayRef, options: &'a EncodeOptions) -> Result<Va
         }
         DataType::Date32 => {
             let values = array.as_primitive::<Date32Type>();
-            via_string(move |row, s| text::write_date(s, values.value(row)))
+            Box::new(move |row, out| text::write_date(out, values.value(row)))
         }
         DataType::Date64 => {
             let values = array.as_primitive::<Date64Type>();
-            via_string(move |row, s| {
-                text::write_date(s, values.value(row).div_euclid(86_400_000) as i32)
+            Box::new(move |row, out| {
+                text::write_date(out, values.value(row).div_euclid(86_400_000) as i32)
             })
         }
         DataType::Time32(_) | DataType::Time64(_) => {
             let micros = time_micros(array)?;
-            via_string(move |row, s| text::write_time_of_day(s, micros(row)))
+            Box::new(move |row, out| text::write_time_of_day(out, micros(row)))
         }
         DataType::Timestamp(unit, zone) => {
             let micros = timestamp_micros(array, *unit)?;
             match zone {
-                None => via_string(move |row, s| text::write_timestamp(s, micros(row))),
+                None => Box::new(move |row, out| text::write_timestamp(out, micros(row))),
                 Some(_) => {
                     let zone = &options.zone;
-                    via_string(move |row, s| text::write_timestamptz(s, micros(row), zone))
+                    Box::new(move |row, out| text::write_timestamptz(out, micros(row), zone))
                 }
             }
         }

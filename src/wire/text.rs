@@ -3,6 +3,7 @@
 
 use std::fmt::Write as _;
 
+use bytes::{BufMut, BytesMut};
 use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, NaiveDateTime, Offset, Timelike, Utc};
 
 /// Microseconds between 1970-01-01 and 2000-01-01, PostgreSQL's epoch.
@@ -145,35 +146,81 @@ fn write_fixed(out: &mut String, negative: bool, digits: &str, exponent: i32) {
     }
 }
 
+/// Where text output goes: a `String` while a composite value is built (arrays, JSON), or
+/// the wire buffer itself for scalar columns, so those cost no allocation per value.
+pub trait TextOut {
+    fn put_str(&mut self, text: &str);
+    /// ASCII bytes only (digits and punctuation).
+    fn put_ascii(&mut self, bytes: &[u8]);
+}
+
+impl TextOut for String {
+    fn put_str(&mut self, text: &str) {
+        self.push_str(text);
+    }
+
+    fn put_ascii(&mut self, bytes: &[u8]) {
+        self.extend(bytes.iter().map(|&b| char::from(b)));
+    }
+}
+
+impl TextOut for BytesMut {
+    fn put_str(&mut self, text: &str) {
+        self.put_slice(text.as_bytes());
+    }
+
+    fn put_ascii(&mut self, bytes: &[u8]) {
+        self.put_slice(bytes);
+    }
+}
+
+/// Fills `slot` with the last `slot.len()` decimal digits of `value`, zero-padded.
+fn fill_digits(slot: &mut [u8], mut value: u64) {
+    for byte in slot.iter_mut().rev() {
+        *byte = b'0' + (value % 10) as u8;
+        value /= 10;
+    }
+}
+
+/// `value` in decimal, zero-padded to at least `width` digits.
+fn put_padded<O: TextOut + ?Sized>(out: &mut O, value: u64, width: usize) {
+    let mut digits = itoa::Buffer::new();
+    let text = digits.format(value);
+    for _ in text.len()..width {
+        out.put_ascii(b"0");
+    }
+    out.put_str(text);
+}
+
 /// A decimal's unscaled digits with its scale: `12345`, scale 2 → `123.45`.
-pub fn write_decimal(out: &mut String, unscaled: &str, scale: i8) {
+pub fn write_decimal<O: TextOut + ?Sized>(out: &mut O, unscaled: &str, scale: i8) {
     let (negative, digits) = match unscaled.strip_prefix('-') {
         Some(d) => (true, d),
         None => (false, unscaled),
     };
     if negative {
-        out.push('-');
+        out.put_ascii(b"-");
     }
     if scale <= 0 {
-        out.push_str(digits);
+        out.put_str(digits);
         if digits != "0" {
             for _ in 0..(-scale) {
-                out.push('0');
+                out.put_ascii(b"0");
             }
         }
         return;
     }
     let scale = scale as usize;
     if digits.len() > scale {
-        out.push_str(&digits[..digits.len() - scale]);
-        out.push('.');
-        out.push_str(&digits[digits.len() - scale..]);
+        out.put_str(&digits[..digits.len() - scale]);
+        out.put_ascii(b".");
+        out.put_str(&digits[digits.len() - scale..]);
     } else {
-        out.push_str("0.");
+        out.put_ascii(b"0.");
         for _ in digits.len()..scale {
-            out.push('0');
+            out.put_ascii(b"0");
         }
-        out.push_str(digits);
+        out.put_str(digits);
     }
 }
 
@@ -182,105 +229,122 @@ pub fn date_from_days(days: i32) -> Option<NaiveDate> {
     NaiveDate::from_num_days_from_ce_opt(days.checked_add(719_163)?)
 }
 
-fn write_year_month_day(out: &mut String, date: NaiveDate) {
+fn write_year_month_day<O: TextOut + ?Sized>(out: &mut O, date: NaiveDate) {
     let year = date.year();
-    let display_year = if year <= 0 { 1 - year } else { year };
-    let _ = write!(
-        out,
-        "{display_year:04}-{:02}-{:02}",
-        date.month(),
-        date.day()
-    );
-}
-
-fn write_bc(out: &mut String, date: NaiveDate) {
-    if date.year() <= 0 {
-        out.push_str(" BC");
+    let display_year = u64::from(if year <= 0 { 1 - year } else { year }.unsigned_abs());
+    if display_year <= 9999 {
+        let mut text = *b"0000-00-00";
+        fill_digits(&mut text[0..4], display_year);
+        fill_digits(&mut text[5..7], u64::from(date.month()));
+        fill_digits(&mut text[8..10], u64::from(date.day()));
+        out.put_ascii(&text);
+    } else {
+        let mut text = *b"-00-00";
+        fill_digits(&mut text[1..3], u64::from(date.month()));
+        fill_digits(&mut text[4..6], u64::from(date.day()));
+        put_padded(out, display_year, 4);
+        out.put_ascii(&text);
     }
 }
 
-pub fn write_date(out: &mut String, days: i32) {
+fn write_bc<O: TextOut + ?Sized>(out: &mut O, date: NaiveDate) {
+    if date.year() <= 0 {
+        out.put_ascii(b" BC");
+    }
+}
+
+pub fn write_date<O: TextOut + ?Sized>(out: &mut O, days: i32) {
     match date_from_days(days) {
         Some(date) => {
             write_year_month_day(out, date);
             write_bc(out, date);
         }
-        None => out.push_str(if days < 0 { "-infinity" } else { "infinity" }),
+        None => out.put_str(if days < 0 { "-infinity" } else { "infinity" }),
     }
 }
 
 /// `HH:MM:SS[.ffffff]` from microseconds since midnight (hours may exceed 24 for intervals).
-pub fn write_time_of_day(out: &mut String, micros: i64) {
-    let total_seconds = micros.div_euclid(1_000_000);
+pub fn write_time_of_day<O: TextOut + ?Sized>(out: &mut O, micros: i64) {
+    let total_seconds = micros.div_euclid(1_000_000) as u64;
     let fraction = micros.rem_euclid(1_000_000);
-    let _ = write!(
+    write_clock(
         out,
-        "{:02}:{:02}:{:02}",
         total_seconds / 3600,
         (total_seconds / 60) % 60,
-        total_seconds % 60
+        total_seconds % 60,
     );
     write_fraction(out, fraction);
 }
 
-fn write_fraction(out: &mut String, micros: i64) {
+/// `HH:MM:SS`, hours zero-padded to two digits and longer when they must be.
+fn write_clock<O: TextOut + ?Sized>(out: &mut O, hours: u64, minutes: u64, seconds: u64) {
+    let mut text = *b"00:00:00";
+    fill_digits(&mut text[3..5], minutes);
+    fill_digits(&mut text[6..8], seconds);
+    if hours < 100 {
+        fill_digits(&mut text[0..2], hours);
+        out.put_ascii(&text);
+    } else {
+        put_padded(out, hours, 2);
+        out.put_ascii(&text[2..]);
+    }
+}
+
+/// `.ffffff` without trailing zeros; nothing for whole seconds.
+fn write_fraction<O: TextOut + ?Sized>(out: &mut O, micros: i64) {
     if micros == 0 {
         return;
     }
-    let mut digits = format!("{micros:06}");
-    while digits.ends_with('0') {
-        digits.pop();
-    }
-    out.push('.');
-    out.push_str(&digits);
+    let mut text = *b".000000";
+    fill_digits(&mut text[1..], micros.unsigned_abs());
+    let end = text.iter().rposition(|&b| b != b'0').map_or(1, |i| i + 1);
+    out.put_ascii(&text[..end]);
 }
 
 /// A timestamp without time zone from microseconds since 1970-01-01.
-pub fn write_timestamp(out: &mut String, micros: i64) {
+pub fn write_timestamp<O: TextOut + ?Sized>(out: &mut O, micros: i64) {
     match DateTime::<Utc>::from_timestamp_micros(micros) {
         Some(instant) => write_wall_clock(out, instant.naive_utc()),
-        None => out.push_str(if micros < 0 { "-infinity" } else { "infinity" }),
+        None => out.put_str(if micros < 0 { "-infinity" } else { "infinity" }),
     }
 }
 
-fn write_wall_clock(out: &mut String, wall: NaiveDateTime) {
+/// `YYYY-MM-DD HH:MM:SS[.ffffff]`, without the BC suffix.
+fn write_date_and_time<O: TextOut + ?Sized>(out: &mut O, wall: NaiveDateTime) {
     write_year_month_day(out, wall.date());
+    out.put_ascii(b" ");
     let time = wall.time();
-    let _ = write!(
+    write_clock(
         out,
-        " {:02}:{:02}:{:02}",
-        time.hour(),
-        time.minute(),
-        time.second()
+        u64::from(time.hour()),
+        u64::from(time.minute()),
+        u64::from(time.second()),
     );
     write_fraction(out, i64::from(time.nanosecond() / 1000));
+}
+
+fn write_wall_clock<O: TextOut + ?Sized>(out: &mut O, wall: NaiveDateTime) {
+    write_date_and_time(out, wall);
     write_bc(out, wall.date());
 }
 
 /// A timestamp with time zone: the instant shown in the session's zone, with its offset.
-pub fn write_timestamptz(out: &mut String, micros: i64, zone: &Zone) {
+pub fn write_timestamptz<O: TextOut + ?Sized>(out: &mut O, micros: i64, zone: &Zone) {
     let Some(instant) = DateTime::<Utc>::from_timestamp_micros(micros) else {
-        out.push_str(if micros < 0 { "-infinity" } else { "infinity" });
+        out.put_str(if micros < 0 { "-infinity" } else { "infinity" });
         return;
     };
     let (wall, offset) = zone.local(instant);
-    write_year_month_day(out, wall.date());
-    let time = wall.time();
-    let _ = write!(
-        out,
-        " {:02}:{:02}:{:02}",
-        time.hour(),
-        time.minute(),
-        time.second()
-    );
-    write_fraction(out, i64::from(time.nanosecond() / 1000));
-    let sign = if offset < 0 { '-' } else { '+' };
-    let offset = offset.unsigned_abs();
-    let _ = write!(out, "{sign}{:02}", offset / 3600);
+    write_date_and_time(out, wall);
+    out.put_ascii(if offset < 0 { b"-" } else { b"+" });
+    let offset = u64::from(offset.unsigned_abs());
+    put_padded(out, offset / 3600, 2);
     if offset % 3600 != 0 {
-        let _ = write!(out, ":{:02}", (offset / 60) % 60);
+        out.put_ascii(b":");
+        put_padded(out, (offset / 60) % 60, 2);
         if offset % 60 != 0 {
-            let _ = write!(out, ":{:02}", offset % 60);
+            out.put_ascii(b":");
+            put_padded(out, offset % 60, 2);
         }
     }
     write_bc(out, wall.date());
@@ -409,6 +473,43 @@ mod tests {
         s.clear();
         write_timestamptz(&mut s, 0, &Zone::parse("-03"));
         assert_eq!(s, "1969-12-31 21:00:00-03");
+    }
+
+    #[test]
+    fn dates_beyond_four_digit_years_and_odd_offsets() {
+        let mut s = String::new();
+        write_date(&mut s, 2_932_897);
+        assert_eq!(s, "10000-01-01");
+        s.clear();
+        write_date(&mut s, -1_000_000);
+        assert_eq!(s, "0769-02-04 BC");
+        s.clear();
+        write_time_of_day(&mut s, 43_200_500_000);
+        assert_eq!(s, "12:00:00.5");
+        s.clear();
+        write_timestamptz(
+            &mut s,
+            -5_364_662_400_000_000,
+            &Zone::parse("America/New_York"),
+        );
+        assert_eq!(s, "1799-12-31 19:03:58-04:56:02");
+    }
+
+    #[test]
+    fn the_wire_buffer_gets_the_same_text_as_a_string() {
+        let zone = Zone::parse("America/New_York");
+        let mut string = String::new();
+        let mut wire = BytesMut::new();
+        for micros in [0, 1_705_312_496_123_400, -62_135_596_800_000_001] {
+            write_timestamp(&mut string, micros);
+            write_timestamp(&mut wire, micros);
+            write_timestamptz(&mut string, micros, &zone);
+            write_timestamptz(&mut wire, micros, &zone);
+        }
+        write_decimal(&mut string, "-123456", 3);
+        write_decimal(&mut wire, "-123456", 3);
+        assert_eq!(string.as_bytes(), &wire[..]);
+        assert!(string.contains(" BC"), "{string}");
     }
 
     #[test]
