@@ -41,6 +41,20 @@ fn boolean(value: &str) -> Result<String> {
     }
 }
 
+/// A value for a DataFusion option, with PostgreSQL's boolean spellings (`on`, `yes`, `1`, …)
+/// read as DataFusion's `true`/`false` when the option is a boolean (`SET x = true` arrives
+/// as `on`).
+fn datafusion_value(options: &ConfigOptions, key: &str, value: &str) -> String {
+    let is_boolean = options
+        .entries()
+        .iter()
+        .any(|e| e.key == key && matches!(e.value.as_deref(), Some("true" | "false")));
+    match boolean(value) {
+        Ok(on_off) if is_boolean => (if on_off == "on" { "true" } else { "false" }).into(),
+        _ => value.to_string(),
+    }
+}
+
 fn invalid_value(kind: &str, value: &str) -> Error {
     Error::invalid_parameter(format!("invalid value for {kind} parameter: \"{value}\""))
 }
@@ -659,11 +673,12 @@ impl Variables {
                     format!("parameter \"{key}\" cannot be changed by a session"),
                 ));
             }
+            let value = datafusion_value(&store.datafusion, key, value);
             store
                 .datafusion
-                .set(key, value)
+                .set(key, &value)
                 .map_err(|e| Error::invalid_parameter(e.strip_backtrace()))?;
-            return Ok(value.to_string());
+            return Ok(value);
         }
         if key.contains('.') {
             store.custom.insert(key.to_string(), value.to_string());
@@ -957,6 +972,20 @@ mod tests {
         assert_eq!(v.get("datafusion.execution.batch_size").unwrap().1, "1024");
         assert!(v.set("datafusion.execution.batch_size", "lots").is_err());
         assert!(v.set("datafusion.catalog.default_catalog", "x").is_err());
+        for (spelling, expected) in [
+            ("on", "true"),
+            ("YES", "true"),
+            ("0", "false"),
+            ("off", "false"),
+        ] {
+            v.set("datafusion.optimizer.repartition_joins", spelling)
+                .unwrap();
+            assert_eq!(
+                v.get("datafusion.optimizer.repartition_joins").unwrap().1,
+                expected
+            );
+        }
+        assert!(v.set("datafusion.execution.batch_size", "on").is_err());
         v.reset("datafusion.execution.batch_size").unwrap();
         assert_eq!(
             v.datafusion_options().execution.batch_size,
