@@ -309,6 +309,9 @@ def tpch_dataset(report, label, runs, engines_runs, reference_name, lakeport_nam
     report.markdown(lines)
     report.headline(f"TPC-H {label}: lakeport / DataFusion in-process",
                     totals[lakeport_name] / totals[reference_name], 1.05, "lower")
+    if "datafusion defaults" in totals and complete["datafusion defaults"]:
+        report.headline(f"TPC-H {label}: lakeport / DataFusion in-process, default settings",
+                        totals[lakeport_name] / totals["datafusion defaults"], 1.05, "lower")
     if "duckdb" in totals and complete["duckdb"]:
         report.headline(f"TPC-H {label}: lakeport / DuckDB",
                         totals[lakeport_name] / totals["duckdb"], 1.0, "lower")

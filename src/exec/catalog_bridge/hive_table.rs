@@ -73,6 +73,19 @@ pub struct HiveTableProvider {
     statistics: Mutex<HashMap<ObjectPath, (u64, Arc<Statistics>)>>,
 }
 
+/// Parquet string and binary columns are read as views, as DataFusion reads its own Parquet
+/// tables (`schema_force_view_types`): decoding skips a copy of every value, and comparing
+/// and hashing short strings is cheaper (TPC-H q12, q16, q19 and q22 ran 1.2–1.5 × slower
+/// through catalog tables than in-process before).
+fn with_view_type(field: Field) -> Field {
+    let view = match field.data_type() {
+        DataType::Utf8 | DataType::LargeUtf8 => DataType::Utf8View,
+        DataType::Binary | DataType::LargeBinary => DataType::BinaryView,
+        _ => return field,
+    };
+    field.with_data_type(view)
+}
+
 /// One directory of data files: a partition, or the whole unpartitioned table.
 #[derive(Debug)]
 struct Directory {
@@ -94,7 +107,14 @@ impl HiveTableProvider {
         })?;
         let storage = &with_table_properties(storage, &table.properties);
         let file_schema = Arc::new(Schema::new(
-            table.columns.iter().map(arrow_field).collect::<Vec<_>>(),
+            table
+                .columns
+                .iter()
+                .map(|column| match storage.format {
+                    StorageFormat::Parquet => with_view_type(arrow_field(column)),
+                    StorageFormat::Csv => arrow_field(column),
+                })
+                .collect::<Vec<_>>(),
         ));
         let partition_fields: Vec<FieldRef> = table
             .partition_keys
