@@ -1,5 +1,5 @@
-//! Resource limits: per-query memory budgets inside the shared pool, the result-row cap,
-//! and the connection limit.
+//! Resource limits and sizing: per-query memory budgets inside the shared pool, the
+//! result-row cap, the connection limit, and the engine settings chosen from its thread count.
 
 use crate::harness::{TestServer, simple_rows};
 use crate::rawwire::RawClient;
@@ -129,4 +129,37 @@ async fn clients_stuck_in_authentication_count_against_the_limit() {
         admitted.is_some(),
         "the slot is free once the stalled client is gone"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn joins_are_repartitioned_only_beyond_two_threads() {
+    for (threads, expected) in [(2, "false"), (4, "true")] {
+        let server = TestServer::start_with(|config| config.engine.threads = threads).await;
+        let client = server.connect().await;
+        let show = |name: &'static str| {
+            let client = &client;
+            async move { simple_rows(client, &format!("SHOW {name}")).await[0][0].clone() }
+        };
+        assert_eq!(
+            show("datafusion.execution.target_partitions").await,
+            Some(threads.to_string())
+        );
+        assert_eq!(
+            show("datafusion.optimizer.repartition_joins")
+                .await
+                .as_deref(),
+            Some(expected),
+            "with {threads} threads"
+        );
+        client
+            .batch_execute("SET datafusion.optimizer.repartition_joins = true")
+            .await
+            .expect("SET");
+        assert_eq!(
+            show("datafusion.optimizer.repartition_joins")
+                .await
+                .as_deref(),
+            Some("true")
+        );
+    }
 }
