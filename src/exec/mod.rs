@@ -101,9 +101,10 @@ impl Engine {
         options.sql_parser.dialect = datafusion::config::Dialect::PostgreSQL;
         options.sql_parser.enable_ident_normalization = true;
         options.execution.time_zone = Some("UTC".into());
-        // With two partitions or fewer, hash-repartitioning both inputs of every join costs
-        // more than the parallel build it buys: joins share one build side instead (TPC-H SF1
-        // on 2 cores, in-process: 7.97 → 7.10 s). `SET datafusion.optimizer.repartition_joins`
+        // With two partitions or fewer, joins share one build side instead of repartitioning
+        // both inputs: on 2 cores TPC-H SF10 q18 then completes in the default 2 GiB query
+        // budget (repartitioned, its hash join runs out of it) and SF1 Parquet q07 runs 2×
+        // faster; SF1 CSV q18/q21 are slower. `SET datafusion.optimizer.repartition_joins`
         // changes it per session.
         options.optimizer.repartition_joins = threads > 2;
         let mut state = SessionStateBuilder::new()
