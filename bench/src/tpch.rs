@@ -115,6 +115,19 @@ fn read_queries(dir: &str) -> Result<Vec<(String, String)>, BoxError> {
         .collect()
 }
 
+/// An error with its causes: tokio-postgres says only "db error" and keeps the server's
+/// message in its source.
+fn with_causes(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(e) = cause {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        cause = e.source();
+    }
+    text
+}
+
 /// Runs each query once untimed, then `runs` times, printing one line per timed run.
 async fn time_queries<F, Fut>(
     queries: &[(String, String)],
@@ -126,10 +139,14 @@ where
     Fut: Future<Output = Result<Checksum, BoxError>>,
 {
     for (name, sql) in queries {
-        run(sql.clone()).await.map_err(|e| format!("{name}: {e}"))?;
+        run(sql.clone())
+            .await
+            .map_err(|e| format!("{name}: {}", with_causes(&*e)))?;
         for round in 1..=runs {
             let started = Instant::now();
-            let checksum = run(sql.clone()).await.map_err(|e| format!("{name}: {e}"))?;
+            let checksum = run(sql.clone())
+                .await
+                .map_err(|e| format!("{name}: {}", with_causes(&*e)))?;
             let seconds = started.elapsed().as_secs_f64();
             println!("{name},{round},{seconds:.6},{}", checksum.to_text());
         }
@@ -390,7 +407,7 @@ async fn concurrency(
                 let started = Instant::now();
                 match fetch(&client, sql).await {
                     Ok(_) => timings.push(started.elapsed()),
-                    Err(e) => errors.push(format!("{name}: {e}")),
+                    Err(e) => errors.push(format!("{name}: {}", with_causes(&*e))),
                 }
                 next = (next + 1) % queries.len();
             }

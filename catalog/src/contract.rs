@@ -361,7 +361,7 @@ async fn partitions(metastore: &dyn Metastore, db: &str) {
     );
     expect_error(
         metastore
-            .add_partitions(db, "orders", &[p2025eu.clone()], false)
+            .add_partitions(db, "orders", std::slice::from_ref(&p2025eu), false)
             .await,
         CatalogErrorKind::Invalid,
         Some(CatalogObject::Partition),
@@ -369,7 +369,7 @@ async fn partitions(metastore: &dyn Metastore, db: &str) {
     );
     expect_error(
         metastore
-            .add_partitions(db, "missing", &[p2025eu.clone()], false)
+            .add_partitions(db, "missing", std::slice::from_ref(&p2025eu), false)
             .await,
         CatalogErrorKind::NotFound,
         Some(CatalogObject::Table),
