@@ -109,20 +109,11 @@ fn encode_copy_batch(
         }
         return Ok(());
     }
-    let line = TextLine::new(format, forced);
-    let mut scratch = BytesMut::new();
+    let mut line = TextLine::new(format, forced);
     for row in 0..batch.num_rows() {
         for (i, (column, writer)) in columns.iter().zip(&writers).enumerate() {
-            if i > 0 {
-                out.put_slice(line.delimiter());
-            }
-            if column.is_null(row) {
-                out.put_slice(format.null.as_bytes());
-                continue;
-            }
-            let start = out.len();
-            writer(row, out);
-            line.quote_or_escape(out, start, i, &mut scratch);
+            let value = (!column.is_null(row)).then_some(|out: &mut BytesMut| writer(row, out));
+            line.field(out, i, value);
         }
         out.put_u8(b'\n');
     }
@@ -136,6 +127,8 @@ struct TextLine<'a> {
     forced: &'a [bool],
     delimiter: [u8; 4],
     delimiter_len: usize,
+    /// A value being rewritten.
+    scratch: BytesMut,
 }
 
 impl<'a> TextLine<'a> {
@@ -147,58 +140,53 @@ impl<'a> TextLine<'a> {
             forced,
             delimiter,
             delimiter_len,
+            scratch: BytesMut::new(),
         }
     }
 
-    fn delimiter(&self) -> &[u8] {
-        &self.delimiter[..self.delimiter_len]
-    }
-
-    /// Quotes (CSV) or escapes (text) the value of column `column` written at `out[start..]`.
-    fn quote_or_escape(
-        &self,
+    /// Field `column` of the line: the delimiter before it, then NULL's text, or the value
+    /// `write` puts out, quoted (CSV) or escaped (text) where it must be.
+    fn field(
+        &mut self,
         out: &mut BytesMut,
-        start: usize,
         column: usize,
-        scratch: &mut BytesMut,
+        write: Option<impl FnOnce(&mut BytesMut)>,
     ) {
+        let delimiter = &self.delimiter[..self.delimiter_len];
+        if column > 0 {
+            out.put_slice(delimiter);
+        }
+        let Some(write) = write else {
+            out.put_slice(self.format.null.as_bytes());
+            return;
+        };
+        let start = out.len();
+        write(out);
         let value = &out[start..];
         let rewrite = match self.format.kind {
             CopyKind::Csv => {
                 let force = self.forced.get(column).copied().unwrap_or(false);
                 csv_needs_quotes(value, self.format, force)
             }
-            _ => value
-                .iter()
-                .any(|&b| text_escape(b, self.delimiter()).is_some()),
+            _ => value.iter().any(|&b| text_escape(b, delimiter).is_some()),
         };
         if !rewrite {
             return;
         }
-        scratch.clear();
-        scratch.extend_from_slice(value);
+        self.scratch.clear();
+        self.scratch.extend_from_slice(value);
         out.truncate(start);
         match self.format.kind {
-            CopyKind::Csv => write_csv_quoted(out, scratch, self.format),
-            _ => write_text_escaped(out, scratch, self.delimiter()),
+            CopyKind::Csv => write_csv_quoted(out, &self.scratch, self.format),
+            _ => write_text_escaped(out, &self.scratch, delimiter),
         }
     }
 
     /// A whole line of already formatted fields (the CSV header).
-    fn write(&self, out: &mut BytesMut, fields: &[Option<&[u8]>]) {
-        let mut scratch = BytesMut::new();
+    fn write(&mut self, out: &mut BytesMut, fields: &[Option<&[u8]>]) {
         for (i, field) in fields.iter().enumerate() {
-            if i > 0 {
-                out.put_slice(self.delimiter());
-            }
-            match field {
-                None => out.put_slice(self.format.null.as_bytes()),
-                Some(value) => {
-                    let start = out.len();
-                    out.put_slice(value);
-                    self.quote_or_escape(out, start, i, &mut scratch);
-                }
-            }
+            let value = field.map(|value| move |out: &mut BytesMut| out.put_slice(value));
+            self.field(out, i, value);
         }
         out.put_u8(b'\n');
     }
