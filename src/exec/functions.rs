@@ -77,6 +77,9 @@ pub fn session_functions(
             Arc::new(ScalarUDF::new_from_impl(function)),
         );
     }
+    for (name, function) in super::signal_functions::signal_functions(&ctx.backend) {
+        functions.insert(name.into(), function);
+    }
     for (name, kind) in [
         ("current_setting", SettingKind::Get),
         ("set_config", SettingKind::Set),

@@ -13,6 +13,7 @@ pub mod memory;
 pub mod pg_syntax;
 pub mod resolve;
 pub mod runtime;
+pub mod signal_functions;
 pub mod single_value;
 pub mod subquery;
 pub mod tables;
@@ -31,7 +32,7 @@ use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::execution::{FunctionRegistry, SessionStateBuilder};
 use datafusion::logical_expr::expr::{Cast, Placeholder, TryCast};
-use datafusion::logical_expr::{AggregateUDF, Expr, LogicalPlan};
+use datafusion::logical_expr::{AggregateUDF, Expr, LogicalPlan, TypeSignature};
 use datafusion::prelude::SessionConfig;
 use datafusion::sql::planner::{ParserOptions, PlannerContext, SqlToRel};
 use datafusion::sql::sqlparser::ast::Statement;
@@ -44,9 +45,10 @@ use crate::exec::catalog_bridge::Catalog;
 use crate::exec::resolve::{Resolver, resolve_tables};
 use crate::exec::runtime::CpuRuntime;
 use crate::exec::tables::TableRegistry;
+use crate::registry::activity::StatementProgress;
 use crate::session::QueryContext;
 use crate::storage::listings::ListingCache;
-use crate::storage::metered::{RequestCounts, Requests};
+use crate::storage::metered::{MeteredRegistry, RequestCounts, Requests};
 use crate::storage::{AllowedLocations, StoreRegistry};
 
 /// A planned query with its parameters' types.
@@ -237,11 +239,15 @@ impl Engine {
             // costs planning and task hand-offs on every statement.
             state.config_mut().options_mut().execution.target_partitions = 1;
         }
+        let progress = ctx.backend.control.running();
         let state = match reads_only_catalog(&plan) {
             true => state,
-            false => self.with_query_budget(state)?,
+            false => self.with_query_budget(state, progress.as_deref())?,
         };
         let physical = runtime::cooperative(subquery::physical_plan(&state, &plan).await?)?;
+        if let Some(progress) = progress {
+            progress.attach(&physical);
+        }
         Ok(self
             .cpu
             .execute(physical, state.task_ctx(), self.result_buffer))
@@ -249,15 +255,27 @@ impl Engine {
 }
 
 impl Engine {
-    /// `state` with its own memory budget inside the shared pool.
-    fn with_query_budget(&self, state: SessionState) -> Result<SessionState> {
+    /// `state` with its own memory budget inside the shared pool, and its storage requests
+    /// counted toward the statement's progress.
+    fn with_query_budget(
+        &self,
+        state: SessionState,
+        progress: Option<&StatementProgress>,
+    ) -> Result<SessionState> {
         let budget = memory::QueryMemoryPool::new(
             state.runtime_env().memory_pool.clone(),
             self.query_memory,
         );
-        let runtime = RuntimeEnvBuilder::from_runtime_env(state.runtime_env())
-            .with_memory_pool(Arc::new(budget))
-            .build_arc()?;
+        let mut runtime = RuntimeEnvBuilder::from_runtime_env(state.runtime_env())
+            .with_memory_pool(Arc::new(budget));
+        if let Some(progress) = progress {
+            let stores = MeteredRegistry::new(
+                state.runtime_env().object_store_registry.clone(),
+                progress.requests(),
+            );
+            runtime = runtime.with_object_store_registry(Arc::new(stores));
+        }
+        let runtime = runtime.build_arc()?;
         Ok(SessionStateBuilder::new_from_existing(state)
             .with_runtime_env(runtime)
             .build())
@@ -293,13 +311,14 @@ pub(crate) fn parser_options(options: &ConfigOptions) -> ParserOptions {
 }
 
 /// The types of `$1..$n`: the declared ones, else what DataFusion inferred, else the type a
-/// bare parameter is cast to (`$1::int2`), as PostgreSQL infers it.
+/// bare parameter is cast to (`$1::int2`) or a function takes there (`pg_cancel_backend($1)`),
+/// as PostgreSQL infers it.
 fn parameter_types(
     plan: &LogicalPlan,
     declared: &[Option<DataType>],
 ) -> Result<Vec<Option<DataType>>> {
     let inferred: HashMap<String, Option<DataType>> = plan.get_parameter_types()?;
-    let cast_to = parameter_cast_types(plan)?;
+    let cast_to = parameter_context_types(plan)?;
     let mut count = declared.len();
     for name in inferred.keys() {
         let index = name
@@ -326,19 +345,36 @@ fn parameter_types(
         .collect())
 }
 
-/// Parameters without a type that appear directly under a cast, with the cast's type.
-fn parameter_cast_types(plan: &LogicalPlan) -> Result<HashMap<String, DataType>> {
+/// Parameters without a type that appear directly under a cast, with the cast's type, or as
+/// an argument of a function whose signature names the type there (its first choice).
+fn parameter_context_types(plan: &LogicalPlan) -> Result<HashMap<String, DataType>> {
     let mut found = HashMap::new();
+    let untyped = |expr: &Expr| match expr {
+        Expr::Placeholder(Placeholder { id, field: None }) => Some(id.clone()),
+        _ => None,
+    };
     plan.apply_with_subqueries(|node| {
         node.apply_expressions(|expr| {
             expr.apply(|expr| {
-                if let Expr::Cast(Cast { expr, field }) | Expr::TryCast(TryCast { expr, field }) =
-                    expr
-                    && let Expr::Placeholder(Placeholder { id, field: None }) = expr.as_ref()
-                {
-                    found
-                        .entry(id.clone())
-                        .or_insert_with(|| field.data_type().clone());
+                match expr {
+                    Expr::Cast(Cast { expr, field }) | Expr::TryCast(TryCast { expr, field }) => {
+                        if let Some(id) = untyped(expr) {
+                            found.entry(id).or_insert_with(|| field.data_type().clone());
+                        }
+                    }
+                    Expr::ScalarFunction(call) => {
+                        for (position, arg) in call.args.iter().enumerate() {
+                            let taken = match &call.func.signature().type_signature {
+                                TypeSignature::Exact(types) => types.get(position),
+                                TypeSignature::Uniform(_, types) => types.first(),
+                                _ => None,
+                            };
+                            if let (Some(id), Some(taken)) = (untyped(arg), taken) {
+                                found.entry(id).or_insert_with(|| taken.clone());
+                            }
+                        }
+                    }
+                    _ => {}
                 }
                 Ok(TreeNodeRecursion::Continue)
             })

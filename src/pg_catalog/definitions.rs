@@ -14,6 +14,12 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit}
 const RELATIONS: &str = include_str!("data/relations.tsv");
 const COLUMNS: &str = include_str!("data/columns.tsv");
 
+/// Columns lakeport adds after PostgreSQL's own: a running statement's progress.
+const LAKEPORT_COLUMNS: &[(&str, &str, &str, &str)] = &[
+    ("pg_catalog", "pg_stat_activity", "rows_read", "bigint"),
+    ("pg_catalog", "pg_stat_activity", "bytes_read", "bigint"),
+];
+
 pub const PG_CATALOG: &str = "pg_catalog";
 pub const INFORMATION_SCHEMA: &str = "information_schema";
 pub const PG_CATALOG_OID: i64 = 11;
@@ -63,6 +69,12 @@ fn load() -> BTreeMap<(&'static str, &'static str), SystemRelation> {
                 .or_default()
                 .push((column, data_type));
         }
+    }
+    for &(schema, relation, column, data_type) in LAKEPORT_COLUMNS {
+        columns
+            .entry((schema, relation))
+            .or_default()
+            .push((column, data_type));
     }
     let mut relations = BTreeMap::new();
     for line in RELATIONS.lines() {

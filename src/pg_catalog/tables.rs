@@ -2,14 +2,17 @@
 //! Relations lakeport has nothing for (constraints, indexes, triggers, policies, ...) are
 //! empty, with PostgreSQL's columns.
 
+use std::time::SystemTime;
+
 use datafusion::arrow::array::RecordBatch;
 
 use crate::error::Result;
 use crate::pg_catalog::definitions::SystemRelation;
 use crate::pg_catalog::rows::{Rows, Value, parse_copy_line};
-use crate::pg_catalog::snapshot::{OWNER_OID, RelationEntry, RelationKind, Snapshot};
+use crate::pg_catalog::snapshot::{OWNER_OID, RelationEntry, RelationKind, Snapshot, object_oid};
 use crate::pg_catalog::types::pg_type_rows;
 use crate::pgtypes::pg_type;
+use crate::registry::activity::BackendState;
 use crate::session::QueryContext;
 
 const PG_AM: &str = include_str!("data/pg_am.tsv");
@@ -344,16 +347,73 @@ fn table_statistics(rows: &mut Rows, snapshot: &Snapshot, relation: &str) {
     }
 }
 
+/// One row per connection, from the server's registry. As in PostgreSQL, a user who is not
+/// an admin sees other users' sessions without their statements, times or addresses.
 fn activity(rows: &mut Rows, snapshot: &Snapshot, ctx: &QueryContext) {
-    let application = ctx.variables.application_name();
-    rows.push(vec![
-        ("datid", Value::Int(snapshot.database_oid)),
-        ("datname", snapshot.database.clone().into()),
-        ("pid", Value::Int(i64::from(ctx.pid))),
-        ("usesysid", Value::Int(snapshot.user_oid)),
-        ("usename", snapshot.user.clone().into()),
-        ("application_name", application.into()),
-        ("state", "active".into()),
-        ("backend_type", "client backend".into()),
-    ]);
+    let caller = &ctx.backend.control.peer;
+    for connection in ctx.backend.registry.activity() {
+        let mut row = vec![
+            ("datid", Value::Int(snapshot.database_oid)),
+            ("datname", connection.database.clone().into()),
+            ("pid", Value::Int(i64::from(connection.pid))),
+            (
+                "usesysid",
+                Value::Int(object_oid("role", &[&connection.user])),
+            ),
+            ("usename", connection.user.clone().into()),
+            ("application_name", connection.application_name.into()),
+            ("backend_type", "client backend".into()),
+        ];
+        if !caller.admin && caller.user != connection.user {
+            row.push(("query", "<insufficient privilege>".into()));
+            rows.push(row);
+            continue;
+        }
+        let time = |t: Option<SystemTime>| t.map_or(Value::Null, timestamp);
+        let idle = connection.state != BackendState::Active;
+        row.extend([
+            (
+                "client_addr",
+                connection.client_addr.ip().to_string().into(),
+            ),
+            (
+                "client_port",
+                Value::Int(i64::from(connection.client_addr.port())),
+            ),
+            ("backend_start", timestamp(connection.backend_start)),
+            ("xact_start", time(connection.xact_start)),
+            ("query_start", time(connection.query_start)),
+            ("state_change", timestamp(connection.state_change)),
+            (
+                "wait_event_type",
+                if idle { "Client".into() } else { Value::Null },
+            ),
+            (
+                "wait_event",
+                if idle {
+                    "ClientRead".into()
+                } else {
+                    Value::Null
+                },
+            ),
+            ("state", connection.state.name().into()),
+            ("query", connection.query.into()),
+            (
+                "rows_read",
+                Value::Int(connection.progress.rows_read as i64),
+            ),
+            (
+                "bytes_read",
+                Value::Int(connection.progress.bytes_read as i64),
+            ),
+        ]);
+        rows.push(row);
+    }
+}
+
+fn timestamp(time: SystemTime) -> Value {
+    let micros = time
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as i64);
+    Value::Timestamp(micros)
 }

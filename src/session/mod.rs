@@ -16,6 +16,7 @@ pub use variables::Variables;
 
 use crate::config::SessionDefaults;
 use crate::exec::catalog_bridge::Relation;
+use crate::registry::Backend;
 
 /// A session's temporary views by name; copied on write, so each statement's snapshot
 /// stays as it was.
@@ -32,6 +33,8 @@ pub struct Notice {
 pub struct Session {
     /// The process id clients see (BackendKeyData, `pg_backend_pid()`).
     pub pid: i32,
+    /// This connection in the server's registry.
+    pub backend: Backend,
     pub user: String,
     /// Who authenticated, with the role and schema allow list privileges are checked against.
     pub identity: crate::auth::Identity,
@@ -50,7 +53,7 @@ pub struct Session {
 
 impl Session {
     pub fn new(
-        pid: i32,
+        backend: Backend,
         identity: crate::auth::Identity,
         database: String,
         client_addr: SocketAddr,
@@ -67,7 +70,8 @@ impl Session {
             superuser,
         );
         Self {
-            pid,
+            pid: backend.pid(),
+            backend,
             user: identity.user.clone(),
             privileges: Arc::new(crate::auth::Privileges::new(&identity, &[])),
             privileges_epoch: None,
@@ -104,6 +108,7 @@ impl Session {
             variables: self.variables.clone(),
             temp_views: self.temp_views.clone(),
             privileges: self.privileges.clone(),
+            backend: self.backend.clone(),
         }
     }
 
@@ -142,4 +147,6 @@ pub struct QueryContext {
     pub temp_views: TempViews,
     /// What the session's user may read; name resolution checks every table against it.
     pub privileges: Arc<crate::auth::Privileges>,
+    /// The connection in the server's registry: progress, other sessions, signals.
+    pub backend: Backend,
 }

@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use datafusion::execution::object_store::ObjectStoreRegistry;
 use futures::StreamExt;
 use futures::stream::BoxStream;
 use object_store::path::Path;
@@ -22,6 +23,7 @@ use object_store::{
     CopyOptions, GetOptions, GetRange, GetResult, ListResult, MultipartUpload, ObjectMeta,
     ObjectStore, PutMultipartOptions, PutOptions, PutPayload, PutResult, RenameOptions, Result,
 };
+use url::Url;
 
 /// Sizes remembered from listings, at most this many (then forgotten all at once).
 const REMEMBERED_SIZES: usize = 200_000;
@@ -36,6 +38,7 @@ pub struct Requests {
     writes: AtomicU64,
     deletes: AtomicU64,
     copies: AtomicU64,
+    bytes_read: AtomicU64,
 }
 
 /// A snapshot of [`Requests`].
@@ -50,6 +53,8 @@ pub struct RequestCounts {
     pub writes: u64,
     pub deletes: u64,
     pub copies: u64,
+    /// Bytes the reads asked for and got.
+    pub bytes_read: u64,
 }
 
 impl Requests {
@@ -63,6 +68,7 @@ impl Requests {
             writes: get(&self.writes),
             deletes: get(&self.deletes),
             copies: get(&self.copies),
+            bytes_read: get(&self.bytes_read),
         }
     }
 }
@@ -79,6 +85,7 @@ impl std::ops::Sub for RequestCounts {
             writes: self.writes - before.writes,
             deletes: self.deletes - before.deletes,
             copies: self.copies - before.copies,
+            bytes_read: self.bytes_read - before.bytes_read,
         }
     }
 }
@@ -103,6 +110,10 @@ impl Metered {
             requests,
             sizes: Arc::default(),
         }
+    }
+
+    fn add_bytes(&self, bytes: u64) {
+        self.requests.bytes_read.fetch_add(bytes, Ordering::Relaxed);
     }
 
     fn is_footer(&self, location: &Path, range: Option<&GetRange>) -> bool {
@@ -174,7 +185,12 @@ impl ObjectStore for Metered {
         } else {
             count(&self.requests.reads, "get", location);
         }
-        self.inner.get_opts(location, options).await
+        let head = options.head;
+        let result = self.inner.get_opts(location, options).await?;
+        if !head {
+            self.add_bytes(result.range.end - result.range.start);
+        }
+        Ok(result)
     }
 
     async fn get_ranges(&self, location: &Path, ranges: &[Range<u64>]) -> Result<Vec<Bytes>> {
@@ -183,7 +199,9 @@ impl ObjectStore for Metered {
         } else {
             count(&self.requests.reads, "get_ranges", location);
         }
-        self.inner.get_ranges(location, ranges).await
+        let parts = self.inner.get_ranges(location, ranges).await?;
+        self.add_bytes(parts.iter().map(|part| part.len() as u64).sum());
+        Ok(parts)
     }
 
     fn delete_stream(
@@ -246,6 +264,39 @@ impl ObjectStore for Metered {
     }
 }
 
+/// A registry whose stores also count into `requests`: what one statement asks of storage,
+/// on top of the server-wide counts of the stores underneath.
+#[derive(Debug)]
+pub struct MeteredRegistry {
+    inner: Arc<dyn ObjectStoreRegistry>,
+    requests: Arc<Requests>,
+}
+
+impl MeteredRegistry {
+    pub fn new(inner: Arc<dyn ObjectStoreRegistry>, requests: Arc<Requests>) -> Self {
+        Self { inner, requests }
+    }
+}
+
+impl ObjectStoreRegistry for MeteredRegistry {
+    fn register_store(
+        &self,
+        url: &Url,
+        store: Arc<dyn ObjectStore>,
+    ) -> Option<Arc<dyn ObjectStore>> {
+        self.inner.register_store(url, store)
+    }
+
+    fn deregister_store(&self, url: &Url) -> datafusion::common::Result<Arc<dyn ObjectStore>> {
+        self.inner.deregister_store(url)
+    }
+
+    fn get_store(&self, url: &Url) -> datafusion::common::Result<Arc<dyn ObjectStore>> {
+        let store = self.inner.get_store(url)?;
+        Ok(Arc::new(Metered::new(store, self.requests.clone())))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -285,6 +336,7 @@ mod tests {
                 writes: 1,
                 deletes: 1,
                 copies: 1,
+                bytes_read: 4 + 4 + 4 + 4,
             }
         );
     }

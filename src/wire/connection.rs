@@ -58,6 +58,7 @@ pub async fn serve_connection(socket: TcpStream, handlers: Arc<Handlers>) -> std
                 | PgWireConnectionState::ReadyForQuery
                 | PgWireConnectionState::AwaitingSync
         );
+        let termination = termination(&socket);
         let message = tokio::select! {
             message = std::panic::AssertUnwindSafe(socket.next()).catch_unwind() => match message {
                 Ok(message) => message,
@@ -76,6 +77,10 @@ pub async fn serve_connection(socket: TcpStream, handlers: Arc<Handlers>) -> std
                 break;
             }
             _ = registry.draining().cancelled(), if closes_on_shutdown => {
+                send_fatal(&mut socket, &Error::admin_shutdown()).await;
+                break;
+            }
+            _ = termination, if closes_on_shutdown => {
                 send_fatal(&mut socket, &Error::admin_shutdown()).await;
                 break;
             }
@@ -180,6 +185,20 @@ async fn wait_limit<S: 'static>(
             ))
         }
         _ => None,
+    }
+}
+
+/// Resolves when `pg_terminate_backend` ends this connection (never before startup ends).
+fn termination<S: 'static>(socket: &Socket<S>) -> impl std::future::Future<Output = ()> + use<S> {
+    let token = socket
+        .session_extensions()
+        .get::<ConnectionState>()
+        .map(|state| state.registration.control.terminated().clone());
+    async move {
+        match token {
+            Some(token) => token.cancelled_owned().await,
+            None => std::future::pending().await,
+        }
     }
 }
 

@@ -32,13 +32,13 @@ use crate::pgtypes::{arrow_type_for_oid, pg_type};
 use crate::session;
 use crate::sql::{Connection, PortalOutput};
 use crate::wire::copy::send_copy;
-use crate::wire::errors::to_pgwire;
+use crate::wire::errors::{fatal, to_pgwire};
 use crate::wire::params::decode_parameter;
 use crate::wire::rows::{
     Failure, binary_formats, encode_options, feed, log_statement, row_description, send_notices,
     send_parameter_changes, send_rows,
 };
-use crate::wire::{Handler, connection_state};
+use crate::wire::{Handler, connection_state, mark_idle};
 
 pub fn ready_status(status: session::TransactionStatus) -> TransactionStatus {
     match status {
@@ -54,6 +54,9 @@ fn name_of(name: &Option<String>) -> &str {
 
 /// Marks the statement failed and turns the error into pgwire's, which sends it.
 fn fail(connection: &mut Connection, error: Error) -> PgWireError {
+    if error.kind == ErrorKind::AdminShutdown {
+        return fatal(&error);
+    }
     connection.statement_failed();
     to_pgwire(&error)
 }
@@ -214,7 +217,6 @@ impl ExtendedQueryHandler for Handler {
         let name = name_of(&message.name);
         let started = Instant::now();
         let timeout = connection.session.variables.statement_timeout_ms();
-        let guard = state.registration.control.start_statement(timeout);
         let limit = if message.max_rows <= 0 {
             usize::MAX
         } else {
@@ -224,6 +226,11 @@ impl ExtendedQueryHandler for Handler {
             .portal(name)
             .map(|p| p.statement_sql().to_string())
             .unwrap_or_default();
+        let guard = state.registration.control.start_statement(
+            timeout,
+            &sql,
+            connection.transaction_status() != session::TransactionStatus::Idle,
+        );
         let result: Result<u64, Failure> = async {
             let output = guard.run(connection.execute_portal(name)).await?;
             send_notices(client, &mut connection.session).await?;
@@ -311,6 +318,7 @@ impl ExtendedQueryHandler for Handler {
         let mut connection = state.connection.lock().await;
         connection.sync();
         send_parameter_changes(client, &connection.session).await?;
+        mark_idle(&state, &connection);
         let status = ready_status(connection.transaction_status());
         feed(
             client,

@@ -38,7 +38,9 @@ use pgwire::messages::startup::SecretKey;
 use tokio::sync::Mutex;
 
 use crate::auth::Authenticator;
+use crate::registry::activity::BackendState;
 use crate::registry::{Registration, Registry};
+use crate::session::TransactionStatus;
 use crate::sql::{Connection, Service};
 
 /// What a connection keeps between messages, stored in pgwire's per-connection extensions;
@@ -139,6 +141,20 @@ impl CancelHandler for Handler {
             tracing::debug!(pid = request.pid, found, "cancel request");
         }
     }
+}
+
+/// Records in the registry that the connection waits for its client, in the state its
+/// transaction status gives.
+fn mark_idle(state: &ConnectionState, connection: &Connection) {
+    let backend_state = match connection.transaction_status() {
+        TransactionStatus::Idle => BackendState::Idle,
+        TransactionStatus::InBlock => BackendState::IdleInTransaction,
+        TransactionStatus::Failed => BackendState::IdleInTransactionAborted,
+    };
+    state.registration.control.idle(
+        backend_state,
+        &connection.session.variables.application_name(),
+    );
 }
 
 /// The connection state of an authenticated client.

@@ -15,16 +15,18 @@ use pgwire::messages::PgWireBackendMessage;
 use pgwire::messages::response::{CommandComplete, EmptyQueryResponse, ReadyForQuery};
 use pgwire::messages::simplequery::Query;
 
+use crate::error::ErrorKind;
 use crate::registry::StatementGuard;
+use crate::session::TransactionStatus;
 use crate::sql::split::StatementText;
 use crate::sql::{Connection, Output};
 use crate::wire::copy::send_copy;
-use crate::wire::errors::error_response;
+use crate::wire::errors::{error_response, fatal};
 use crate::wire::rows::{
     Failure, binary_formats, encode_options, feed, log_statement, row_description, send_notices,
     send_parameter_changes, send_rows,
 };
-use crate::wire::{Handler, connection_state};
+use crate::wire::{Handler, connection_state, mark_idle};
 
 #[async_trait]
 impl SimpleQueryHandler for Handler {
@@ -48,13 +50,20 @@ impl SimpleQueryHandler for Handler {
         for piece in &pieces {
             let started = Instant::now();
             let timeout = connection.session.variables.statement_timeout_ms();
-            let guard = state.registration.control.start_statement(timeout);
+            let guard = state.registration.control.start_statement(
+                timeout,
+                piece.text,
+                connection.transaction_status() != TransactionStatus::Idle,
+            );
             let result = run_statement(client, &mut connection, piece, &guard).await;
             match result {
                 Ok(rows) => log_statement(&connection.session, piece.text, started, rows, None),
                 Err(Failure::Client(e)) => return Err(e),
                 Err(Failure::Statement(error)) => {
                     log_statement(&connection.session, piece.text, started, 0, Some(&error));
+                    if error.kind == ErrorKind::AdminShutdown {
+                        return Err(fatal(&error));
+                    }
                     connection.statement_failed();
                     send_notices(client, &mut connection.session).await?;
                     client
@@ -65,6 +74,7 @@ impl SimpleQueryHandler for Handler {
             }
         }
         send_parameter_changes(client, &connection.session).await?;
+        mark_idle(&state, &connection);
         let status = super::extended::ready_status(connection.transaction_status());
         client
             .feed(PgWireBackendMessage::ReadyForQuery(ReadyForQuery::new(

@@ -30,6 +30,7 @@ use tokio::sync::Mutex;
 use crate::auth::{Challenge, Identity, ScramVerifier, Verifier, password_failed};
 use crate::error::{Error, ErrorKind};
 use crate::registry::Registry;
+use crate::registry::activity::{BackendState, Peer};
 use crate::session::Session;
 use crate::sql::Connection;
 use crate::wire::errors::fatal;
@@ -346,16 +347,22 @@ impl Handler {
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
         let config = &self.service.config;
-        let registration = self.registry.register();
-        let pid = registration.control.pid;
         let application_name = parameters
             .get("application_name")
             .cloned()
             .unwrap_or_default();
+        let peer = Peer {
+            user: identity.user.clone(),
+            database: database.clone(),
+            client_addr: client.socket_addr(),
+            admin: identity.role == crate::auth::Role::Admin,
+        };
+        let registration = self.registry.register(peer, &application_name);
+        let pid = registration.control.pid;
         let user = identity.user.clone();
         let user_settings = identity.settings.clone();
         let session = Session::new(
-            pid,
+            registration.backend(),
             identity,
             database,
             client.socket_addr(),
@@ -380,6 +387,9 @@ impl Handler {
                     .map_err(|e| fatal(&e))?;
             }
         }
+        registration
+            .control
+            .idle(BackendState::Idle, &session.variables.application_name());
         session.variables.take_changed_reported();
         let reported = session.variables.reported();
         let secret = Registry::secret_of(&registration.control);

@@ -6,6 +6,7 @@ mod pgtext;
 mod rawwire;
 mod stores;
 
+mod activity;
 mod bad_input;
 mod cancel;
 mod catalog;
