@@ -21,6 +21,7 @@ pub struct Config {
     pub demo: DemoConfig,
     pub session: SessionDefaults,
     pub log: LogConfig,
+    pub monitoring: MonitoringConfig,
     pub storage: crate::storage::StorageConfig,
     pub auth: crate::auth::AuthConfig,
     pub tls: TlsConfig,
@@ -178,6 +179,10 @@ pub struct LogConfig {
     pub level: String,
     /// "text" (human-readable) or "json".
     pub format: LogFormat,
+    /// Statements running at least this many milliseconds are logged at info level with
+    /// their plan and its metrics; 0 logs every statement, -1 none (PostgreSQL's
+    /// log_min_duration_statement).
+    pub min_duration_statement: i64,
 }
 
 impl Default for LogConfig {
@@ -185,6 +190,29 @@ impl Default for LogConfig {
         Self {
             level: "info".into(),
             format: LogFormat::Text,
+            min_duration_statement: -1,
+        }
+    }
+}
+
+/// What the server shows of its own work.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MonitoringConfig {
+    /// Whether the HTTP listener for /metrics, /healthz and /readyz runs.
+    pub http: bool,
+    /// Address the HTTP listener binds.
+    pub http_listen: SocketAddr,
+    /// Finished statements kept in memory for `lakeport.query_history`; 0 keeps none.
+    pub query_history: usize,
+}
+
+impl Default for MonitoringConfig {
+    fn default() -> Self {
+        Self {
+            http: true,
+            http_listen: SocketAddr::from(([127, 0, 0, 1], 9430)),
+            query_history: 1000,
         }
     }
 }

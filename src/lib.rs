@@ -22,6 +22,7 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod exec;
+pub mod monitoring;
 pub mod pg_catalog;
 pub mod pgtypes;
 pub mod registry;
@@ -36,12 +37,12 @@ use std::future::Future;
 pub use config::Config;
 pub use error::{Error, ErrorKind, Result};
 
-/// Builds the service from `config` and serves `listener` until `shutdown` resolves.
+/// Builds the service from `config` and serves `listeners` until `shutdown` resolves.
 pub async fn run(
     config: Config,
-    listener: tokio::net::TcpListener,
+    listeners: server::Listeners,
     shutdown: impl Future<Output = ()>,
 ) -> Result<()> {
     let service = server::build(config).await?;
-    server::serve(service, listener, shutdown).await
+    server::serve(service, listeners, shutdown).await
 }

@@ -25,6 +25,12 @@ struct Flags {
     /// Do not generate or serve the TPC-H demo data.
     #[arg(long)]
     no_demo: bool,
+    /// Address of the monitoring HTTP listener (monitoring.http_listen).
+    #[arg(long, value_name = "HOST:PORT")]
+    http_listen: Option<String>,
+    /// Do not start the monitoring HTTP listener (monitoring.http = false).
+    #[arg(long)]
+    no_http: bool,
     /// Log format: text or json (log.format).
     #[arg(long, value_name = "FORMAT")]
     log_format: Option<String>,
@@ -66,6 +72,15 @@ fn load_config(flags: &Flags) -> Result<Config, String> {
     }
     if flags.no_demo {
         config.demo.enabled = false;
+    }
+    if let Some(listen) = &flags.http_listen {
+        config.monitoring.http_listen = listen
+            .parse()
+            .map_err(|_| format!("invalid --http-listen \"{listen}\": expected HOST:PORT"))?;
+        config.monitoring.http = true;
+    }
+    if flags.no_http {
+        config.monitoring.http = false;
     }
     if let Some(format) = &flags.log_format {
         config.log.format = match format.as_str() {
@@ -117,11 +132,11 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async {
-        let listener = lakeport::server::bind(&config).await?;
-        let address = listener.local_addr().map_err(|e| lakeport::Error::internal(e.to_string()))?;
+        let listeners = lakeport::server::bind(&config).await?;
+        let address = listeners.postgres.local_addr().map_err(|e| lakeport::Error::internal(e.to_string()))?;
         let service = lakeport::server::build(config).await?;
         tracing::info!(%address, version = env!("CARGO_PKG_VERSION"), "lakeport is ready: psql -h {} -p {} -U lakeport", address.ip(), address.port());
-        lakeport::server::serve(service, listener, shutdown_signal()).await
+        lakeport::server::serve(service, listeners, shutdown_signal()).await
     });
     match result {
         Ok(()) => {

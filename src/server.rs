@@ -71,16 +71,28 @@ fn open_metastore(config: &Config) -> Result<Arc<dyn lakeport_catalog::Metastore
 /// Accepts connections on `listener` until `shutdown` resolves.
 pub async fn serve(
     service: Arc<Service>,
-    listener: TcpListener,
+    listeners: Listeners,
     shutdown: impl Future<Output = ()>,
 ) -> Result<()> {
+    let listener = listeners.postgres;
     let grace = crate::config::parse_duration(
         "server.shutdown_grace",
         &service.config.server.shutdown_grace,
     )
     .map_err(|e| Error::invalid_parameter(e.to_string()))?;
-    let registry = Registry::new();
-    let handlers = Arc::new(Handlers::try_new(service, registry.clone())?);
+    let registry = Registry::new(service.config.monitoring.query_history);
+    let handlers = Arc::new(Handlers::try_new(service.clone(), registry.clone())?);
+    // Stops the monitoring listener when this function returns, however it returns.
+    let monitoring_stop = tokio_util::sync::CancellationToken::new();
+    let _stop_monitoring = monitoring_stop.clone().drop_guard();
+    if let Some(http) = listeners.monitoring {
+        tokio::spawn(crate::monitoring::serve(
+            http,
+            service,
+            registry.clone(),
+            monitoring_stop,
+        ));
+    }
     // Each connection task holds a sender; `recv` returns None once all have ended.
     let (alive, mut all_ended) = tokio::sync::mpsc::channel::<()>(1);
     tokio::pin!(shutdown);
@@ -122,12 +134,25 @@ pub async fn serve(
     Ok(())
 }
 
-/// Binds the configured address.
-pub async fn bind(config: &Config) -> Result<TcpListener> {
-    TcpListener::bind(config.server.listen).await.map_err(|e| {
+/// The server's bound sockets.
+pub struct Listeners {
+    /// PostgreSQL clients (`server.listen`).
+    pub postgres: TcpListener,
+    /// The monitoring endpoints (`monitoring.http_listen`), unless turned off.
+    pub monitoring: Option<TcpListener>,
+}
+
+/// Binds the configured addresses.
+pub async fn bind(config: &Config) -> Result<Listeners> {
+    let postgres = TcpListener::bind(config.server.listen).await.map_err(|e| {
         Error::new(
             ErrorKind::Storage,
             format!("could not listen on {}: {e}", config.server.listen),
         )
+    })?;
+    let monitoring = crate::monitoring::bind(config).await?;
+    Ok(Listeners {
+        postgres,
+        monitoring,
     })
 }

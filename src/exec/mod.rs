@@ -133,6 +133,11 @@ impl Engine {
         })
     }
 
+    /// Bytes the running queries hold in the engine's memory pool.
+    pub fn memory_reserved(&self) -> usize {
+        self.state.runtime_env().memory_pool.reserved()
+    }
+
     /// How many queries are executing now (their results not yet fully sent or dropped).
     pub fn running_queries(&self) -> usize {
         self.cpu.running_queries()
@@ -173,6 +178,8 @@ impl Engine {
         let options = state.config_mut().options_mut();
         *options = ctx.options.clone();
         options.execution.time_zone = Some(ctx.time_zone.clone());
+        // The statement's clock: now() and current_timestamp read it.
+        state.mark_start_execution();
         state
     }
 

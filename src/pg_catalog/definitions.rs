@@ -14,11 +14,43 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit}
 const RELATIONS: &str = include_str!("data/relations.tsv");
 const COLUMNS: &str = include_str!("data/columns.tsv");
 
-/// Columns lakeport adds after PostgreSQL's own: a running statement's progress.
+/// lakeport's own system relations, in `relations.tsv`'s form: schema `lakeport` (OIDs below
+/// PostgreSQL's first user OID and above every OID PostgreSQL 15 assigns at initdb).
+const LAKEPORT_RELATIONS: &str = "lakeport\t16000\tquery_history\t16001\tv\n";
+
+/// Columns of lakeport's relations, and those it adds after PostgreSQL's own (a running
+/// statement's progress in pg_stat_activity).
 const LAKEPORT_COLUMNS: &[(&str, &str, &str, &str)] = &[
     ("pg_catalog", "pg_stat_activity", "rows_read", "bigint"),
     ("pg_catalog", "pg_stat_activity", "bytes_read", "bigint"),
+    ("lakeport", "query_history", "query_id", "bigint"),
+    ("lakeport", "query_history", "pid", "integer"),
+    ("lakeport", "query_history", "usename", "name"),
+    ("lakeport", "query_history", "application_name", "text"),
+    ("lakeport", "query_history", "query", "text"),
+    (
+        "lakeport",
+        "query_history",
+        "query_start",
+        "timestamp with time zone",
+    ),
+    (
+        "lakeport",
+        "query_history",
+        "duration_ms",
+        "double precision",
+    ),
+    ("lakeport", "query_history", "rows", "bigint"),
+    ("lakeport", "query_history", "rows_read", "bigint"),
+    ("lakeport", "query_history", "bytes_read", "bigint"),
+    ("lakeport", "query_history", "state", "text"),
+    ("lakeport", "query_history", "sqlstate", "text"),
+    ("lakeport", "query_history", "error", "text"),
 ];
+
+/// The schema of lakeport's own system relations.
+pub const LAKEPORT_SCHEMA: &str = "lakeport";
+pub const LAKEPORT_SCHEMA_OID: i64 = 16000;
 
 pub const PG_CATALOG: &str = "pg_catalog";
 pub const INFORMATION_SCHEMA: &str = "information_schema";
@@ -77,7 +109,7 @@ fn load() -> BTreeMap<(&'static str, &'static str), SystemRelation> {
             .push((column, data_type));
     }
     let mut relations = BTreeMap::new();
-    for line in RELATIONS.lines() {
+    for line in RELATIONS.lines().chain(LAKEPORT_RELATIONS.lines()) {
         let parts: Vec<&str> = line.split('\t').collect();
         let [schema, schema_oid, name, oid, kind] = parts[..] else {
             continue;

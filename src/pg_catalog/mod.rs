@@ -28,7 +28,7 @@ use datafusion::sql::sqlparser::ast::{Expr, Statement, visit_expressions, visit_
 
 use crate::error::Result;
 use crate::exec::catalog_bridge::Catalog;
-use crate::pg_catalog::definitions::{INFORMATION_SCHEMA, system_relation};
+use crate::pg_catalog::definitions::{INFORMATION_SCHEMA, LAKEPORT_SCHEMA, system_relation};
 use crate::pg_catalog::snapshot::Snapshot;
 use crate::session::QueryContext;
 
@@ -36,7 +36,7 @@ pub use definitions::PG_CATALOG;
 
 /// Whether `schema` is one of the two system schemas this module serves.
 pub fn is_system_schema(schema: &str) -> bool {
-    schema == PG_CATALOG || schema == INFORMATION_SCHEMA
+    schema == PG_CATALOG || schema == INFORMATION_SCHEMA || schema == LAKEPORT_SCHEMA
 }
 
 /// Whether a table scan reads a pg_catalog or information_schema relation. Unqualified
@@ -141,7 +141,7 @@ fn snapshots() -> std::sync::MutexGuard<'static, Vec<(SnapshotKey, Arc<Snapshot>
 
 /// Relations whose rows depend on the session beyond the snapshot's key.
 pub(crate) fn session_dependent(name: &str) -> bool {
-    matches!(name, "pg_settings" | "pg_stat_activity")
+    matches!(name, "pg_settings" | "pg_stat_activity" | "query_history")
 }
 
 /// The relation `schema.name` of pg_catalog or information_schema, from `snapshot`.

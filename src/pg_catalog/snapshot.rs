@@ -16,7 +16,8 @@ use crate::error::Result;
 use crate::exec::catalog_bridge::types::arrow_schema;
 use crate::exec::catalog_bridge::{Catalog, GLOBAL_TEMP, Relation};
 use crate::pg_catalog::definitions::{
-    INFORMATION_SCHEMA, PG_CATALOG, PG_CATALOG_OID, information_schema_oid, system_relations,
+    INFORMATION_SCHEMA, LAKEPORT_SCHEMA, LAKEPORT_SCHEMA_OID, PG_CATALOG, PG_CATALOG_OID,
+    information_schema_oid, system_relations,
 };
 use crate::session::QueryContext;
 
@@ -99,6 +100,7 @@ pub fn schema_oid(name: &str) -> i64 {
     match name {
         PG_CATALOG => PG_CATALOG_OID,
         INFORMATION_SCHEMA => information_schema_oid(),
+        LAKEPORT_SCHEMA => LAKEPORT_SCHEMA_OID,
         _ => object_oid("namespace", &[name]),
     }
 }
@@ -131,6 +133,11 @@ impl Snapshot {
                 oid: information_schema_oid(),
                 name: INFORMATION_SCHEMA.into(),
                 comment: None,
+            },
+            SchemaEntry {
+                oid: LAKEPORT_SCHEMA_OID,
+                name: LAKEPORT_SCHEMA.into(),
+                comment: Some("lakeport's system views".into()),
             },
         ];
         let mut relations: Vec<RelationEntry> = system_relations()

@@ -54,6 +54,7 @@ pub fn build(
             table_statistics(&mut rows, snapshot, relation.name)
         }
         "pg_stat_activity" => activity(&mut rows, snapshot, ctx),
+        "query_history" => query_history(&mut rows, ctx),
         "pg_language" => {
             rows.push(vec![
                 ("oid", Value::Int(12)),
@@ -408,6 +409,36 @@ fn activity(rows: &mut Rows, snapshot: &Snapshot, ctx: &QueryContext) {
             ),
         ]);
         rows.push(row);
+    }
+}
+
+/// The server's last finished statements, oldest first: all of them for admins, a user's
+/// own for everyone else.
+fn query_history(rows: &mut Rows, ctx: &QueryContext) {
+    let caller = &ctx.backend.control.peer;
+    for entry in ctx.backend.registry.history().entries() {
+        if !caller.admin && caller.user != entry.user {
+            continue;
+        }
+        let text = |value: Option<&str>| value.map_or(Value::Null, Value::from);
+        rows.push(vec![
+            ("query_id", Value::Int(entry.id as i64)),
+            ("pid", Value::Int(i64::from(entry.pid))),
+            ("usename", entry.user.into()),
+            ("application_name", entry.application_name.into()),
+            ("query", entry.query.into()),
+            ("query_start", timestamp(entry.started)),
+            (
+                "duration_ms",
+                Value::Float(entry.duration.as_secs_f64() * 1000.0),
+            ),
+            ("rows", Value::Int(entry.rows as i64)),
+            ("rows_read", Value::Int(entry.progress.rows_read as i64)),
+            ("bytes_read", Value::Int(entry.progress.bytes_read as i64)),
+            ("state", entry.outcome.state().into()),
+            ("sqlstate", text(entry.outcome.sqlstate())),
+            ("error", text(entry.outcome.message())),
+        ]);
     }
 }
 

@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::display::DisplayableExecutionPlan;
 
 use crate::storage::metered::Requests;
 
@@ -70,6 +71,19 @@ impl StatementProgress {
     /// Where this statement's storage requests are counted.
     pub fn requests(&self) -> Arc<Requests> {
         self.requests.clone()
+    }
+
+    /// The attached plans as indented text with each operator's metrics so far.
+    pub fn plan_with_metrics(&self) -> String {
+        lock(&self.plans)
+            .iter()
+            .map(|plan| {
+                DisplayableExecutionPlan::with_metrics(plan.as_ref())
+                    .indent(true)
+                    .to_string()
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 
     pub fn progress(&self) -> Progress {

@@ -12,6 +12,8 @@
 //! [`Registry::terminate`], after the grace period, fails every running statement with 57P01.
 
 pub mod activity;
+pub mod history;
+pub mod metrics;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -24,6 +26,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::error::{Error, ErrorKind, Result};
 use activity::{Activity, ActivityRow, BackendState, Peer, StatementProgress};
+use history::QueryHistory;
+use metrics::ServerMetrics;
 
 /// Per-connection handle for cancellation, termination and activity.
 pub struct ConnectionControl {
@@ -142,7 +146,6 @@ impl StatementGuard {
 }
 
 /// All live connections.
-#[derive(Default)]
 pub struct Registry {
     next_pid: AtomicI32,
     connections: Mutex<HashMap<i32, Arc<ConnectionControl>>>,
@@ -153,6 +156,8 @@ pub struct Registry {
     /// Connections past their startup packet (authenticating or in session): what
     /// `server.max_connections` bounds.
     slots: Arc<AtomicUsize>,
+    history: QueryHistory,
+    metrics: ServerMetrics,
 }
 
 /// One of `server.max_connections`, held from the startup packet until the connection ends.
@@ -200,8 +205,11 @@ impl Drop for Registration {
 }
 
 impl Registry {
-    pub fn new() -> Arc<Self> {
+    /// A registry that keeps the last `query_history` finished statements.
+    pub fn new(query_history: usize) -> Arc<Self> {
         Arc::new(Self {
+            history: QueryHistory::new(query_history),
+            metrics: ServerMetrics::default(),
             next_pid: AtomicI32::new(std::process::id() as i32 % 10_000 * 100 + 1),
             connections: Mutex::new(HashMap::new()),
             draining: CancellationToken::new(),
@@ -254,6 +262,7 @@ impl Registry {
             activity: Mutex::new(Activity::new(application_name)),
         });
         self.lock().insert(pid, control.clone());
+        self.metrics.connection_opened();
         Registration {
             registry: self.clone(),
             control,
@@ -278,6 +287,14 @@ impl Registry {
 
     pub fn count(&self) -> usize {
         self.lock().len()
+    }
+
+    pub fn history(&self) -> &QueryHistory {
+        &self.history
+    }
+
+    pub fn metrics(&self) -> &ServerMetrics {
+        &self.metrics
     }
 
     /// Every connection's activity, by pid.
@@ -340,7 +357,7 @@ mod tests {
 
     #[tokio::test]
     async fn cancel_needs_the_secret_and_a_running_statement() {
-        let registry = Registry::new();
+        let registry = Registry::new(10);
         let registration = registry.register(peer("ann", false), "psql");
         let control = registration.control.clone();
         let guard = control.start_statement(0, "select 1", false);
@@ -359,7 +376,7 @@ mod tests {
 
     #[tokio::test]
     async fn statement_timeout_fires() {
-        let registry = Registry::new();
+        let registry = Registry::new(10);
         let registration = registry.register(peer("ann", false), "psql");
         let guard = registration.control.start_statement(20, "select 1", false);
         let result: Result<()> = guard.run(std::future::pending()).await;
@@ -371,7 +388,7 @@ mod tests {
 
     #[tokio::test]
     async fn users_signal_their_own_sessions_and_admins_anyone() {
-        let registry = Registry::new();
+        let registry = Registry::new(10);
         let ann = registry.register(peer("ann", false), "");
         let bob = registry.register(peer("bob", false), "");
         let root = registry.register(peer("root", true), "");
@@ -407,7 +424,7 @@ mod tests {
 
     #[test]
     fn activity_follows_statements_and_transactions() {
-        let registry = Registry::new();
+        let registry = Registry::new(10);
         let ann = registry.register(peer("ann", false), "psql");
         let row = |registry: &Registry| registry.activity().remove(0);
         assert_eq!(row(&registry).state, BackendState::Idle);

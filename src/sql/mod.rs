@@ -193,6 +193,10 @@ impl Connection {
         }
     }
 
+    pub fn config(&self) -> &Config {
+        &self.service.config
+    }
+
     pub fn transaction_status(&self) -> TransactionStatus {
         self.session.transaction.status()
     }

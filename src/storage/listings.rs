@@ -78,6 +78,9 @@ struct State {
     clock: u64,
     /// Bumped by every invalidation: a listing that began before one is not kept.
     generation: u64,
+    /// Lookups answered from the cache, and those that listed.
+    hits: u64,
+    misses: u64,
 }
 
 struct Entry {
@@ -120,8 +123,11 @@ impl ListingCache {
                 .filter(|entry| self.ttl.is_none_or(|ttl| entry.listed.elapsed() < ttl));
             if let Some(entry) = cached {
                 entry.used = clock;
-                return Ok(entry.files.clone());
+                let files = entry.files.clone();
+                state.hits += 1;
+                return Ok(files);
             }
+            state.misses += 1;
             state.generation
         };
         let files: Arc<[ObjectMeta]> = list_data_files(store, url).await?.into();
@@ -169,6 +175,12 @@ impl ListingCache {
             false
         });
         state.size -= freed;
+    }
+
+    /// (hits, misses) of lookups so far, for monitoring.
+    pub fn lookups(&self) -> (u64, u64) {
+        let state = self.state();
+        (state.hits, state.misses)
     }
 
     /// (entries, estimated bytes), for tests and monitoring.

@@ -39,6 +39,7 @@ pub struct Requests {
     deletes: AtomicU64,
     copies: AtomicU64,
     bytes_read: AtomicU64,
+    errors: AtomicU64,
 }
 
 /// A snapshot of [`Requests`].
@@ -55,6 +56,8 @@ pub struct RequestCounts {
     pub copies: u64,
     /// Bytes the reads asked for and got.
     pub bytes_read: u64,
+    /// Reads and writes that failed, other than for a missing object.
+    pub errors: u64,
 }
 
 impl Requests {
@@ -69,6 +72,7 @@ impl Requests {
             deletes: get(&self.deletes),
             copies: get(&self.copies),
             bytes_read: get(&self.bytes_read),
+            errors: get(&self.errors),
         }
     }
 }
@@ -86,6 +90,7 @@ impl std::ops::Sub for RequestCounts {
             deletes: self.deletes - before.deletes,
             copies: self.copies - before.copies,
             bytes_read: self.bytes_read - before.bytes_read,
+            errors: self.errors - before.errors,
         }
     }
 }
@@ -110,6 +115,16 @@ impl Metered {
             requests,
             sizes: Arc::default(),
         }
+    }
+
+    /// Counts `result` as an error unless it succeeded or found nothing.
+    fn failures<T>(&self, result: Result<T>) -> Result<T> {
+        if let Err(error) = &result
+            && !matches!(error, object_store::Error::NotFound { .. })
+        {
+            self.requests.errors.fetch_add(1, Ordering::Relaxed);
+        }
+        result
     }
 
     fn add_bytes(&self, bytes: u64) {
@@ -165,7 +180,7 @@ impl ObjectStore for Metered {
         opts: PutOptions,
     ) -> Result<PutResult> {
         count(&self.requests.writes, "put", location);
-        self.inner.put_opts(location, payload, opts).await
+        self.failures(self.inner.put_opts(location, payload, opts).await)
     }
 
     async fn put_multipart_opts(
@@ -186,7 +201,7 @@ impl ObjectStore for Metered {
             count(&self.requests.reads, "get", location);
         }
         let head = options.head;
-        let result = self.inner.get_opts(location, options).await?;
+        let result = self.failures(self.inner.get_opts(location, options).await)?;
         if !head {
             self.add_bytes(result.range.end - result.range.start);
         }
@@ -199,7 +214,7 @@ impl ObjectStore for Metered {
         } else {
             count(&self.requests.reads, "get_ranges", location);
         }
-        let parts = self.inner.get_ranges(location, ranges).await?;
+        let parts = self.failures(self.inner.get_ranges(location, ranges).await)?;
         self.add_bytes(parts.iter().map(|part| part.len() as u64).sum());
         Ok(parts)
     }
@@ -337,6 +352,7 @@ mod tests {
                 deletes: 1,
                 copies: 1,
                 bytes_read: 4 + 4 + 4 + 4,
+                errors: 0,
             }
         );
     }

@@ -33,9 +33,10 @@ use crate::session;
 use crate::sql::{Connection, PortalOutput};
 use crate::wire::copy::send_copy;
 use crate::wire::errors::{fatal, to_pgwire};
+use crate::wire::finish::finish_statement;
 use crate::wire::params::decode_parameter;
 use crate::wire::rows::{
-    Failure, binary_formats, encode_options, feed, log_statement, row_description, send_notices,
+    Failure, binary_formats, encode_options, feed, row_description, send_notices,
     send_parameter_changes, send_rows,
 };
 use crate::wire::{Handler, connection_state, mark_idle};
@@ -88,13 +89,7 @@ impl ExtendedQueryHandler for Handler {
             .parse(name_of(&message.name), &message.query, &declared)
             .await
         {
-            log_statement(
-                &connection.session,
-                &message.query,
-                Instant::now(),
-                0,
-                Some(&error),
-            );
+            finish_statement(&connection, &message.query, Instant::now(), 0, Some(&error));
             return Err(fail(&mut connection, error));
         }
         state
@@ -295,12 +290,12 @@ impl ExtendedQueryHandler for Handler {
         .await;
         match result {
             Ok(rows) => {
-                log_statement(&connection.session, &sql, started, rows, None);
+                finish_statement(&connection, &sql, started, rows, None);
                 Ok(())
             }
             Err(Failure::Client(e)) => Err(e),
             Err(Failure::Statement(error)) => {
-                log_statement(&connection.session, &sql, started, 0, Some(&error));
+                finish_statement(&connection, &sql, started, 0, Some(&error));
                 connection.close_portal(name);
                 Err(fail(&mut connection, error))
             }

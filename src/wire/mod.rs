@@ -15,6 +15,7 @@ mod copy;
 pub mod encode;
 pub mod errors;
 mod extended;
+mod finish;
 pub mod framing;
 pub mod fuzzing;
 pub mod params;

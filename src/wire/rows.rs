@@ -2,7 +2,6 @@
 //! both protocols (RowDescription, notices, parameter status, the statement log line).
 
 use std::fmt::Debug;
-use std::time::Instant;
 
 use datafusion::arrow::datatypes::Schema;
 use futures::{Sink, SinkExt};
@@ -165,23 +164,4 @@ where
             .await?;
     }
     Ok(())
-}
-
-/// The debug log line every statement ends with.
-pub fn log_statement(
-    session: &Session,
-    sql: &str,
-    started: Instant,
-    rows: u64,
-    error: Option<&Error>,
-) {
-    let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
-    match error {
-        None => {
-            tracing::debug!(pid = session.pid, user = %session.user, duration_ms, rows, statement = %sql, "statement")
-        }
-        Some(e) => {
-            tracing::debug!(pid = session.pid, user = %session.user, duration_ms, rows, statement = %sql, error = %e, "statement failed")
-        }
-    }
 }

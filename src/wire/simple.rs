@@ -22,8 +22,9 @@ use crate::sql::split::StatementText;
 use crate::sql::{Connection, Output};
 use crate::wire::copy::send_copy;
 use crate::wire::errors::{error_response, fatal};
+use crate::wire::finish::finish_statement;
 use crate::wire::rows::{
-    Failure, binary_formats, encode_options, feed, log_statement, row_description, send_notices,
+    Failure, binary_formats, encode_options, feed, row_description, send_notices,
     send_parameter_changes, send_rows,
 };
 use crate::wire::{Handler, connection_state, mark_idle};
@@ -57,10 +58,10 @@ impl SimpleQueryHandler for Handler {
             );
             let result = run_statement(client, &mut connection, piece, &guard).await;
             match result {
-                Ok(rows) => log_statement(&connection.session, piece.text, started, rows, None),
+                Ok(rows) => finish_statement(&connection, piece.text, started, rows, None),
                 Err(Failure::Client(e)) => return Err(e),
                 Err(Failure::Statement(error)) => {
-                    log_statement(&connection.session, piece.text, started, 0, Some(&error));
+                    finish_statement(&connection, piece.text, started, 0, Some(&error));
                     if error.kind == ErrorKind::AdminShutdown {
                         return Err(fatal(&error));
                     }

@@ -316,10 +316,118 @@ async fn users_see_and_signal_only_their_own_sessions_and_admins_everyone() {
         4,
         "an admin sees every statement"
     );
+    let history_users =
+        simple_rows(&ann, "SELECT DISTINCT usename FROM lakeport.query_history").await;
+    assert_eq!(history_users, vec![vec![Some("ann".to_string())]]);
+    let all_users = simple_rows(
+        &admin,
+        "SELECT DISTINCT usename FROM lakeport.query_history ORDER BY 1",
+    )
+    .await;
+    assert_eq!(all_users.len(), 3, "admin, ann and bob: {all_users:?}");
     let terminated = admin
         .query_one("SELECT pg_terminate_backend($1)", &[&bob_pid])
         .await
         .unwrap();
     assert!(terminated.get::<_, bool>(0));
     wait_for(&admin, bob_pid, Option::is_none).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn query_history_keeps_finished_failed_and_canceled_statements() {
+    let server = TestServer::start().await;
+    let client = server.connect().await;
+    let rows = client
+        .query("SELECT n FROM numbers WHERE n <= 10", &[])
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 10);
+    client.simple_query("SELECT 1/0").await.unwrap_err();
+    client
+        .batch_execute("SET statement_timeout = 300")
+        .await
+        .unwrap();
+    let timeout = client.simple_query(LONG_JOIN).await.unwrap_err();
+    assert_eq!(timeout.code().unwrap().code(), "57014");
+    client
+        .batch_execute("RESET statement_timeout")
+        .await
+        .unwrap();
+    let history = simple_rows(
+        &client,
+        "SELECT query, state, sqlstate, rows, rows_read > 0, bytes_read > 0, \
+         duration_ms >= 0, usename, application_name, query_start <= now() \
+         FROM lakeport.query_history WHERE pid = pg_backend_pid() \
+         AND query NOT LIKE 'SET%' AND query NOT LIKE 'RESET%' ORDER BY query_id",
+    )
+    .await;
+    let text = |v: &str| Some(v.to_string());
+    assert_eq!(
+        history,
+        vec![
+            vec![
+                text("SELECT n FROM numbers WHERE n <= 10"),
+                text("finished"),
+                None,
+                text("10"),
+                text("t"),
+                text("t"),
+                text("t"),
+                text("tester"),
+                text("lakeport-tests"),
+                text("t"),
+            ],
+            vec![
+                text("SELECT 1/0"),
+                text("failed"),
+                text("22012"),
+                text("0"),
+                text("f"),
+                text("f"),
+                text("t"),
+                text("tester"),
+                text("lakeport-tests"),
+                text("t"),
+            ],
+            vec![
+                text(LONG_JOIN),
+                text("canceled"),
+                text("57014"),
+                text("0"),
+                text("t"),
+                text("t"),
+                text("t"),
+                text("tester"),
+                text("lakeport-tests"),
+                text("t"),
+            ],
+        ]
+    );
+    let error = client
+        .simple_query("CREATE SCHEMA lakeport")
+        .await
+        .unwrap_err();
+    assert_eq!(error.code().unwrap().code(), "42P06");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn query_history_is_bounded_by_its_setting() {
+    let server = TestServer::start_with(|config| config.monitoring.query_history = 3).await;
+    let client = server.connect().await;
+    for i in 0..5 {
+        client.simple_query(&format!("SELECT {i}")).await.unwrap();
+    }
+    let kept = simple_rows(
+        &client,
+        "SELECT query FROM lakeport.query_history ORDER BY query_id",
+    )
+    .await;
+    assert_eq!(
+        kept,
+        vec![
+            vec![Some("SELECT 2".to_string())],
+            vec![Some("SELECT 3".to_string())],
+            vec![Some("SELECT 4".to_string())],
+        ]
+    );
 }

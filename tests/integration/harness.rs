@@ -22,6 +22,8 @@ use crate::rawwire::RawClient;
 
 pub struct TestServer {
     pub port: u16,
+    /// The monitoring listener's port, unless the test turned it off.
+    pub http_port: Option<u16>,
     pub service: Arc<Service>,
     pub warehouse: PathBuf,
     /// A warehouse this server made for itself, deleted when it stops.
@@ -65,6 +67,7 @@ impl TestServer {
         config.demo.enabled = false;
         config.engine.threads = 2;
         config.server.listen = "127.0.0.1:0".parse().expect("a socket address");
+        config.monitoring.http_listen = "127.0.0.1:0".parse().expect("a socket address");
         config.catalog.warehouse = warehouse.to_path_buf();
         config.tables = fixture_tables();
         // Scratch space and fixtures, and a bucket only ever named in metadata (databases.slt).
@@ -74,8 +77,16 @@ impl TestServer {
         ];
         adjust(&mut config);
         let warehouse = config.catalog.warehouse.clone();
-        let listener = lakeport::server::bind(&config).await.expect("bind port 0");
-        let port = listener.local_addr().expect("local address").port();
+        let listeners = lakeport::server::bind(&config).await.expect("bind port 0");
+        let port = listeners
+            .postgres
+            .local_addr()
+            .expect("local address")
+            .port();
+        let http_port = listeners
+            .monitoring
+            .as_ref()
+            .map(|http| http.local_addr().expect("local address").port());
         let service = lakeport::server::build(config)
             .await
             .expect("build the server");
@@ -85,12 +96,13 @@ impl TestServer {
             let stopped = async {
                 let _ = stopped.await;
             };
-            if let Err(e) = lakeport::server::serve(serving, listener, stopped).await {
+            if let Err(e) = lakeport::server::serve(serving, listeners, stopped).await {
                 panic!("test server failed: {e}");
             }
         });
         Self {
             port,
+            http_port,
             service,
             warehouse,
             owned_warehouse: None,
@@ -440,6 +452,7 @@ impl Drop for ServerProcess {
 pub fn spawn_server(warehouse: &Path, port: u16, env: &[(&str, &str)]) -> ServerProcess {
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_lakeport"))
         .args(["--no-demo", "--listen", &format!("127.0.0.1:{port}")])
+        .args(["--http-listen", "127.0.0.1:0"])
         .arg("--warehouse")
         .arg(warehouse)
         .env("RUST_LOG", "warn")

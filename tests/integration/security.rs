@@ -537,7 +537,7 @@ async fn a_second_user_over_tls_sees_only_its_schemas_and_is_cut_off_by_its_time
     )
     .await
     .unwrap();
-    assert_eq!(schemas, "finance,information_schema,pg_catalog");
+    assert_eq!(schemas, "finance,information_schema,lakeport,pg_catalog");
     assert_eq!(
         psql(
             analyst.clone(),

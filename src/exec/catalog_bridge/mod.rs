@@ -117,6 +117,11 @@ impl Catalog {
         &self.statics
     }
 
+    /// The cache of tables' file listings.
+    pub fn listings(&self) -> &Arc<ListingCache> {
+        &self.listings
+    }
+
     /// Stores a loaded value unless the catalog changed since `epoch`, when the load began:
     /// a stale value must not outlive the invalidation that made it stale.
     fn remember(&self, epoch: u64, store: impl FnOnce(&mut Cache)) {

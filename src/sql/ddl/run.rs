@@ -315,6 +315,12 @@ async fn create_database(
             format!("schema \"{GLOBAL_TEMP}\" is reserved for global temporary views"),
         ));
     }
+    if crate::pg_catalog::is_system_schema(&name) {
+        return Err(Error::new(
+            ErrorKind::DuplicateSchema,
+            format!("schema \"{name}\" is reserved for system relations"),
+        ));
+    }
     if catalog.is_database(&name).await? {
         return exists_or(
             connection,

@@ -1,0 +1,201 @@
+//! The `/metrics` page: the server's counters in Prometheus' text exposition format
+//! (version 0.0.4), every family with its HELP and TYPE lines.
+
+use std::fmt::Write;
+
+use crate::registry::Registry;
+use crate::registry::metrics::DURATION_BUCKETS;
+use crate::sql::Service;
+
+/// Content-Type of the exposition format.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// Everything `/metrics` shows, as of now.
+pub fn render(service: &Service, registry: &Registry) -> String {
+    let mut page = Page::default();
+    let statements = registry.metrics().snapshot();
+    let engine = &service.engine;
+
+    page.family(
+        "lakeport_connections",
+        "gauge",
+        "Client connections open now.",
+    );
+    page.sample("lakeport_connections", "", registry.count() as f64);
+    page.family(
+        "lakeport_connections_total",
+        "counter",
+        "Client connections admitted since the server started.",
+    );
+    page.sample(
+        "lakeport_connections_total",
+        "",
+        statements.connections_total as f64,
+    );
+
+    page.family(
+        "lakeport_statements_total",
+        "counter",
+        "Statements ended, by outcome: finished, failed, or canceled (by a client, a timeout or an administrator).",
+    );
+    for (outcome, count) in [
+        ("finished", statements.finished),
+        ("failed", statements.failed),
+        ("canceled", statements.canceled),
+    ] {
+        page.sample(
+            "lakeport_statements_total",
+            &format!("outcome=\"{outcome}\""),
+            count as f64,
+        );
+    }
+    page.family(
+        "lakeport_statement_duration_seconds",
+        "histogram",
+        "How long statements ran, from receipt to their last row.",
+    );
+    for (bound, count) in DURATION_BUCKETS.iter().zip(&statements.duration_buckets) {
+        page.sample(
+            "lakeport_statement_duration_seconds_bucket",
+            &format!("le=\"{bound}\""),
+            *count as f64,
+        );
+    }
+    page.sample(
+        "lakeport_statement_duration_seconds_bucket",
+        "le=\"+Inf\"",
+        statements.statements() as f64,
+    );
+    page.sample(
+        "lakeport_statement_duration_seconds_sum",
+        "",
+        statements.duration_seconds,
+    );
+    page.sample(
+        "lakeport_statement_duration_seconds_count",
+        "",
+        statements.statements() as f64,
+    );
+    page.family(
+        "lakeport_running_queries",
+        "gauge",
+        "Queries executing now (results not yet fully sent).",
+    );
+    page.sample(
+        "lakeport_running_queries",
+        "",
+        engine.running_queries() as f64,
+    );
+    page.family(
+        "lakeport_rows_sent_total",
+        "counter",
+        "Rows sent to clients (or affected by commands) by ended statements.",
+    );
+    page.sample("lakeport_rows_sent_total", "", statements.rows_sent as f64);
+    page.family(
+        "lakeport_rows_read_total",
+        "counter",
+        "Rows the scans of ended statements produced.",
+    );
+    page.sample("lakeport_rows_read_total", "", statements.rows_read as f64);
+
+    page.family(
+        "lakeport_memory_reserved_bytes",
+        "gauge",
+        "Memory running queries hold in the engine's pool (engine.memory_limit).",
+    );
+    page.sample(
+        "lakeport_memory_reserved_bytes",
+        "",
+        engine.memory_reserved() as f64,
+    );
+
+    let storage = engine.storage_requests();
+    page.family(
+        "lakeport_storage_requests_total",
+        "counter",
+        "Object-store requests, by kind.",
+    );
+    for (kind, count) in [
+        ("list", storage.lists),
+        ("footer_read", storage.footer_reads),
+        ("read", storage.reads),
+        ("head", storage.heads),
+        ("write", storage.writes),
+        ("delete", storage.deletes),
+        ("copy", storage.copies),
+    ] {
+        page.sample(
+            "lakeport_storage_requests_total",
+            &format!("kind=\"{kind}\""),
+            count as f64,
+        );
+    }
+    page.family(
+        "lakeport_storage_errors_total",
+        "counter",
+        "Object-store reads and writes that failed (a missing object is not counted).",
+    );
+    page.sample("lakeport_storage_errors_total", "", storage.errors as f64);
+    page.family(
+        "lakeport_storage_read_bytes_total",
+        "counter",
+        "Bytes read from object stores.",
+    );
+    page.sample(
+        "lakeport_storage_read_bytes_total",
+        "",
+        storage.bytes_read as f64,
+    );
+
+    let listings = engine.catalog().listings();
+    let (hits, misses) = listings.lookups();
+    page.family(
+        "lakeport_listing_cache_lookups_total",
+        "counter",
+        "Lookups of tables' file listings, by result: hit (from the cache) or miss (listed).",
+    );
+    page.sample(
+        "lakeport_listing_cache_lookups_total",
+        "result=\"hit\"",
+        hits as f64,
+    );
+    page.sample(
+        "lakeport_listing_cache_lookups_total",
+        "result=\"miss\"",
+        misses as f64,
+    );
+    let (entries, bytes) = listings.usage();
+    page.family(
+        "lakeport_listing_cache_bytes",
+        "gauge",
+        "Estimated memory of the cached file listings.",
+    );
+    page.sample("lakeport_listing_cache_bytes", "", bytes as f64);
+    page.family(
+        "lakeport_listing_cache_entries",
+        "gauge",
+        "Directories whose listing is cached.",
+    );
+    page.sample("lakeport_listing_cache_entries", "", entries as f64);
+    page.text
+}
+
+#[derive(Default)]
+struct Page {
+    text: String,
+}
+
+impl Page {
+    fn family(&mut self, name: &str, kind: &str, help: &str) {
+        let _ = writeln!(self.text, "# HELP {name} {help}");
+        let _ = writeln!(self.text, "# TYPE {name} {kind}");
+    }
+
+    fn sample(&mut self, name: &str, labels: &str, value: f64) {
+        let _ = match labels.is_empty() {
+            true => writeln!(self.text, "{name} {value}"),
+            false => writeln!(self.text, "{name}{{{labels}}} {value}"),
+        };
+    }
+}
