@@ -30,9 +30,10 @@ use datafusion::execution::cache::cache_manager::CacheManagerConfig;
 use datafusion::execution::context::SessionState;
 use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
-use datafusion::execution::{FunctionRegistry, SessionStateBuilder};
+use datafusion::execution::{FunctionRegistry, SessionStateBuilder, TaskContext};
 use datafusion::logical_expr::expr::{Cast, Placeholder, TryCast};
 use datafusion::logical_expr::{AggregateUDF, Expr, LogicalPlan, TypeSignature};
+use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::SessionConfig;
 use datafusion::sql::planner::{ParserOptions, PlannerContext, SqlToRel};
 use datafusion::sql::sqlparser::ast::Statement;
@@ -235,6 +236,23 @@ impl Engine {
         plan: LogicalPlan,
         params: Vec<ScalarValue>,
     ) -> Result<RowStream> {
+        let (physical, task) = self.physical_plan(ctx, plan, params).await?;
+        Ok(self.run(physical, task))
+    }
+
+    /// Starts running a physical plan made by [`Engine::physical_plan`].
+    pub fn run(&self, physical: Arc<dyn ExecutionPlan>, task: Arc<TaskContext>) -> RowStream {
+        self.cpu.execute(physical, task, self.result_buffer)
+    }
+
+    /// Binds parameter values and makes the physical plan, attached to the statement's
+    /// progress, with the task context (memory budget, metered storage) it must run in.
+    pub async fn physical_plan(
+        &self,
+        ctx: &QueryContext,
+        plan: LogicalPlan,
+        params: Vec<ScalarValue>,
+    ) -> Result<(Arc<dyn ExecutionPlan>, Arc<TaskContext>)> {
         let plan = if params.is_empty() {
             plan
         } else {
@@ -255,9 +273,7 @@ impl Engine {
         if let Some(progress) = progress {
             progress.attach(&physical);
         }
-        Ok(self
-            .cpu
-            .execute(physical, state.task_ctx(), self.result_buffer))
+        Ok((physical, state.task_ctx()))
     }
 }
 

@@ -167,6 +167,15 @@ impl RowStream {
         Ok(batches)
     }
 
+    /// Reads to the end, keeping nothing: how many rows there were.
+    pub async fn count_rows(&mut self) -> Result<u64> {
+        let mut rows = 0;
+        while let Some(batch) = self.receiver.recv().await {
+            rows += batch?.num_rows() as u64;
+        }
+        Ok(rows)
+    }
+
     /// A stream over batches computed already (SHOW, FETCH, constant results).
     pub fn from_batches(schema: SchemaRef, batches: Vec<RecordBatch>) -> Self {
         let (sender, receiver) = mpsc::channel(batches.len().max(1));

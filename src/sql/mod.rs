@@ -10,6 +10,7 @@
 pub mod copy;
 mod cursor;
 pub mod ddl;
+pub mod explain;
 mod literals;
 mod names;
 pub mod parse;
@@ -110,6 +111,11 @@ enum PreparedKind {
         plan: LogicalPlan,
         columns: SchemaRef,
         format: CopyFormat,
+    },
+    /// EXPLAIN of a query: its plan, and what to show of it.
+    Explain {
+        plan: LogicalPlan,
+        options: explain::ExplainOptions,
     },
 }
 
@@ -430,9 +436,19 @@ impl Connection {
                 self.prepare_query(sql, statement, declared, RowsTag::Select)
                     .await
             }
-            Statement::Explain { .. } => {
-                self.prepare_query(sql, statement, declared, RowsTag::Explain)
-                    .await
+            statement @ Statement::Explain { .. } => {
+                let (query, options) = explain::parse(statement)?;
+                let ctx = self.session.query_context();
+                let planned = self.service.engine.plan(&ctx, query, declared).await?;
+                Ok(Prepared {
+                    sql,
+                    param_types: resolve_param_types(planned.param_types),
+                    columns: Some(explain::columns()),
+                    kind: PreparedKind::Explain {
+                        plan: planned.plan,
+                        options,
+                    },
+                })
             }
             Statement::Declare { stmts } => self.prepare_declare(sql, stmts, declared).await,
             statement @ Statement::Copy { .. } => self.prepare_copy(sql, statement, declared).await,
@@ -599,6 +615,20 @@ impl Connection {
                     cursor = cursor.with_schema(columns);
                 }
                 Ok(Output::Rows { cursor, tag: *tag })
+            }
+            PreparedKind::Explain { plan, options } => {
+                let ctx = self.session.query_context();
+                let engine = &self.service.engine;
+                let (physical, task) = engine.physical_plan(&ctx, plan.clone(), params).await?;
+                let to_run = physical.clone();
+                let run = async move { engine.run(to_run, task).count_rows().await };
+                let batch = explain::explain(physical, run, *options).await?;
+                let columns = explain::columns();
+                let stream = RowStream::from_batches(columns.clone(), vec![batch]);
+                Ok(Output::Rows {
+                    cursor: RowCursor::new(stream).with_schema(columns),
+                    tag: RowsTag::Explain,
+                })
             }
             PreparedKind::Kept { statement } => {
                 let answer = match self.kept_answer(&prepared.sql) {

@@ -12,6 +12,7 @@ mod cancel;
 mod catalog;
 mod corpus;
 mod errors;
+mod explain;
 mod limits;
 mod monitoring;
 mod object_storage;
