@@ -38,17 +38,15 @@ pub fn render(service: &Service, registry: &Registry) -> String {
         "counter",
         "Statements ended, by outcome: finished, failed, or canceled (by a client, a timeout or an administrator).",
     );
-    for (outcome, count) in [
-        ("finished", statements.finished),
-        ("failed", statements.failed),
-        ("canceled", statements.canceled),
-    ] {
-        page.sample(
-            "lakeport_statements_total",
-            &format!("outcome=\"{outcome}\""),
-            count as f64,
-        );
-    }
+    page.labeled(
+        "lakeport_statements_total",
+        "outcome",
+        &[
+            ("finished", statements.finished),
+            ("failed", statements.failed),
+            ("canceled", statements.canceled),
+        ],
+    );
     page.family(
         "lakeport_statement_duration_seconds",
         "histogram",
@@ -116,21 +114,19 @@ pub fn render(service: &Service, registry: &Registry) -> String {
         "counter",
         "Object-store requests, by kind.",
     );
-    for (kind, count) in [
-        ("list", storage.lists),
-        ("footer_read", storage.footer_reads),
-        ("read", storage.reads),
-        ("head", storage.heads),
-        ("write", storage.writes),
-        ("delete", storage.deletes),
-        ("copy", storage.copies),
-    ] {
-        page.sample(
-            "lakeport_storage_requests_total",
-            &format!("kind=\"{kind}\""),
-            count as f64,
-        );
-    }
+    page.labeled(
+        "lakeport_storage_requests_total",
+        "kind",
+        &[
+            ("list", storage.lists),
+            ("footer_read", storage.footer_reads),
+            ("read", storage.reads),
+            ("head", storage.heads),
+            ("write", storage.writes),
+            ("delete", storage.deletes),
+            ("copy", storage.copies),
+        ],
+    );
     page.family(
         "lakeport_storage_errors_total",
         "counter",
@@ -155,15 +151,10 @@ pub fn render(service: &Service, registry: &Registry) -> String {
         "counter",
         "Lookups of tables' file listings, by result: hit (from the cache) or miss (listed).",
     );
-    page.sample(
+    page.labeled(
         "lakeport_listing_cache_lookups_total",
-        "result=\"hit\"",
-        hits as f64,
-    );
-    page.sample(
-        "lakeport_listing_cache_lookups_total",
-        "result=\"miss\"",
-        misses as f64,
+        "result",
+        &[("hit", hits), ("miss", misses)],
     );
     let (entries, bytes) = listings.usage();
     page.family(
@@ -190,6 +181,13 @@ impl Page {
     fn family(&mut self, name: &str, kind: &str, help: &str) {
         let _ = writeln!(self.text, "# HELP {name} {help}");
         let _ = writeln!(self.text, "# TYPE {name} {kind}");
+    }
+
+    /// One sample per label value of a counter family.
+    fn labeled(&mut self, name: &str, label: &str, counts: &[(&str, u64)]) {
+        for (value, count) in counts {
+            self.sample(name, &format!("{label}=\"{value}\""), *count as f64);
+        }
     }
 
     fn sample(&mut self, name: &str, labels: &str, value: f64) {
