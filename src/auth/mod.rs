@@ -138,6 +138,32 @@ impl Authenticator {
     pub fn identity(&self, user: &str) -> Option<Identity> {
         self.config.user(user).map(identity)
     }
+
+    /// Checks credentials given in clear text outside the wire protocol (the monitoring
+    /// UI's HTTP Basic authentication) by the same rules as a connection from `client`:
+    /// under trust the user only has to exist, otherwise the password must match the
+    /// user's verifier. Only loopback counts as a secure channel (the listener is plain
+    /// HTTP).
+    pub fn check_password(
+        &self,
+        user: &str,
+        password: &str,
+        client: SocketAddr,
+    ) -> Result<Identity, Error> {
+        let secure = client.ip().is_loopback();
+        let verifier = match self.challenge(user, client, secure)? {
+            Challenge::None(identity) => return Ok(identity),
+            Challenge::Scram(scram) => Some(Verifier::Scram(scram)),
+            Challenge::Md5 { hex } => Some(Verifier::Md5 { hex }),
+            Challenge::Cleartext(verifier) => verifier,
+        };
+        match verifier {
+            Some(verifier) if verifier.matches_cleartext(user, password) => {
+                self.identity(user).ok_or_else(|| password_failed(user))
+            }
+            _ => Err(password_failed(user)),
+        }
+    }
 }
 
 fn identity(entry: &UserConfig) -> Identity {
@@ -257,5 +283,36 @@ mod tests {
         );
         assert_ne!(salt("ghost"), salt("phantom"));
         assert!(scram.identity("ghost").is_none());
+    }
+
+    #[test]
+    fn clear_text_credentials_follow_the_connection_rules() {
+        let scram = Authenticator::new(config(AuthMethod::ScramSha256), false);
+        let ann = scram.check_password("ann", "pw", at("127.0.0.1")).unwrap();
+        assert_eq!((ann.user.as_str(), ann.role), ("ann", Role::Write));
+        assert!(
+            scram
+                .check_password("ann", "nope", at("127.0.0.1"))
+                .is_err()
+        );
+        assert!(
+            scram
+                .check_password("ghost", "pw", at("127.0.0.1"))
+                .is_err()
+        );
+        let trust = Authenticator::new(config(AuthMethod::Trust), false);
+        assert!(trust.check_password("ann", "", at("127.0.0.1")).is_ok());
+        assert!(trust.check_password("ann", "", at("192.168.0.9")).is_err());
+        let cleartext = Authenticator::new(config(AuthMethod::Password), false);
+        assert!(
+            cleartext
+                .check_password("ann", "pw", at("127.0.0.1"))
+                .is_ok()
+        );
+        assert!(
+            cleartext
+                .check_password("ann", "pw", at("192.168.0.9"))
+                .is_err()
+        );
     }
 }

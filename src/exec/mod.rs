@@ -265,6 +265,9 @@ impl Engine {
             state.config_mut().options_mut().execution.target_partitions = 1;
         }
         let progress = ctx.backend.control.running();
+        if let Some(progress) = &progress {
+            state.config_mut().set_extension(progress.clone());
+        }
         let state = match reads_only_catalog(&plan) {
             true => state,
             false => self.with_query_budget(state, progress.as_deref())?,

@@ -5,6 +5,7 @@
 //! face the internet.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,7 +27,20 @@ pub struct Request {
     /// The path without its query string.
     pub path: String,
     pub query: String,
+    /// Header names in lower case, with their values.
+    pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    pub peer: SocketAddr,
+}
+
+impl Request {
+    /// The first value of header `name` (lower case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(header, _)| header == name)
+            .map(|(_, value)| value.as_str())
+    }
 }
 
 /// A response to send.
@@ -34,6 +48,8 @@ pub struct Request {
 pub struct Response {
     pub status: u16,
     pub content_type: &'static str,
+    /// Headers beyond the ones every response carries.
+    pub headers: Vec<(&'static str, String)>,
     pub body: Vec<u8>,
 }
 
@@ -42,12 +58,22 @@ impl Response {
         Self {
             status,
             content_type,
+            headers: Vec::new(),
             body: body.into(),
         }
     }
 
     pub fn text(status: u16, body: impl Into<String>) -> Self {
         Self::new(status, "text/plain; charset=utf-8", body.into())
+    }
+
+    pub fn json(status: u16, body: &serde_json::Value) -> Self {
+        Self::new(status, "application/json", body.to_string())
+    }
+
+    pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
     }
 }
 
@@ -73,19 +99,20 @@ where
         };
         let handle = handle.clone();
         tokio::spawn(async move {
-            if let Err(e) = answer(socket, handle.as_ref()).await {
+            if let Err(e) = answer(socket, peer, handle.as_ref()).await {
                 tracing::debug!(client = %peer, error = %e, "monitoring request failed");
             }
         });
     }
 }
 
-async fn answer<H, F>(mut socket: TcpStream, handle: &H) -> std::io::Result<()>
+async fn answer<H, F>(mut socket: TcpStream, peer: SocketAddr, handle: &H) -> std::io::Result<()>
 where
     H: Fn(Request) -> F,
     F: Future<Output = Response>,
 {
-    let request = match tokio::time::timeout(REQUEST_DEADLINE, read_request(&mut socket)).await {
+    let reading = read_request(&mut socket, peer);
+    let request = match tokio::time::timeout(REQUEST_DEADLINE, reading).await {
         Ok(Ok(request)) => request,
         Ok(Err(rejection)) => return write_response(&mut socket, &rejection, false).await,
         Err(_) => {
@@ -99,7 +126,7 @@ where
 }
 
 /// Reads one request, or the error response it deserves.
-async fn read_request(socket: &mut TcpStream) -> Result<Request, Response> {
+async fn read_request(socket: &mut TcpStream, peer: SocketAddr) -> Result<Request, Response> {
     let mut buffer = Vec::with_capacity(1024);
     let mut chunk = [0u8; 4096];
     loop {
@@ -120,6 +147,14 @@ async fn read_request(socket: &mut TcpStream) -> Result<Request, Response> {
                 let (path, query) = target.split_once('?').unwrap_or((target, ""));
                 let body_length = content_length(parsed.headers)?;
                 let (path, query) = (path.to_string(), query.to_string());
+                let headers = parsed
+                    .headers
+                    .iter()
+                    .map(|h| {
+                        let value = String::from_utf8_lossy(h.value).trim().to_string();
+                        (h.name.to_ascii_lowercase(), value)
+                    })
+                    .collect();
                 let mut body = buffer.split_off(head_length);
                 while body.len() < body_length {
                     let read = socket
@@ -136,7 +171,9 @@ async fn read_request(socket: &mut TcpStream) -> Result<Request, Response> {
                     method,
                     path,
                     query,
+                    headers,
                     body,
+                    peer,
                 });
             }
             Ok(httparse::Status::Partial) if buffer.len() < MAX_HEAD => continue,
@@ -170,13 +207,17 @@ async fn write_response(
     response: &Response,
     head_only: bool,
 ) -> std::io::Result<()> {
-    let head = format!(
-        "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n",
+    let mut head = format!(
+        "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n",
         response.status,
         reason(response.status),
         response.content_type,
         response.body.len()
     );
+    for (name, value) in &response.headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
     socket.write_all(head.as_bytes()).await?;
     if !head_only {
         socket.write_all(&response.body).await?;
@@ -187,10 +228,13 @@ async fn write_response(
 fn reason(status: u16) -> &'static str {
     match status {
         200 => "OK",
+        303 => "See Other",
         400 => "Bad Request",
+        401 => "Unauthorized",
         403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
+        409 => "Conflict",
         408 => "Request Timeout",
         413 => "Payload Too Large",
         431 => "Request Header Fields Too Large",

@@ -1,11 +1,15 @@
 //! The monitoring listener (`monitoring.http_listen`, `--http-listen`): Prometheus metrics at
-//! `/metrics`, liveness at `/healthz` (the process answers) and readiness at `/readyz` (the
-//! catalog answers and the default database's storage can be listed).
+//! `/metrics`, liveness at `/healthz` (the process answers), readiness at `/readyz` (the
+//! catalog answers and the default database's storage can be listed), and for admins the
+//! web UI at `/` ([`ui`]) with the JSON it reads under `/api/` ([`api`], [`access`]).
 //!
 //! It runs on the socket runtime beside the PostgreSQL listener and stops with it.
 
+pub mod access;
+pub mod api;
 pub mod http;
 pub mod prometheus;
+pub mod ui;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,6 +21,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::exec::catalog_bridge::hive_table::directory_url;
 use crate::registry::Registry;
 use crate::sql::Service;
+use access::Access;
 use http::{Request, Response};
 
 /// Readiness checks give up after this long.
@@ -30,17 +35,33 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) {
     if let Ok(address) = listener.local_addr() {
-        tracing::info!(%address, "monitoring listener: /metrics, /healthz, /readyz");
+        tracing::info!(
+            %address,
+            "monitoring listener: web UI at http://{address}/, /metrics, /healthz, /readyz"
+        );
     }
+    let access = Arc::new(Access::new(&service.config));
     http::serve(listener, shutdown, move |request| {
         let service = service.clone();
         let registry = registry.clone();
-        async move { route(request, &service, &registry).await }
+        let access = access.clone();
+        async move { route(request, &service, &registry, &access).await }
     })
     .await;
 }
 
-async fn route(request: Request, service: &Service, registry: &Registry) -> Response {
+async fn route(
+    request: Request,
+    service: &Service,
+    registry: &Registry,
+    access: &Access,
+) -> Response {
+    if request.path == "/" || request.path.starts_with("/ui") || request.path.starts_with("/api/") {
+        return match access.admit(&request).await {
+            Ok(admin) => route_ui(&request, registry, &admin),
+            Err(refusal) => refusal,
+        };
+    }
     if request.method != "GET" && request.method != "HEAD" {
         return Response::text(405, "only GET and HEAD are served here\n");
     }
@@ -60,6 +81,26 @@ async fn route(request: Request, service: &Service, registry: &Registry) -> Resp
             ),
         },
         _ => Response::text(404, "not found\n"),
+    }
+}
+
+/// The web UI and its API, for `admin`.
+fn route_ui(request: &Request, registry: &Registry, admin: &str) -> Response {
+    let get = request.method == "GET" || request.method == "HEAD";
+    let segments: Vec<&str> = request.path.trim_matches('/').split('/').collect();
+    match (request.method.as_str(), segments.as_slice()) {
+        (_, ["api", "queries"]) if get => api::queries(registry, &request.query),
+        (_, ["api", "queries", id]) if get => api::query(registry, id),
+        ("POST", ["api", "queries", id, "cancel"]) => {
+            // A page elsewhere cannot send this header without the browser asking first
+            // (CORS preflight), which this server never grants.
+            if request.header("x-lakeport-ui").is_none() {
+                return Response::text(403, "cancel requests come from the monitoring UI\n");
+            }
+            api::cancel(registry, id, admin)
+        }
+        _ if get => ui::asset(&request.path).unwrap_or_else(|| Response::text(404, "not found\n")),
+        _ => Response::text(405, "method not allowed here\n"),
     }
 }
 

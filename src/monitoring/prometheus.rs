@@ -96,6 +96,22 @@ pub fn render(service: &Service, registry: &Registry) -> String {
         "Rows the scans of ended statements produced.",
     );
     page.sample("lakeport_rows_read_total", "", statements.rows_read as f64);
+    page.family(
+        "lakeport_spills_total",
+        "counter",
+        "Spill files the operators of ended statements wrote to disk.",
+    );
+    page.sample("lakeport_spills_total", "", statements.spills as f64);
+    page.family(
+        "lakeport_spilled_bytes_total",
+        "counter",
+        "Bytes the operators of ended statements spilled to disk.",
+    );
+    page.sample(
+        "lakeport_spilled_bytes_total",
+        "",
+        statements.spilled_bytes as f64,
+    );
 
     page.family(
         "lakeport_memory_reserved_bytes",

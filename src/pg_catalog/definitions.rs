@@ -43,6 +43,8 @@ const LAKEPORT_COLUMNS: &[(&str, &str, &str, &str)] = &[
     ("lakeport", "query_history", "rows", "bigint"),
     ("lakeport", "query_history", "rows_read", "bigint"),
     ("lakeport", "query_history", "bytes_read", "bigint"),
+    ("lakeport", "query_history", "partitions", "bigint"),
+    ("lakeport", "query_history", "partitions_pruned", "bigint"),
     ("lakeport", "query_history", "state", "text"),
     ("lakeport", "query_history", "sqlstate", "text"),
     ("lakeport", "query_history", "error", "text"),

@@ -398,6 +398,12 @@ fn activity(rows: &mut Rows, snapshot: &Snapshot, ctx: &QueryContext) {
                 },
             ),
             ("state", connection.state.name().into()),
+            (
+                "query_id",
+                connection
+                    .query_id
+                    .map_or(Value::Null, |id| Value::Int(id as i64)),
+            ),
             ("query", connection.query.into()),
             (
                 "rows_read",
@@ -435,6 +441,11 @@ fn query_history(rows: &mut Rows, ctx: &QueryContext) {
             ("rows", Value::Int(entry.rows as i64)),
             ("rows_read", Value::Int(entry.progress.rows_read as i64)),
             ("bytes_read", Value::Int(entry.progress.bytes_read as i64)),
+            ("partitions", Value::Int(entry.progress.partitions as i64)),
+            (
+                "partitions_pruned",
+                Value::Int(entry.progress.partitions_pruned as i64),
+            ),
             ("state", entry.outcome.state().into()),
             ("sqlstate", text(entry.outcome.sqlstate())),
             ("error", text(entry.outcome.message())),

@@ -3,11 +3,13 @@
 //! statement's progress.
 //!
 //! Progress is read, not pushed: the engine attaches the statement's physical plan and a
-//! per-statement storage counter ([`StatementProgress`]), and a reader of
+//! per-statement storage counter ([`StatementProgress`], which partitioned scans also find
+//! in the session config to count the partitions they prune), and a reader of
 //! `pg_stat_activity` walks the plan's live metrics. When the statement ends its figures
 //! are frozen and the plan is let go (a finished hash join still holds its build side).
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
@@ -46,23 +48,58 @@ pub struct Peer {
     pub admin: bool,
 }
 
-/// Rows and bytes a statement has read so far.
+/// Rows and bytes a statement has read so far, and what it spilled to disk.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Progress {
     /// Rows produced by the plan's scans.
     pub rows_read: u64,
     /// Bytes requested from object storage.
     pub bytes_read: u64,
+    /// Spill files its operators wrote, and their bytes.
+    pub spills: u64,
+    pub spilled_bytes: u64,
+    /// Partitions of the partitioned tables it scanned, and how many of them its
+    /// filters pruned (left unread).
+    pub partitions: u64,
+    pub partitions_pruned: u64,
 }
 
 /// The running statement's plan and storage counter, attached by the engine.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct StatementProgress {
+    /// The statement's query id: unique over the server's life, shared by its
+    /// `pg_stat_activity` row, its history entry and the monitoring UI.
+    pub id: u64,
     plans: Mutex<Vec<Arc<dyn ExecutionPlan>>>,
     requests: Arc<Requests>,
+    partitions: AtomicU64,
+    partitions_pruned: AtomicU64,
 }
 
 impl StatementProgress {
+    pub fn new(id: u64) -> Self {
+        Self {
+            id,
+            plans: Mutex::new(Vec::new()),
+            requests: Arc::default(),
+            partitions: AtomicU64::new(0),
+            partitions_pruned: AtomicU64::new(0),
+        }
+    }
+
+    /// A scan of a partitioned table read `kept` of its `total` partitions.
+    pub fn partitions_scanned(&self, total: usize, kept: usize) {
+        self.partitions.fetch_add(total as u64, Ordering::Relaxed);
+        self.partitions_pruned
+            .fetch_add(total.saturating_sub(kept) as u64, Ordering::Relaxed);
+    }
+
+    /// The plans attached so far (a statement may run more than one, as EXPLAIN ANALYZE or
+    /// INSERT … SELECT do).
+    pub fn plans(&self) -> Vec<Arc<dyn ExecutionPlan>> {
+        lock(&self.plans).clone()
+    }
+
     /// Counts toward this statement's rows read: the scans of `plan`, as they run.
     pub fn attach(&self, plan: &Arc<dyn ExecutionPlan>) {
         lock(&self.plans).push(plan.clone());
@@ -87,14 +124,28 @@ impl StatementProgress {
     }
 
     pub fn progress(&self) -> Progress {
-        let rows_read = lock(&self.plans)
-            .iter()
-            .map(|plan| scanned_rows(plan))
-            .sum();
-        Progress {
-            rows_read,
+        let mut progress = Progress {
             bytes_read: self.requests.counts().bytes_read,
+            partitions: self.partitions.load(Ordering::Relaxed),
+            partitions_pruned: self.partitions_pruned.load(Ordering::Relaxed),
+            ..Progress::default()
+        };
+        for plan in lock(&self.plans).iter() {
+            progress.rows_read += scanned_rows(plan);
+            add_spills(plan, &mut progress);
         }
+        progress
+    }
+}
+
+/// Adds the spills of every operator in `plan` to `progress`.
+fn add_spills(plan: &Arc<dyn ExecutionPlan>, progress: &mut Progress) {
+    if let Some(metrics) = plan.metrics() {
+        progress.spills += metrics.spill_count().unwrap_or(0) as u64;
+        progress.spilled_bytes += metrics.spilled_bytes().unwrap_or(0) as u64;
+    }
+    for child in plan.children() {
+        add_spills(child, progress);
     }
 }
 
@@ -116,6 +167,7 @@ pub(super) struct Activity {
     state: BackendState,
     application_name: String,
     query: String,
+    query_id: Option<u64>,
     query_start: Option<SystemTime>,
     state_change: SystemTime,
     xact_start: Option<SystemTime>,
@@ -130,6 +182,7 @@ impl Activity {
             state: BackendState::Idle,
             application_name: application_name.to_string(),
             query: String::new(),
+            query_id: None,
             query_start: None,
             state_change: SystemTime::now(),
             xact_start: None,
@@ -138,21 +191,20 @@ impl Activity {
         }
     }
 
-    /// A statement starts; `in_transaction`: inside a transaction block that began earlier.
-    pub(super) fn start(&mut self, query: &str, in_transaction: bool) -> Arc<StatementProgress> {
+    /// Statement `id` starts; `in_transaction`: inside a transaction block that began earlier.
+    pub(super) fn start(&mut self, id: u64, query: &str, in_transaction: bool) {
         let now = SystemTime::now();
         self.freeze();
         self.state = BackendState::Active;
         self.query.clear();
         self.query.push_str(query);
+        self.query_id = Some(id);
         self.query_start = Some(now);
         self.state_change = now;
         if !in_transaction || self.xact_start.is_none() {
             self.xact_start = Some(now);
         }
-        let progress = Arc::new(StatementProgress::default());
-        self.running = Some(progress.clone());
-        progress
+        self.running = Some(Arc::new(StatementProgress::new(id)));
     }
 
     /// Waiting for the client again, in `state`.
@@ -191,6 +243,7 @@ impl Activity {
             backend_start,
             state: self.state,
             query: self.query.clone(),
+            query_id: self.query_id,
             query_start: self.query_start,
             state_change: self.state_change,
             xact_start: self.xact_start,
@@ -213,6 +266,8 @@ pub struct ActivityRow {
     pub backend_start: SystemTime,
     pub state: BackendState,
     pub query: String,
+    /// The running or last statement's id.
+    pub query_id: Option<u64>,
     pub query_start: Option<SystemTime>,
     pub state_change: SystemTime,
     pub xact_start: Option<SystemTime>,

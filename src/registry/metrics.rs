@@ -26,6 +26,8 @@ pub struct ServerMetrics {
     rows_sent: AtomicU64,
     rows_read: AtomicU64,
     bytes_read: AtomicU64,
+    spills: AtomicU64,
+    spilled_bytes: AtomicU64,
 }
 
 /// A reading of [`ServerMetrics`].
@@ -41,6 +43,8 @@ pub struct MetricsSnapshot {
     pub rows_sent: u64,
     pub rows_read: u64,
     pub bytes_read: u64,
+    pub spills: u64,
+    pub spilled_bytes: u64,
 }
 
 impl MetricsSnapshot {
@@ -78,6 +82,9 @@ impl ServerMetrics {
             .fetch_add(progress.rows_read, Ordering::Relaxed);
         self.bytes_read
             .fetch_add(progress.bytes_read, Ordering::Relaxed);
+        self.spills.fetch_add(progress.spills, Ordering::Relaxed);
+        self.spilled_bytes
+            .fetch_add(progress.spilled_bytes, Ordering::Relaxed);
     }
 
     pub fn snapshot(&self) -> MetricsSnapshot {
@@ -101,6 +108,8 @@ impl ServerMetrics {
             rows_sent: get(&self.rows_sent),
             rows_read: get(&self.rows_read),
             bytes_read: get(&self.bytes_read),
+            spills: get(&self.spills),
+            spilled_bytes: get(&self.spilled_bytes),
         }
     }
 }
@@ -127,7 +136,11 @@ mod tests {
             Duration::from_secs(120),
             &Outcome::Finished,
             1,
-            Progress::default(),
+            Progress {
+                spills: 2,
+                spilled_bytes: 4096,
+                ..Progress::default()
+            },
         );
         let snapshot = metrics.snapshot();
         assert_eq!(
@@ -142,6 +155,7 @@ mod tests {
             "two minutes is past the last bound: only +Inf counts it"
         );
         assert_eq!(snapshot.rows_sent, 4);
+        assert_eq!((snapshot.spills, snapshot.spilled_bytes), (2, 4096));
         assert!((snapshot.duration_seconds - 120.0305).abs() < 1e-9);
     }
 }

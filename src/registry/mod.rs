@@ -17,7 +17,7 @@ pub mod metrics;
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -41,6 +41,8 @@ pub struct ConnectionControl {
     terminating: CancellationToken,
     /// `pg_terminate_backend` of this connection: fails its statement, closes it when idle.
     terminated: CancellationToken,
+    /// The registry's query id counter.
+    query_ids: Arc<AtomicU64>,
     activity: Mutex<Activity>,
 }
 
@@ -54,8 +56,11 @@ impl ConnectionControl {
         in_transaction: bool,
     ) -> StatementGuard {
         let token = CancellationToken::new();
+        let id = self.query_ids.fetch_add(1, Ordering::Relaxed) + 1;
+        let mut activity = lock(&self.activity);
         *lock(&self.current) = token.clone();
-        lock(&self.activity).start(query, in_transaction);
+        activity.start(id, query, in_transaction);
+        drop(activity);
         StatementGuard {
             token,
             terminating: self.terminating.clone(),
@@ -77,6 +82,17 @@ impl ConnectionControl {
 
     pub fn cancel(&self) {
         lock(&self.current).cancel();
+    }
+
+    /// Cancels statement `id` if it is the one running here; false otherwise (it ended, or
+    /// the connection has moved on to another statement, which is left alone).
+    pub fn cancel_query(&self, id: u64) -> bool {
+        let activity = lock(&self.activity);
+        let running = activity.running().is_some_and(|running| running.id == id);
+        if running {
+            lock(&self.current).cancel();
+        }
+        running
     }
 
     /// Fails the running statement with 57P01 and closes the connection.
@@ -158,6 +174,8 @@ pub struct Registry {
     slots: Arc<AtomicUsize>,
     history: QueryHistory,
     metrics: ServerMetrics,
+    /// The last query id given to a statement.
+    query_ids: Arc<AtomicU64>,
 }
 
 /// One of `server.max_connections`, held from the startup packet until the connection ends.
@@ -199,8 +217,20 @@ impl Backend {
 }
 
 impl Drop for Registration {
+    /// The connection is gone: unregistered, and logged as PostgreSQL's
+    /// `log_disconnections` does, with how long the session lasted.
     fn drop(&mut self) {
         self.registry.lock().remove(&self.control.pid);
+        let control = &self.control;
+        let session = control.backend_start.elapsed().unwrap_or_default();
+        tracing::info!(
+            pid = control.pid,
+            user = %control.peer.user,
+            database = %control.peer.database,
+            client = %control.peer.client_addr,
+            session_ms = session.as_secs_f64() * 1000.0,
+            "connection closed"
+        );
     }
 }
 
@@ -215,6 +245,7 @@ impl Registry {
             draining: CancellationToken::new(),
             terminating: CancellationToken::new(),
             slots: Arc::new(AtomicUsize::new(0)),
+            query_ids: Arc::new(AtomicU64::new(0)),
         })
     }
 
@@ -259,6 +290,7 @@ impl Registry {
             current: Mutex::new(CancellationToken::new()),
             terminating: self.terminating.clone(),
             terminated: CancellationToken::new(),
+            query_ids: self.query_ids.clone(),
             activity: Mutex::new(Activity::new(application_name)),
         });
         self.lock().insert(pid, control.clone());
@@ -303,6 +335,22 @@ impl Registry {
         let mut rows: Vec<ActivityRow> = controls.iter().map(|c| c.activity()).collect();
         rows.sort_by_key(|row| row.pid);
         rows
+    }
+
+    /// The connection running statement `id`, with that statement's progress.
+    pub fn running_query(&self, id: u64) -> Option<(ActivityRow, Arc<StatementProgress>)> {
+        let controls: Vec<Arc<ConnectionControl>> = self.lock().values().cloned().collect();
+        controls.iter().find_map(|control| {
+            let running = control.running().filter(|running| running.id == id)?;
+            Some((control.activity(), running))
+        })
+    }
+
+    /// Cancels statement `id` wherever it runs; false when no connection is running it.
+    /// The caller decides who may (the monitoring UI lets only admins in).
+    pub fn cancel_query(&self, id: u64) -> bool {
+        let controls: Vec<Arc<ConnectionControl>> = self.lock().values().cloned().collect();
+        controls.iter().any(|control| control.cancel_query(id))
     }
 
     /// `pg_cancel_backend(pid)` or `pg_terminate_backend(pid)` from `caller`: false when no

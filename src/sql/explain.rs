@@ -215,6 +215,43 @@ fn plan_json(
     serde_json::to_string_pretty(&json!([document])).unwrap_or_default()
 }
 
+/// The longest operator description [`plans_json`] keeps (a scan over many files lists
+/// them all, and the history keeps a thousand plans).
+const KEPT_DETAILS: usize = 2000;
+
+/// The plans a statement ran (or is running), as JSON trees with their metrics so far;
+/// `None` for none. What the query history keeps and the monitoring UI draws.
+pub fn plans_json(plans: &[Arc<dyn ExecutionPlan>]) -> Option<Arc<serde_json::Value>> {
+    if plans.is_empty() {
+        return None;
+    }
+    let trees = plans
+        .iter()
+        .map(|plan| {
+            let mut tree = node_json(plan, ExplainOptions::default(), true);
+            shorten_details(&mut tree);
+            tree
+        })
+        .collect();
+    Some(Arc::new(serde_json::Value::Array(trees)))
+}
+
+fn shorten_details(node: &mut serde_json::Value) {
+    if let Some(serde_json::Value::String(details)) = node.get_mut("Details")
+        && details.len() > KEPT_DETAILS
+    {
+        let mut end = KEPT_DETAILS;
+        while !details.is_char_boundary(end) {
+            end -= 1;
+        }
+        details.truncate(end);
+        details.push('…');
+    }
+    if let Some(serde_json::Value::Array(children)) = node.get_mut("Plans") {
+        children.iter_mut().for_each(shorten_details);
+    }
+}
+
 /// One plan node as JSON, with its children.
 pub fn node_json(
     plan: &Arc<dyn ExecutionPlan>,
@@ -257,4 +294,25 @@ pub fn node_json(
         node["Plans"] = json!(children);
     }
     node
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kept_plans_shorten_long_descriptions_at_every_depth() {
+        let long = "é".repeat(KEPT_DETAILS);
+        let mut tree = json!({
+            "Details": "short",
+            "Plans": [{ "Details": long, "Plans": [{ "Details": long }] }],
+        });
+        shorten_details(&mut tree);
+        assert_eq!(tree["Details"], "short");
+        for node in [&tree["Plans"][0], &tree["Plans"][0]["Plans"][0]] {
+            let details = node["Details"].as_str().unwrap();
+            assert!(details.ends_with('…'), "{details}");
+            assert!(details.len() <= KEPT_DETAILS + '…'.len_utf8());
+        }
+    }
 }

@@ -8,6 +8,7 @@ use std::time::{Instant, SystemTime};
 use crate::error::{Error, ErrorKind};
 use crate::registry::history::{HistoryEntry, Outcome};
 use crate::sql::Connection;
+use crate::sql::explain::plans_json;
 use crate::wire::errors::sqlstate;
 
 /// Records the end of statement `sql`, started at `started`, that sent `rows` rows (or
@@ -77,8 +78,11 @@ pub fn finish_statement(
     registry
         .metrics()
         .statement_ended(duration, &outcome, rows, progress);
+    let plans = running
+        .as_ref()
+        .and_then(|running| plans_json(&running.plans()));
     registry.history().record(HistoryEntry {
-        id: 0,
+        id: running.as_ref().map_or(0, |running| running.id),
         pid: session.pid,
         user: session.user.clone(),
         application_name: session.variables.application_name(),
@@ -88,5 +92,6 @@ pub fn finish_statement(
         rows,
         progress,
         outcome,
+        plans,
     });
 }

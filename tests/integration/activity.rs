@@ -11,7 +11,7 @@ use crate::security::{login, secure, user};
 
 /// Scans the Parquet fixture four times and joins them into 10^12 rows: it reads storage at
 /// once and then runs until stopped.
-const LONG_JOIN: &str = "SELECT count(*) FROM numbers a, numbers b, numbers c, numbers d \
+pub const LONG_JOIN: &str = "SELECT count(*) FROM numbers a, numbers b, numbers c, numbers d \
     WHERE a.n + b.n + c.n + d.n > 0";
 
 const ACTIVITY_OF: &str = "SELECT state, query, rows_read, bytes_read, wait_event, \
@@ -59,7 +59,7 @@ fn count(row: &Option<Vec<Option<String>>>, column: usize) -> i64 {
         .unwrap_or(0)
 }
 
-async fn pid_of(client: &Client) -> i32 {
+pub async fn pid_of(client: &Client) -> i32 {
     client
         .query_one("SELECT pg_backend_pid()", &[])
         .await

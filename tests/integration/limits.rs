@@ -42,6 +42,23 @@ async fn a_query_over_its_memory_budget_spills_or_fails_while_others_go_on() {
         .map(|messages| messages.len())
         .map_err(|e| e.as_db_error().map(|db| db.message().to_string()));
     assert!(sorted.is_ok(), "{sorted:?}");
+    let port = server.http_port.expect("the monitoring listener is on");
+    let (_, _, metrics) = crate::monitoring::get(port, "/metrics").await;
+    let counter = |name: &str| {
+        metrics
+            .lines()
+            .find_map(|line| {
+                line.strip_prefix(name)?
+                    .strip_prefix(' ')?
+                    .parse::<f64>()
+                    .ok()
+            })
+            .unwrap_or(0.0)
+    };
+    assert!(
+        counter("lakeport_spills_total") >= 1.0 && counter("lakeport_spilled_bytes_total") > 0.0,
+        "the sort's spills are counted in /metrics"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

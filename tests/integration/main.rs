@@ -22,3 +22,4 @@ mod protocol;
 mod security;
 mod slt;
 mod types;
+mod ui;

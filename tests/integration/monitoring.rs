@@ -8,7 +8,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use crate::harness::TestServer;
 
 /// Sends one raw HTTP request and returns (status, headers, body).
-async fn http(port: u16, request: &str) -> (u16, String, String) {
+pub async fn http(port: u16, request: &str) -> (u16, String, String) {
     let mut socket = tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await
         .expect("connect to the monitoring listener");
@@ -26,7 +26,7 @@ async fn http(port: u16, request: &str) -> (u16, String, String) {
     (status, head.to_string(), body.to_string())
 }
 
-async fn get(port: u16, path: &str) -> (u16, String, String) {
+pub async fn get(port: u16, path: &str) -> (u16, String, String) {
     http(
         port,
         &format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nUser-Agent: test\r\n\r\n"),

@@ -12,6 +12,7 @@
 //! their smaller side; and Parquet files are read with the session's
 //! `datafusion.execution.parquet.*` options.
 
+use crate::registry::activity::StatementProgress;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -273,6 +274,11 @@ impl TableProvider for HiveTableProvider {
         limit: Option<usize>,
     ) -> datafusion::common::Result<Arc<dyn ExecutionPlan>> {
         let keep = self.prune(state, filters)?;
+        if !self.partition_fields.is_empty()
+            && let Some(progress) = state.config().get_extension::<StatementProgress>()
+        {
+            progress.partitions_scanned(self.directories.len(), keep.len());
+        }
         let store = state.runtime_env().object_store(&self.store_url)?;
         let listed: Vec<(usize, Arc<[ObjectMeta]>)> = futures::stream::iter(keep)
             .map(|index| {
