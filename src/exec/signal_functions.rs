@@ -1,6 +1,7 @@
 //! `pg_cancel_backend(pid)` and `pg_terminate_backend(pid)`: signal another connection
 //! through the server's registry, with PostgreSQL's rules — admins may signal anyone, other
-//! users only sessions of their own; a pid that is no connection gives false.
+//! users only sessions of their own; a pid that is no connection gives false with
+//! PostgreSQL's WARNING.
 
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
@@ -53,11 +54,17 @@ impl SignalBackend {
     }
 
     fn send(&self, pid: i64) -> crate::error::Result<bool> {
-        let Ok(pid) = i32::try_from(pid) else {
-            return Ok(false);
-        };
         let caller = &self.backend.control.peer;
-        self.backend.registry.signal(pid, self.signal, caller)
+        let signaled = match i32::try_from(pid) {
+            Ok(pid) => self.backend.registry.signal(pid, self.signal, caller)?,
+            Err(_) => false,
+        };
+        if !signaled {
+            self.backend
+                .control
+                .warn(format!("PID {pid} is not a PostgreSQL backend process"));
+        }
+        Ok(signaled)
     }
 }
 

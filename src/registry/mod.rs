@@ -44,6 +44,9 @@ pub struct ConnectionControl {
     /// The registry's query id counter.
     query_ids: Arc<AtomicU64>,
     activity: Mutex<Activity>,
+    /// Warnings raised while a statement runs (by functions inside its plan), for the
+    /// session to send before the statement's completion.
+    warnings: Mutex<Vec<String>>,
 }
 
 impl ConnectionControl {
@@ -107,6 +110,15 @@ impl ConnectionControl {
 
     pub fn activity(&self) -> ActivityRow {
         lock(&self.activity).row(self.pid, &self.peer, self.backend_start)
+    }
+
+    /// A WARNING for the client from inside the running statement.
+    pub fn warn(&self, message: String) {
+        lock(&self.warnings).push(message);
+    }
+
+    pub fn take_warnings(&self) -> Vec<String> {
+        std::mem::take(&mut *lock(&self.warnings))
     }
 }
 
@@ -292,6 +304,7 @@ impl Registry {
             terminated: CancellationToken::new(),
             query_ids: self.query_ids.clone(),
             activity: Mutex::new(Activity::new(application_name)),
+            warnings: Mutex::new(Vec::new()),
         });
         self.lock().insert(pid, control.clone());
         self.metrics.connection_opened();

@@ -28,6 +28,8 @@ pub struct Notice {
     /// "WARNING", "NOTICE" or "INFO".
     pub severity: &'static str,
     pub message: String,
+    /// The SQLSTATE, when it is not the severity's usual one.
+    pub code: Option<&'static str>,
 }
 
 pub struct Session {
@@ -89,11 +91,26 @@ impl Session {
         self.notices.push(Notice {
             severity,
             message: message.into(),
+            code: None,
         });
     }
 
+    /// The notices to send: the session's own, then the warnings raised inside the
+    /// running statement's plan.
     pub fn take_notices(&mut self) -> Vec<Notice> {
-        std::mem::take(&mut self.notices)
+        let mut notices = std::mem::take(&mut self.notices);
+        notices.extend(
+            self.backend
+                .control
+                .take_warnings()
+                .into_iter()
+                .map(|message| Notice {
+                    severity: "WARNING",
+                    message,
+                    code: Some("01000"),
+                }),
+        );
+        notices
     }
 
     /// What planning and execution of one statement may read.

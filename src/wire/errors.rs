@@ -89,10 +89,10 @@ pub fn fatal(error: &Error) -> PgWireError {
 }
 
 pub fn notice_response(notice: &Notice) -> NoticeResponse {
-    let code = match notice.severity {
+    let code = notice.code.unwrap_or(match notice.severity {
         "WARNING" => "25001",
         _ => "00000",
-    };
+    });
     let mut info = ErrorInfo::new(
         notice.severity.to_string(),
         code.to_string(),

@@ -240,6 +240,7 @@ impl ExtendedQueryHandler for Handler {
                     let binary = binary_formats(&formats, cursor.schema().fields().len());
                     let streamed =
                         send_rows(client, &mut cursor, limit, &binary, &options, &guard).await?;
+                    send_notices(client, &mut connection.session).await?;
                     if streamed.finished {
                         feed(
                             client,

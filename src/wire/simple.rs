@@ -126,6 +126,7 @@ where
             let options = encode_options(&connection.session);
             let streamed =
                 send_rows(client, &mut cursor, usize::MAX, &binary, &options, guard).await?;
+            send_notices(client, &mut connection.session).await?;
             feed(
                 client,
                 PgWireBackendMessage::CommandComplete(CommandComplete::new(

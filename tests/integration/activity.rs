@@ -159,6 +159,22 @@ async fn a_running_query_shows_its_progress_and_pg_cancel_backend_stops_it() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signalling_a_pid_that_is_no_backend_warns_as_postgresql_does() {
+    let server = TestServer::start().await;
+    let mut raw = server.raw().await;
+    let messages = raw.run("SELECT pg_terminate_backend(1)").await;
+    let tags: Vec<u8> = messages.iter().map(|m| m.tag).collect();
+    assert_eq!(
+        tags, b"TDNCZ",
+        "the warning comes after the row, before completion"
+    );
+    let warning = messages[2].error_fields();
+    assert_eq!(warning[&'S'], "WARNING");
+    assert_eq!(warning[&'C'], "01000");
+    assert_eq!(warning[&'M'], "PID 1 is not a PostgreSQL backend process");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_transaction_block_is_idle_in_transaction_between_statements() {
     let server = TestServer::start().await;
     let worker = server.connect().await;
