@@ -3,12 +3,13 @@
 //!
 //! The crate knows nothing of pgwire, DataFusion or Arrow: Hive types become Arrow types
 //! in the server's `exec` bridge. Backends: [`embedded`] (a transactional single-file
-//! SQLite store under the warehouse, the default); the Hive Metastore over thrift comes
-//! later. [`contract`] is the suite every backend's tests run.
+//! SQLite store under the warehouse, the default); the Hive Metastore over thrift is being
+//! built in [`hive`]. [`contract`] is the suite every backend's tests run.
 
 pub mod contract;
 pub mod embedded;
 pub mod error;
+pub mod hive;
 pub mod metastore;
 pub mod model;
 pub mod types;
