@@ -449,6 +449,15 @@ impl Drop for ServerProcess {
 }
 
 /// Starts the lakeport binary on `port` over `warehouse`, with extra environment `env`.
+/// Where a spawned server's warnings and errors go, to read when its test fails.
+fn spawned_log(port: u16) -> std::process::Stdio {
+    let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("lakeport-{port}.log"));
+    match std::fs::File::create(&path) {
+        Ok(file) => file.into(),
+        Err(_) => std::process::Stdio::null(),
+    }
+}
+
 pub fn spawn_server(warehouse: &Path, port: u16, env: &[(&str, &str)]) -> ServerProcess {
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_lakeport"))
         .args(["--no-demo", "--listen", &format!("127.0.0.1:{port}")])
@@ -462,7 +471,7 @@ pub fn spawn_server(warehouse: &Path, port: u16, env: &[(&str, &str)]) -> Server
         )
         .envs(env.iter().copied())
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+        .stderr(spawned_log(port))
         .spawn()
         .expect("start the lakeport binary");
     ServerProcess(child)

@@ -119,16 +119,16 @@ fn answer(body: Value) -> Result<Value, CallError> {
 mod tests {
     use super::*;
 
-    /// The metastore the tests talk to: `LAKEPORT_TEST_HMS=host:port` (`.ci/run` starts one
+    /// The metastore the tests talk to: `HMS_TEST_ADDRESS=host:port` (`.ci/run` starts one
     /// with `../shared/tools/hive-metastore.sh`). Without it the test skips, loudly, unless
     /// REQUIRE_HMS is set.
     fn metastore() -> Option<Connection> {
-        let Ok(address) = std::env::var("LAKEPORT_TEST_HMS") else {
+        let Ok(address) = std::env::var("HMS_TEST_ADDRESS") else {
             assert!(
                 std::env::var_os("REQUIRE_HMS").is_none(),
-                "REQUIRE_HMS is set but LAKEPORT_TEST_HMS is not"
+                "REQUIRE_HMS is set but HMS_TEST_ADDRESS is not"
             );
-            eprintln!("\n*** SKIPPED: no Hive Metastore (set LAKEPORT_TEST_HMS=host:port) ***\n");
+            eprintln!("\n*** SKIPPED: no Hive Metastore (set HMS_TEST_ADDRESS=host:port) ***\n");
             return None;
         };
         Some(
