@@ -228,7 +228,6 @@ async fn write_response(
 fn reason(status: u16) -> &'static str {
     match status {
         200 => "OK",
-        303 => "See Other",
         400 => "Bad Request",
         401 => "Unauthorized",
         403 => "Forbidden",

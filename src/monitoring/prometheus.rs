@@ -16,20 +16,16 @@ pub fn render(service: &Service, registry: &Registry) -> String {
     let statements = registry.metrics().snapshot();
     let engine = &service.engine;
 
-    page.family(
+    page.single(
         "lakeport_connections",
         "gauge",
         "Client connections open now.",
+        registry.count() as f64,
     );
-    page.sample("lakeport_connections", "", registry.count() as f64);
-    page.family(
+    page.single(
         "lakeport_connections_total",
         "counter",
         "Client connections admitted since the server started.",
-    );
-    page.sample(
-        "lakeport_connections_total",
-        "",
         statements.connections_total as f64,
     );
 
@@ -74,53 +70,41 @@ pub fn render(service: &Service, registry: &Registry) -> String {
         "",
         statements.statements() as f64,
     );
-    page.family(
+    page.single(
         "lakeport_running_queries",
         "gauge",
         "Queries executing now (results not yet fully sent).",
-    );
-    page.sample(
-        "lakeport_running_queries",
-        "",
         engine.running_queries() as f64,
     );
-    page.family(
+    page.single(
         "lakeport_rows_sent_total",
         "counter",
         "Rows sent to clients (or affected by commands) by ended statements.",
+        statements.rows_sent as f64,
     );
-    page.sample("lakeport_rows_sent_total", "", statements.rows_sent as f64);
-    page.family(
+    page.single(
         "lakeport_rows_read_total",
         "counter",
         "Rows the scans of ended statements produced.",
+        statements.rows_read as f64,
     );
-    page.sample("lakeport_rows_read_total", "", statements.rows_read as f64);
-    page.family(
+    page.single(
         "lakeport_spills_total",
         "counter",
         "Spill files the operators of ended statements wrote to disk.",
+        statements.spills as f64,
     );
-    page.sample("lakeport_spills_total", "", statements.spills as f64);
-    page.family(
+    page.single(
         "lakeport_spilled_bytes_total",
         "counter",
         "Bytes the operators of ended statements spilled to disk.",
-    );
-    page.sample(
-        "lakeport_spilled_bytes_total",
-        "",
         statements.spilled_bytes as f64,
     );
 
-    page.family(
+    page.single(
         "lakeport_memory_reserved_bytes",
         "gauge",
         "Memory running queries hold in the engine's pool (engine.memory_limit).",
-    );
-    page.sample(
-        "lakeport_memory_reserved_bytes",
-        "",
         engine.memory_reserved() as f64,
     );
 
@@ -143,20 +127,16 @@ pub fn render(service: &Service, registry: &Registry) -> String {
             ("copy", storage.copies),
         ],
     );
-    page.family(
+    page.single(
         "lakeport_storage_errors_total",
         "counter",
         "Object-store reads and writes that failed (a missing object is not counted).",
+        storage.errors as f64,
     );
-    page.sample("lakeport_storage_errors_total", "", storage.errors as f64);
-    page.family(
+    page.single(
         "lakeport_storage_read_bytes_total",
         "counter",
         "Bytes read from object stores.",
-    );
-    page.sample(
-        "lakeport_storage_read_bytes_total",
-        "",
         storage.bytes_read as f64,
     );
 
@@ -173,18 +153,18 @@ pub fn render(service: &Service, registry: &Registry) -> String {
         &[("hit", hits), ("miss", misses)],
     );
     let (entries, bytes) = listings.usage();
-    page.family(
+    page.single(
         "lakeport_listing_cache_bytes",
         "gauge",
         "Estimated memory of the cached file listings.",
+        bytes as f64,
     );
-    page.sample("lakeport_listing_cache_bytes", "", bytes as f64);
-    page.family(
+    page.single(
         "lakeport_listing_cache_entries",
         "gauge",
         "Directories whose listing is cached.",
+        entries as f64,
     );
-    page.sample("lakeport_listing_cache_entries", "", entries as f64);
     page.text
 }
 
@@ -197,6 +177,12 @@ impl Page {
     fn family(&mut self, name: &str, kind: &str, help: &str) {
         let _ = writeln!(self.text, "# HELP {name} {help}");
         let _ = writeln!(self.text, "# TYPE {name} {kind}");
+    }
+
+    /// A family of one unlabelled sample.
+    fn single(&mut self, name: &str, kind: &str, help: &str, value: f64) {
+        self.family(name, kind, help);
+        self.sample(name, "", value);
     }
 
     /// One sample per label value of a counter family.

@@ -10,7 +10,7 @@
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::SystemTime;
 
 use datafusion::physical_plan::ExecutionPlan;
@@ -74,6 +74,8 @@ pub struct StatementProgress {
     requests: Arc<Requests>,
     partitions: AtomicU64,
     partitions_pruned: AtomicU64,
+    /// The figures taken when the statement ended.
+    ended: OnceLock<Progress>,
 }
 
 impl StatementProgress {
@@ -84,6 +86,7 @@ impl StatementProgress {
             requests: Arc::default(),
             partitions: AtomicU64::new(0),
             partitions_pruned: AtomicU64::new(0),
+            ended: OnceLock::new(),
         }
     }
 
@@ -123,7 +126,18 @@ impl StatementProgress {
             .join("\n")
     }
 
+    /// The statement's figures: as it ended, once [`StatementProgress::end`] has taken
+    /// them, or so far.
     pub fn progress(&self) -> Progress {
+        self.ended.get().copied().unwrap_or_else(|| self.measure())
+    }
+
+    /// The statement ended: its figures are taken once, here, and kept.
+    pub fn end(&self) -> Progress {
+        *self.ended.get_or_init(|| self.measure())
+    }
+
+    fn measure(&self) -> Progress {
         let mut progress = Progress {
             bytes_read: self.requests.counts().bytes_read,
             partitions: self.partitions.load(Ordering::Relaxed),
@@ -131,34 +145,26 @@ impl StatementProgress {
             ..Progress::default()
         };
         for plan in lock(&self.plans).iter() {
-            progress.rows_read += scanned_rows(plan);
-            add_spills(plan, &mut progress);
+            add_operator_figures(plan, &mut progress);
         }
         progress
     }
 }
 
-/// Adds the spills of every operator in `plan` to `progress`.
-fn add_spills(plan: &Arc<dyn ExecutionPlan>, progress: &mut Progress) {
+/// Adds what the operators of `plan` report so far to `progress`: the output rows of its
+/// leaves (the rows its scans produced) and every operator's spills.
+fn add_operator_figures(plan: &Arc<dyn ExecutionPlan>, progress: &mut Progress) {
+    let children = plan.children();
     if let Some(metrics) = plan.metrics() {
+        if children.is_empty() {
+            progress.rows_read += metrics.output_rows().unwrap_or(0) as u64;
+        }
         progress.spills += metrics.spill_count().unwrap_or(0) as u64;
         progress.spilled_bytes += metrics.spilled_bytes().unwrap_or(0) as u64;
     }
-    for child in plan.children() {
-        add_spills(child, progress);
+    for child in children {
+        add_operator_figures(child, progress);
     }
-}
-
-/// Output rows of the plan's leaves: what its scans have produced so far.
-fn scanned_rows(plan: &Arc<dyn ExecutionPlan>) -> u64 {
-    let children = plan.children();
-    if children.is_empty() {
-        return plan
-            .metrics()
-            .and_then(|metrics| metrics.output_rows())
-            .unwrap_or(0) as u64;
-    }
-    children.into_iter().map(scanned_rows).sum()
 }
 
 /// The mutable part of a connection's activity.
@@ -229,7 +235,7 @@ impl Activity {
 
     fn freeze(&mut self) {
         if let Some(progress) = self.running.take() {
-            self.finished = progress.progress();
+            self.finished = progress.end();
         }
     }
 

@@ -291,6 +291,12 @@ impl Registry {
         self.connections.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Every live connection, taken out of the lock so that reading one does not hold up
+    /// connections coming and going.
+    fn controls(&self) -> Vec<Arc<ConnectionControl>> {
+        self.lock().values().cloned().collect()
+    }
+
     /// Registers a new connection of `peer` with a fresh pid and random cancel secret.
     pub fn register(self: &Arc<Self>, peer: Peer, application_name: &str) -> Registration {
         let pid = self.next_pid.fetch_add(1, Ordering::Relaxed);
@@ -344,16 +350,14 @@ impl Registry {
 
     /// Every connection's activity, by pid.
     pub fn activity(&self) -> Vec<ActivityRow> {
-        let controls: Vec<Arc<ConnectionControl>> = self.lock().values().cloned().collect();
-        let mut rows: Vec<ActivityRow> = controls.iter().map(|c| c.activity()).collect();
+        let mut rows: Vec<ActivityRow> = self.controls().iter().map(|c| c.activity()).collect();
         rows.sort_by_key(|row| row.pid);
         rows
     }
 
     /// The connection running statement `id`, with that statement's progress.
     pub fn running_query(&self, id: u64) -> Option<(ActivityRow, Arc<StatementProgress>)> {
-        let controls: Vec<Arc<ConnectionControl>> = self.lock().values().cloned().collect();
-        controls.iter().find_map(|control| {
+        self.controls().iter().find_map(|control| {
             let running = control.running().filter(|running| running.id == id)?;
             Some((control.activity(), running))
         })
@@ -362,8 +366,9 @@ impl Registry {
     /// Cancels statement `id` wherever it runs; false when no connection is running it.
     /// The caller decides who may (the monitoring UI lets only admins in).
     pub fn cancel_query(&self, id: u64) -> bool {
-        let controls: Vec<Arc<ConnectionControl>> = self.lock().values().cloned().collect();
-        controls.iter().any(|control| control.cancel_query(id))
+        self.controls()
+            .iter()
+            .any(|control| control.cancel_query(id))
     }
 
     /// `pg_cancel_backend(pid)` or `pg_terminate_backend(pid)` from `caller`: false when no

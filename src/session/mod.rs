@@ -25,11 +25,30 @@ pub type TempViews = Arc<BTreeMap<String, Relation>>;
 /// A message for the client that is not an error (NoticeResponse).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Notice {
-    /// "WARNING", "NOTICE" or "INFO".
+    /// "WARNING" or "NOTICE".
     pub severity: &'static str,
+    pub code: &'static str,
     pub message: String,
-    /// The SQLSTATE, when it is not the severity's usual one.
-    pub code: Option<&'static str>,
+}
+
+impl Notice {
+    /// A NOTICE (SQLSTATE 00000).
+    pub fn plain(message: impl Into<String>) -> Self {
+        Self {
+            severity: "NOTICE",
+            code: "00000",
+            message: message.into(),
+        }
+    }
+
+    /// A WARNING with SQLSTATE `code`.
+    pub fn warning(code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            severity: "WARNING",
+            code,
+            message: message.into(),
+        }
+    }
 }
 
 pub struct Session {
@@ -87,12 +106,9 @@ impl Session {
         }
     }
 
-    pub fn notice(&mut self, severity: &'static str, message: impl Into<String>) {
-        self.notices.push(Notice {
-            severity,
-            message: message.into(),
-            code: None,
-        });
+    /// Queues `notice` for the client, sent before the statement's result.
+    pub fn notice(&mut self, notice: Notice) {
+        self.notices.push(notice);
     }
 
     /// The notices to send: the session's own, then the warnings raised inside the
@@ -104,11 +120,7 @@ impl Session {
                 .control
                 .take_warnings()
                 .into_iter()
-                .map(|message| Notice {
-                    severity: "WARNING",
-                    message,
-                    code: Some("01000"),
-                }),
+                .map(|message| Notice::warning("01000", message)),
         );
         notices
     }

@@ -10,6 +10,7 @@ use lakeport_catalog::Grant;
 use crate::auth::{Privileges, Role};
 use crate::error::{Error, ErrorKind, Result};
 use crate::exec::catalog_bridge::GLOBAL_TEMP;
+use crate::session::Notice;
 use crate::sql::ddl::ast::{CatalogStatement, ObjectName, ViewKind};
 use crate::sql::ddl::run::{Found, catalog, create_target, find, split_name};
 use crate::sql::utility::ident_text;
@@ -141,10 +142,7 @@ pub async fn grant_or_revoke(connection: &mut Connection, statement: Statement) 
         .map(|grantee| grantee_name(connection, grantee))
         .collect::<Result<_>>()?;
     if usage_only {
-        connection.session.notice(
-            "NOTICE",
-            format!("{verb} USAGE changes nothing in lakeport: SELECT on a schema or table is what lets a user read"),
-        );
+        connection.session.notice(Notice::plain(format!("{verb} USAGE changes nothing in lakeport: SELECT on a schema or table is what lets a user read")));
         return Ok(Output::Command(verb.to_string()));
     }
     let catalog = catalog(connection);

@@ -89,13 +89,9 @@ pub fn fatal(error: &Error) -> PgWireError {
 }
 
 pub fn notice_response(notice: &Notice) -> NoticeResponse {
-    let code = notice.code.unwrap_or(match notice.severity {
-        "WARNING" => "25001",
-        _ => "00000",
-    });
     let mut info = ErrorInfo::new(
         notice.severity.to_string(),
-        code.to_string(),
+        notice.code.to_string(),
         redact_secrets(&notice.message),
     );
     info.severity_nonlocalized = Some(notice.severity.to_string());

@@ -25,7 +25,7 @@ pub fn finish_statement(
     let running = session.backend.control.running();
     let progress = running
         .as_ref()
-        .map(|running| running.progress())
+        .map(|running| running.end())
         .unwrap_or_default();
     let outcome = match error {
         None => Outcome::Finished,

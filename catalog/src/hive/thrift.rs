@@ -63,13 +63,6 @@ impl Value {
         Value::String(text.as_bytes().to_vec())
     }
 
-    pub fn string_list(items: &[&str]) -> Self {
-        Value::List(
-            ttype::STRING,
-            items.iter().map(|s| Value::string(s)).collect(),
-        )
-    }
-
     fn type_id(&self) -> u8 {
         match self {
             Value::Bool(_) => ttype::BOOL,
@@ -97,13 +90,6 @@ impl Value {
     pub fn as_str(&self) -> Option<&str> {
         match self {
             Value::String(bytes) => std::str::from_utf8(bytes).ok(),
-            _ => None,
-        }
-    }
-
-    pub fn as_i32(&self) -> Option<i32> {
-        match self {
-            Value::I32(v) => Some(*v),
             _ => None,
         }
     }
@@ -324,7 +310,10 @@ mod tests {
     #[test]
     fn every_type_survives_a_round_trip() {
         let body = Value::Struct(vec![
-            (0, Value::string_list(&["a", "b"])),
+            (
+                0,
+                Value::List(ttype::STRING, vec![Value::string("a"), Value::string("b")]),
+            ),
             (1, Value::Bool(true)),
             (2, Value::Byte(-3)),
             (3, Value::I16(-300)),

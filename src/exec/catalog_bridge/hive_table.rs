@@ -12,7 +12,6 @@
 //! their smaller side; and Parquet files are read with the session's
 //! `datafusion.execution.parquet.*` options.
 
-use crate::registry::activity::StatementProgress;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -43,6 +42,7 @@ use lakeport_catalog::{Partition, Storage, StorageFormat, Table};
 use crate::error::{Error, ErrorKind, Result};
 use crate::exec::catalog_bridge::options::{CsvOptions, with_table_properties};
 use crate::exec::catalog_bridge::types::arrow_field;
+use crate::registry::activity::StatementProgress;
 use crate::storage::listings::{ListingCache, TableKey};
 
 /// How many directories a scan lists at once.

@@ -15,7 +15,7 @@ use crate::exec::catalog_bridge::{
     ViewDefinition,
 };
 use crate::exec::{RowCursor, RowStream};
-use crate::session::QueryContext;
+use crate::session::{Notice, QueryContext};
 use crate::sql::ddl::ast::*;
 use crate::sql::ddl::{describe, insert, tables};
 use crate::sql::{Connection, Output, RowsTag};
@@ -373,7 +373,7 @@ pub fn exists_or(
     if skip {
         connection
             .session
-            .notice("NOTICE", format!("{message}, skipping"));
+            .notice(Notice::plain(format!("{message}, skipping")));
         Ok(())
     } else {
         Err(Error::new(kind, message))

@@ -19,6 +19,7 @@ use crate::exec::catalog_bridge::discovery::{self, Listing};
 use crate::exec::catalog_bridge::hive_table::HiveTableProvider;
 use crate::exec::catalog_bridge::types::arrow_type;
 use crate::exec::catalog_bridge::{Relation, options};
+use crate::session::Notice;
 use crate::sql::ddl::ast::*;
 use crate::sql::ddl::run::{
     Found, allowed_location, catalog, create_target, exists_or, find, find_table, local_directory,
@@ -317,13 +318,13 @@ fn discovered_partitions(
 ) -> Vec<Partition> {
     let (found, skipped) = discovery::discover_partitions(table, listing, now());
     if skipped > 0 {
-        connection.session.notice(
-            "WARNING",
+        connection.session.notice(Notice::warning(
+            "25001",
             format!(
                 "{skipped} directories under \"{}\" were skipped: their values do not fit the partition column types",
                 listing.location
             ),
-        );
+        ));
     }
     found
 }
@@ -528,13 +529,13 @@ pub async fn delete_files(connection: &mut Connection, storage: &Storage) {
     .await;
     if let Err(e) = result {
         tracing::warn!(location = %storage.location, error = %e, "dropped table's files remain");
-        connection.session.notice(
-            "WARNING",
+        connection.session.notice(Notice::warning(
+            "25001",
             format!(
                 "the files at \"{}\" could not all be deleted: {}",
                 storage.location, e.message
             ),
-        );
+        ));
     }
 }
 
