@@ -3,16 +3,19 @@
 //!
 //! The crate knows nothing of pgwire, DataFusion or Arrow: Hive types become Arrow types
 //! in the server's `exec` bridge. Backends: [`embedded`] (a transactional single-file
-//! SQLite store under the warehouse, the default); the Hive Metastore over thrift is being
-//! built in [`hive`]. [`contract`] is the suite every backend's tests run.
+//! SQLite store under the warehouse, the default) and [`hive`] (a Hive Metastore over
+//! Thrift, shared with Spark, Hive and Trino; cargo feature `hms`). [`contract`] is the
+//! suite every backend's tests run.
 
 pub mod contract;
 pub mod embedded;
 pub mod error;
+#[cfg(feature = "hms")]
 pub mod hive;
 pub mod metastore;
 pub mod model;
 pub mod types;
+mod validate;
 
 pub use embedded::EmbeddedMetastore;
 pub use error::{CatalogError, CatalogErrorKind, CatalogObject, CatalogResult};

@@ -22,7 +22,7 @@ fn open(dir: &std::path::Path) -> EmbeddedMetastore {
 async fn embedded_backend_passes_the_contract() {
     let dir = scratch("contract");
     let metastore = open(&dir);
-    contract::run(Arc::new(metastore.clone()), "contract").await;
+    contract::run(Arc::new(metastore.clone()), "contract", "file:///warehouse").await;
     assert_eq!(
         metastore.check_integrity().await.unwrap(),
         Vec::<String>::new()

@@ -5,6 +5,7 @@
 //! Everything read is bounded (string and container sizes, nesting depth), so a broken or
 //! hostile peer gets an error, not an allocation of its choosing.
 
+use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
 
 /// Thrift's type ids on the wire.
@@ -99,6 +100,49 @@ impl Value {
         match self {
             Value::List(_, items) | Value::Set(_, items) => items,
             _ => &[],
+        }
+    }
+
+    pub fn as_i32(&self) -> Option<i32> {
+        match self {
+            Value::I32(n) => Some(*n),
+            _ => None,
+        }
+    }
+
+    /// A `list<string>`.
+    pub fn strings<'a>(items: impl IntoIterator<Item = &'a str>) -> Self {
+        Value::List(
+            ttype::STRING,
+            items.into_iter().map(Value::string).collect(),
+        )
+    }
+
+    /// A `list<struct>`.
+    pub fn structs(items: Vec<Value>) -> Self {
+        Value::List(ttype::STRUCT, items)
+    }
+
+    /// A `map<string,string>`.
+    pub fn string_map(map: &BTreeMap<String, String>) -> Self {
+        Value::Map {
+            key: ttype::STRING,
+            value: ttype::STRING,
+            entries: map
+                .iter()
+                .map(|(k, v)| (Value::string(k), Value::string(v)))
+                .collect(),
+        }
+    }
+
+    /// The entries of a `map<string,string>` (others are skipped).
+    pub fn as_string_map(&self) -> BTreeMap<String, String> {
+        match self {
+            Value::Map { entries, .. } => entries
+                .iter()
+                .filter_map(|(k, v)| Some((k.as_str()?.to_string(), v.as_str()?.to_string())))
+                .collect(),
+            _ => BTreeMap::new(),
         }
     }
 }

@@ -1,0 +1,602 @@
+//! lakeport's catalog model to and from the metastore's Thrift structs (Hive 2.3 field ids),
+//! written the way Spark writes a table and read the way Spark and Hive read one.
+//!
+//! Writing: a table is a Spark data source table (`spark.sql.sources.provider`, its schema
+//! as JSON, options as serde parameters with `path`) whose storage descriptor is also what
+//! Hive writes for that format (ParquetHiveSerDe with the Mapred Parquet formats, or
+//! LazySimpleSerDe over text), so Spark, Hive and Trino all read it. Where Spark and Hive
+//! name an option differently (`delimiter` / `field.delim`, `header` /
+//! `skip.header.line.count`, `nullValue` / `serialization.null.format`) the missing name is
+//! added and remembered in [`SYNONYMS`], so reading gives back exactly the options given.
+//!
+//! Reading: Spark's schema JSON when there is one (it keeps names' case), else the storage
+//! descriptor's columns; the provider, else the serde, says the format; the descriptor's
+//! location says where (the metastore moves it when it renames a managed table), else
+//! Spark's `path`. Bookkeeping properties of Hive and Spark are not
+//! shown as the table's properties.
+
+use std::collections::BTreeMap;
+
+use super::spark;
+use super::thrift::Value;
+use crate::error::{CatalogError, CatalogErrorKind, CatalogResult};
+use crate::model::{
+    Column, Database, HIVE_DEFAULT_PARTITION, Partition, Storage, StorageFormat, Table, TableKind,
+};
+use crate::types::HiveType;
+
+/// The table property listing option names lakeport added as synonyms (comma-separated).
+pub const SYNONYMS: &str = "lakeport.storage.synonyms";
+/// The table property holding the users granted SELECT on a table (or, on a database, on
+/// all of it), as a JSON array.
+pub const GRANTEES: &str = "lakeport.select.grantees";
+
+const PROVIDER: &str = "spark.sql.sources.provider";
+const PARTITION_COLUMNS: &str = "spark.sql.sources.schema.numPartCols";
+const PARTITION_COLUMN: &str = "spark.sql.sources.schema.partCol.";
+const PARTITION_PROVIDER: &str = "spark.sql.partitionProvider";
+
+const PARQUET_SERDE: &str = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe";
+const PARQUET_INPUT: &str = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat";
+const PARQUET_OUTPUT: &str = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat";
+const TEXT_SERDE: &str = "org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe";
+const TEXT_INPUT: &str = "org.apache.hadoop.mapred.TextInputFormat";
+const TEXT_OUTPUT: &str = "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat";
+
+/// What Spark 2 wrote as the descriptor's location of tables Hive cannot read (the real one
+/// is in `path`).
+const SPARK_PLACEHOLDER: &str = "__PLACEHOLDER__";
+
+const MANAGED_TABLE: &str = "MANAGED_TABLE";
+const EXTERNAL_TABLE: &str = "EXTERNAL_TABLE";
+const VIRTUAL_VIEW: &str = "VIRTUAL_VIEW";
+
+/// Table properties Hive and Spark keep for themselves.
+const BOOKKEEPING: &[&str] = &[
+    "comment",
+    "EXTERNAL",
+    "transient_lastDdlTime",
+    "numFiles",
+    "numFilesErasureCoded",
+    "numRows",
+    "rawDataSize",
+    "totalSize",
+    "COLUMN_STATS_ACCURATE",
+    SYNONYMS,
+    GRANTEES,
+];
+
+fn text(value: Option<&Value>) -> Option<String> {
+    value.and_then(Value::as_str).map(str::to_string)
+}
+
+fn non_empty(value: Option<&Value>) -> Option<String> {
+    text(value).filter(|s| !s.is_empty())
+}
+
+/// A metastore location as lakeport writes locations: Hadoop's `file:/x` is `file:///x`.
+pub fn from_hive_location(location: &str) -> String {
+    match location.strip_prefix("file:") {
+        Some(path) if path.starts_with('/') && !path.starts_with("//") => {
+            format!("file://{path}")
+        }
+        _ => location.to_string(),
+    }
+}
+
+pub fn database_to_thrift(database: &Database) -> Value {
+    let mut fields = vec![
+        (1, Value::string(&database.name)),
+        (3, Value::string(&database.location)),
+        (4, Value::string_map(&database.properties)),
+    ];
+    if let Some(comment) = &database.comment {
+        fields.push((2, Value::string(comment)));
+    }
+    fields.sort_by_key(|(id, _)| *id);
+    Value::Struct(fields)
+}
+
+pub fn database_from_thrift(value: &Value) -> Database {
+    let mut properties = value.field(4).map(Value::as_string_map).unwrap_or_default();
+    properties.remove(GRANTEES);
+    Database {
+        name: text(value.field(1)).unwrap_or_default(),
+        location: from_hive_location(&text(value.field(3)).unwrap_or_default()),
+        comment: non_empty(value.field(2)),
+        properties,
+    }
+}
+
+fn column_to_thrift(column: &Column) -> Value {
+    let mut fields = vec![
+        (1, Value::string(&column.name.to_lowercase())),
+        (2, Value::string(&column.data_type.to_string())),
+    ];
+    if let Some(comment) = &column.comment {
+        fields.push((3, Value::string(comment)));
+    }
+    Value::Struct(fields)
+}
+
+fn column_from_thrift(value: &Value) -> CatalogResult<Column> {
+    Ok(Column {
+        name: text(value.field(1)).unwrap_or_default(),
+        data_type: HiveType::parse(value.field(2).and_then(Value::as_str).unwrap_or(""))?,
+        comment: non_empty(value.field(3)),
+    })
+}
+
+fn columns_to_thrift(columns: &[Column]) -> Value {
+    Value::structs(columns.iter().map(column_to_thrift).collect())
+}
+
+/// A storage descriptor: where, in which format, with which serde parameters.
+fn descriptor(
+    columns: &[Column],
+    location: Option<&str>,
+    format: Option<StorageFormat>,
+    serde_parameters: &BTreeMap<String, String>,
+) -> Value {
+    let (serde, input, output) = match format {
+        Some(StorageFormat::Parquet) => (PARQUET_SERDE, PARQUET_INPUT, PARQUET_OUTPUT),
+        Some(StorageFormat::Csv) | None => (TEXT_SERDE, TEXT_INPUT, TEXT_OUTPUT),
+    };
+    let mut fields = vec![(1, columns_to_thrift(columns))];
+    if let Some(location) = location {
+        fields.push((2, Value::string(location)));
+    }
+    fields.extend([
+        (3, Value::string(input)),
+        (4, Value::string(output)),
+        (5, Value::Bool(false)),
+        (6, Value::I32(-1)),
+        (
+            7,
+            Value::Struct(vec![
+                (2, Value::string(serde)),
+                (3, Value::string_map(serde_parameters)),
+            ]),
+        ),
+        (8, Value::strings([])),
+        (9, Value::structs(Vec::new())),
+        (10, Value::string_map(&BTreeMap::new())),
+    ]);
+    Value::Struct(fields)
+}
+
+/// Serde parameters being written: the options given, plus the names added for other
+/// readers.
+struct SerdeParameters {
+    map: BTreeMap<String, String>,
+    added: Vec<String>,
+}
+
+impl SerdeParameters {
+    /// The first of `keys` present (case-insensitively), with its value.
+    fn get(&self, keys: &[&str]) -> Option<String> {
+        keys.iter().find_map(|key| {
+            self.map
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(key))
+                .map(|(_, v)| v.clone())
+        })
+    }
+
+    fn add(&mut self, key: &str, value: &str) {
+        if self.get(&[key]).is_none() {
+            self.map.insert(key.to_string(), value.to_string());
+            self.added.push(key.to_string());
+        }
+    }
+}
+
+/// The serde parameters of a table's storage, with the synonyms added for the other
+/// readers, and the names of those synonyms.
+fn serde_parameters(storage: &Storage) -> (BTreeMap<String, String>, Vec<String>) {
+    let mut parameters = SerdeParameters {
+        map: storage.options.clone(),
+        added: Vec::new(),
+    };
+    match storage.format {
+        StorageFormat::Parquet => parameters.add("serialization.format", "1"),
+        StorageFormat::Csv => {
+            let delimiter = parameters
+                .get(&["sep", "delimiter", "field.delim"])
+                .unwrap_or_else(|| ",".into());
+            if parameters.get(&["sep"]).is_none() {
+                parameters.add("delimiter", &delimiter);
+            }
+            parameters.add("field.delim", &delimiter);
+            parameters.add("serialization.format", &delimiter);
+            let null = parameters
+                .get(&["nullValue", "serialization.null.format"])
+                .unwrap_or_default();
+            parameters.add("nullValue", &null);
+            parameters.add("serialization.null.format", &null);
+            let header = parameters
+                .get(&["header"])
+                .is_some_and(|h| h.eq_ignore_ascii_case("true"))
+                || parameters.get(&["skip.header.line.count"]).as_deref() == Some("1");
+            if header {
+                parameters.add("header", "true");
+                parameters.add("skip.header.line.count", "1");
+            }
+        }
+    }
+    parameters.add("path", &storage.location);
+    (parameters.map, parameters.added)
+}
+
+pub fn table_to_thrift(table: &Table) -> Value {
+    let mut parameters = table.properties.clone();
+    if let Some(comment) = &table.comment {
+        parameters.insert("comment".into(), comment.clone());
+    }
+    let table_type = match table.kind {
+        TableKind::Managed => MANAGED_TABLE,
+        TableKind::External => {
+            parameters.insert("EXTERNAL".into(), "TRUE".into());
+            EXTERNAL_TABLE
+        }
+        TableKind::View => VIRTUAL_VIEW,
+    };
+    let sd = match &table.storage {
+        Some(storage) => {
+            let (serde, added) = serde_parameters(storage);
+            if !added.is_empty() {
+                parameters.insert(SYNONYMS.into(), added.join(","));
+            }
+            parameters.insert(PROVIDER.into(), format_name(storage.format).into());
+            parameters.insert(
+                spark::SCHEMA.into(),
+                spark::json_from_columns(table.columns.iter().chain(&table.partition_keys)),
+            );
+            if table.is_partitioned() {
+                parameters.insert(PARTITION_PROVIDER.into(), "catalog".into());
+                parameters.insert(
+                    PARTITION_COLUMNS.into(),
+                    table.partition_keys.len().to_string(),
+                );
+                for (i, key) in table.partition_keys.iter().enumerate() {
+                    parameters.insert(format!("{PARTITION_COLUMN}{i}"), key.name.clone());
+                }
+            }
+            descriptor(
+                &table.columns,
+                Some(&storage.location),
+                Some(storage.format),
+                &serde,
+            )
+        }
+        None => descriptor(&table.columns, None, None, &BTreeMap::new()),
+    };
+    let mut fields = vec![
+        (1, Value::string(&table.name)),
+        (2, Value::string(&table.database)),
+    ];
+    if let Some(owner) = &table.owner {
+        fields.push((3, Value::string(owner)));
+    }
+    fields.extend([
+        (4, Value::I32(epoch_seconds(table.create_time))),
+        (5, Value::I32(0)),
+        (6, Value::I32(0)),
+        (7, sd),
+        (8, columns_to_thrift(&table.partition_keys)),
+        (9, Value::string_map(&parameters)),
+    ]);
+    if let Some(sql) = &table.view_text {
+        fields.push((10, Value::string(sql)));
+        fields.push((11, Value::string(sql)));
+    }
+    fields.push((12, Value::string(table_type)));
+    Value::Struct(fields)
+}
+
+fn epoch_seconds(seconds: i64) -> i32 {
+    i32::try_from(seconds).unwrap_or(if seconds < 0 { 0 } else { i32::MAX })
+}
+
+fn format_name(format: StorageFormat) -> &'static str {
+    match format {
+        StorageFormat::Parquet => "parquet",
+        StorageFormat::Csv => "csv",
+    }
+}
+
+/// The format a table's provider names, or (without one) its serde and input format.
+fn storage_format(
+    provider: Option<&str>,
+    serde: &str,
+    input: &str,
+    name: &str,
+) -> CatalogResult<StorageFormat> {
+    let unsupported = |what: &str| {
+        CatalogError::new(
+            CatalogErrorKind::Unsupported,
+            format!("table \"{name}\" is stored as {what}, which lakeport does not read"),
+        )
+    };
+    match provider.map(str::to_ascii_lowercase).as_deref() {
+        None | Some("hive") => {
+            if serde.contains("Parquet") || input.contains("Parquet") {
+                Ok(StorageFormat::Parquet)
+            } else if serde == TEXT_SERDE && input == TEXT_INPUT {
+                Ok(StorageFormat::Csv)
+            } else {
+                Err(unsupported(serde))
+            }
+        }
+        Some(p)
+            if p == "parquet" || p.ends_with(".parquet") || p.ends_with("parquetfileformat") =>
+        {
+            Ok(StorageFormat::Parquet)
+        }
+        Some(p) if p == "csv" || p.ends_with(".csv") || p.ends_with("csvfileformat") => {
+            Ok(StorageFormat::Csv)
+        }
+        Some(other) => Err(unsupported(other)),
+    }
+}
+
+/// A Hive text table's serde parameters as CSV options: its delimiter (`field.delim`, else
+/// `serialization.format`, a character or its code, else Ctrl-A), NULL as `\N`, and the
+/// header line count from the table's properties.
+fn hive_text_options(
+    options: &mut BTreeMap<String, String>,
+    serialization_format: Option<String>,
+    table_properties: &BTreeMap<String, String>,
+) {
+    if !options.contains_key("field.delim") {
+        let delimiter = match serialization_format {
+            Some(code) if code.parse::<u8>().is_ok() => {
+                char::from(code.parse::<u8>().unwrap_or(1)).to_string()
+            }
+            Some(character) if !character.is_empty() => character,
+            _ => "\u{1}".to_string(),
+        };
+        options.insert("field.delim".into(), delimiter);
+    }
+    options
+        .entry("serialization.null.format".into())
+        .or_insert_with(|| "\\N".into());
+    if let Some(count) = table_properties.get("skip.header.line.count") {
+        options
+            .entry("skip.header.line.count".into())
+            .or_insert_with(|| count.clone());
+    }
+}
+
+/// Splits Spark's schema into data columns and partition keys (named in `keys`).
+fn split_partition_keys(columns: Vec<Column>, keys: &[String]) -> (Vec<Column>, Vec<Column>) {
+    let (mut partition, data): (Vec<Column>, Vec<Column>) = columns
+        .into_iter()
+        .partition(|c| keys.iter().any(|k| k.eq_ignore_ascii_case(&c.name)));
+    partition.sort_by_key(|c| {
+        keys.iter()
+            .position(|k| k.eq_ignore_ascii_case(&c.name))
+            .unwrap_or(usize::MAX)
+    });
+    (data, partition)
+}
+
+pub fn table_from_thrift(value: &Value) -> CatalogResult<Table> {
+    let database = text(value.field(2)).unwrap_or_default();
+    let name = text(value.field(1)).unwrap_or_default();
+    let qualified = format!("{database}.{name}");
+    let empty = Value::Struct(Vec::new());
+    let sd = value.field(7).unwrap_or(&empty);
+    let serde = sd.field(7).unwrap_or(&empty);
+    let mut parameters = value.field(9).map(Value::as_string_map).unwrap_or_default();
+    let table_type = text(value.field(12)).unwrap_or_default();
+    let kind = if table_type == VIRTUAL_VIEW {
+        TableKind::View
+    } else if table_type == EXTERNAL_TABLE
+        || parameters
+            .get("EXTERNAL")
+            .is_some_and(|e| e.eq_ignore_ascii_case("true"))
+    {
+        TableKind::External
+    } else {
+        TableKind::Managed
+    };
+
+    let hive_keys = value
+        .field(8)
+        .map(Value::elements)
+        .unwrap_or_default()
+        .iter()
+        .map(column_from_thrift)
+        .collect::<CatalogResult<Vec<_>>>()?;
+    let (columns, partition_keys) = match spark::schema_json(&parameters) {
+        Some(json) => {
+            let keys: Vec<String> = hive_keys.iter().map(|k| k.name.clone()).collect();
+            split_partition_keys(spark::columns_from_json(&json)?, &keys)
+        }
+        None => (
+            sd.field(1)
+                .map(Value::elements)
+                .unwrap_or_default()
+                .iter()
+                .map(column_from_thrift)
+                .collect::<CatalogResult<Vec<_>>>()?,
+            hive_keys,
+        ),
+    };
+
+    let storage = if kind == TableKind::View {
+        None
+    } else {
+        let mut options = serde.field(3).map(Value::as_string_map).unwrap_or_default();
+        let provider = parameters.get(PROVIDER).cloned();
+        let format = storage_format(
+            provider.as_deref(),
+            serde.field(2).and_then(Value::as_str).unwrap_or(""),
+            sd.field(3).and_then(Value::as_str).unwrap_or(""),
+            &qualified,
+        )?;
+        let path = options.remove("path");
+        let location = non_empty(sd.field(2))
+            .filter(|l| !l.contains(SPARK_PLACEHOLDER))
+            .or(path)
+            .unwrap_or_default();
+        let serialization_format = options.remove("serialization.format");
+        if let Some(added) = parameters.get(SYNONYMS) {
+            for key in added.split(',') {
+                options.remove(key);
+            }
+        }
+        if provider.is_none() && format == StorageFormat::Csv {
+            hive_text_options(&mut options, serialization_format, &parameters);
+        }
+        Some(Storage {
+            location: from_hive_location(&location),
+            format,
+            options,
+        })
+    };
+
+    let comment = parameters.remove("comment");
+    parameters
+        .retain(|key, _| !BOOKKEEPING.contains(&key.as_str()) && !key.starts_with("spark.sql."));
+    let view_text = (kind == TableKind::View)
+        .then(|| non_empty(value.field(10)).or_else(|| non_empty(value.field(11))))
+        .flatten();
+    Ok(Table {
+        database,
+        name,
+        kind,
+        columns,
+        partition_keys,
+        storage,
+        view_text,
+        comment,
+        properties: parameters,
+        owner: non_empty(value.field(3)),
+        create_time: value.field(4).and_then(Value::as_i32).unwrap_or(0).into(),
+    })
+}
+
+/// The grantees recorded in an object's parameters.
+pub fn grantees(parameters: &BTreeMap<String, String>) -> Vec<String> {
+    parameters
+        .get(GRANTEES)
+        .and_then(|json| serde_json::from_str(json).ok())
+        .unwrap_or_default()
+}
+
+pub fn partition_to_thrift(table: &Table, partition: &Partition) -> Value {
+    let values = partition
+        .values
+        .iter()
+        .map(|v| v.as_deref().unwrap_or(HIVE_DEFAULT_PARTITION));
+    let (format, serde) = match &table.storage {
+        Some(storage) => (Some(storage.format), serde_parameters(storage).0),
+        None => (None, BTreeMap::new()),
+    };
+    Value::Struct(vec![
+        (1, Value::strings(values)),
+        (2, Value::string(&table.database)),
+        (3, Value::string(&table.name)),
+        (4, Value::I32(epoch_seconds(partition.create_time))),
+        (5, Value::I32(0)),
+        (
+            6,
+            descriptor(&table.columns, Some(&partition.location), format, &serde),
+        ),
+        (7, Value::string_map(&BTreeMap::new())),
+    ])
+}
+
+pub fn partition_from_thrift(value: &Value) -> Partition {
+    let values = value
+        .field(1)
+        .map(Value::elements)
+        .unwrap_or_default()
+        .iter()
+        .map(|v| {
+            v.as_str()
+                .filter(|v| *v != HIVE_DEFAULT_PARTITION)
+                .map(str::to_string)
+        })
+        .collect();
+    let location = value
+        .field(6)
+        .and_then(|sd| text(sd.field(2)))
+        .unwrap_or_default();
+    Partition {
+        values,
+        location: from_hive_location(&location),
+        create_time: value.field(4).and_then(Value::as_i32).unwrap_or(0).into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contract;
+
+    #[test]
+    fn hadoop_local_paths_become_file_urls() {
+        assert_eq!(from_hive_location("file:/tmp/w/x.db"), "file:///tmp/w/x.db");
+        assert_eq!(from_hive_location("file:///tmp/w"), "file:///tmp/w");
+        assert_eq!(from_hive_location("s3a://bucket/t"), "s3a://bucket/t");
+    }
+
+    #[test]
+    fn tables_round_trip_and_carry_what_spark_and_hive_read() {
+        let mut table = contract::table("sales", "orders", &["year", "region"]);
+        table.columns[0].name = "orderId".into();
+        let thrift = table_to_thrift(&table);
+        assert_eq!(table_from_thrift(&thrift).unwrap(), table);
+
+        let parameters = thrift.field(9).unwrap().as_string_map();
+        assert_eq!(parameters[PROVIDER], "csv");
+        assert_eq!(parameters["EXTERNAL"], "TRUE");
+        assert_eq!(parameters[PARTITION_COLUMNS], "2");
+        let serde = thrift.field(7).unwrap().field(7).unwrap();
+        let serde_parameters = serde.field(3).unwrap().as_string_map();
+        assert_eq!(serde_parameters["field.delim"], "|");
+        assert_eq!(serde_parameters["delimiter"], "|", "Spark's name too");
+        assert_eq!(serde_parameters["skip.header.line.count"], "1");
+        assert_eq!(
+            serde_parameters["path"],
+            "file:///warehouse/lake/sales/orders"
+        );
+        assert_eq!(serde.field(2).unwrap().as_str(), Some(TEXT_SERDE));
+    }
+
+    #[test]
+    fn hive_text_tables_keep_hive_defaults() {
+        let mut table = contract::table("sales", "raw", &[]);
+        table.storage.as_mut().unwrap().options = BTreeMap::new();
+        let mut thrift = table_to_thrift(&table);
+        // As Hive writes `ROW FORMAT DELIMITED` without a delimiter: no provider, no options.
+        let Value::Struct(fields) = &mut thrift else {
+            unreachable!()
+        };
+        for (id, value) in fields.iter_mut() {
+            if *id == 9 {
+                *value = Value::string_map(&BTreeMap::from([(
+                    "skip.header.line.count".to_string(),
+                    "1".to_string(),
+                )]));
+            }
+            if *id == 7 {
+                *value = descriptor(
+                    &table.columns,
+                    Some("file:/lake/raw"),
+                    None,
+                    &BTreeMap::new(),
+                );
+            }
+        }
+        let read = table_from_thrift(&thrift).unwrap();
+        let storage = read.storage.unwrap();
+        assert_eq!(storage.location, "file:///lake/raw");
+        assert_eq!(storage.options["field.delim"], "\u{1}");
+        assert_eq!(storage.options["serialization.null.format"], "\\N");
+        assert_eq!(storage.options["skip.header.line.count"], "1");
+    }
+}
