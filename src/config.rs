@@ -94,8 +94,28 @@ pub struct CatalogConfig {
     /// tables of the `default` database live here.
     pub warehouse: PathBuf,
     /// Where new databases without a LOCATION keep their managed tables: a URL such as
-    /// `s3://warehouse/managed/`, or empty for the warehouse directory.
+    /// `s3://warehouse/managed/`, or empty for the warehouse directory (with the `hive`
+    /// backend: the metastore's warehouse, where its `default` database lives).
     pub managed_location: String,
+    /// Where databases and tables are kept: the embedded store under the warehouse, or a
+    /// Hive Metastore shared with Spark, Hive and Trino (`--metastore thrift://…`).
+    pub backend: CatalogBackend,
+    /// The Hive Metastore of the `hive` backend: `thrift://host:9083`.
+    pub uri: String,
+    /// How long a metastore call may take (connecting, then each request).
+    pub timeout: String,
+    /// How long the `hive` backend's definitions (database and table names, tables and
+    /// their partitions) are reused before they are read again: others change the
+    /// metastore too. lakeport's own DDL refreshes them at once. The embedded store has no
+    /// other writers and keeps them until lakeport's DDL changes them.
+    pub cache_ttl: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CatalogBackend {
+    Embedded,
+    Hive,
 }
 
 impl Default for CatalogConfig {
@@ -103,7 +123,25 @@ impl Default for CatalogConfig {
         Self {
             warehouse: PathBuf::from("warehouse"),
             managed_location: String::new(),
+            backend: CatalogBackend::Embedded,
+            uri: String::new(),
+            timeout: "10s".into(),
+            cache_ttl: "2s".into(),
         }
+    }
+}
+
+impl CatalogConfig {
+    /// How long cached definitions live: `None` for as long as lakeport's own DDL allows.
+    pub fn cache_ttl(&self) -> Result<Option<Duration>, ConfigError> {
+        match self.backend {
+            CatalogBackend::Embedded => Ok(None),
+            CatalogBackend::Hive => parse_duration("catalog.cache_ttl", &self.cache_ttl).map(Some),
+        }
+    }
+
+    pub fn timeout(&self) -> Result<Duration, ConfigError> {
+        parse_duration("catalog.timeout", &self.timeout)
     }
 }
 
@@ -393,6 +431,11 @@ impl Config {
                 self.server.listen
             )));
         }
+        self.catalog.cache_ttl()?;
+        let timeout = self.catalog.timeout()?;
+        if self.catalog.backend == CatalogBackend::Hive {
+            check_metastore_uri(&self.catalog.uri, timeout)?;
+        }
         crate::storage::registry::check_config(&self.storage)?;
         crate::storage::AllowedLocations::from_config(self).map_err(|e| ConfigError(e.message))?;
         if self.engine.batch_size == 0 {
@@ -452,6 +495,20 @@ pub fn parse_byte_size(text: &str) -> Result<usize, ConfigError> {
 }
 
 /// Parses durations such as `500ms`, `30s`, `5min`, `1h`; a bare number is seconds.
+#[cfg(feature = "hms")]
+fn check_metastore_uri(uri: &str, timeout: Duration) -> Result<(), ConfigError> {
+    lakeport_catalog::hive::HiveMetastore::new(uri, timeout)
+        .map(drop)
+        .map_err(|e| ConfigError(format!("catalog.uri: {e}")))
+}
+
+#[cfg(not(feature = "hms"))]
+fn check_metastore_uri(_uri: &str, _timeout: Duration) -> Result<(), ConfigError> {
+    Err(ConfigError(
+        "catalog.backend = \"hive\" needs lakeport built with the hms feature".into(),
+    ))
+}
+
 pub fn parse_duration(key: &str, text: &str) -> Result<Duration, ConfigError> {
     let text = text.trim();
     let split = text

@@ -19,6 +19,10 @@ struct Flags {
     /// Warehouse directory (catalog.warehouse).
     #[arg(long, value_name = "DIR")]
     warehouse: Option<PathBuf>,
+    /// Use the Hive Metastore at this URI as the catalog (catalog.backend = "hive",
+    /// catalog.uri).
+    #[arg(long, value_name = "thrift://HOST:PORT")]
+    metastore: Option<String>,
     /// A table over Parquet or CSV files: [schema.]name=path (repeatable).
     #[arg(long = "table", value_name = "[SCHEMA.]NAME=PATH")]
     tables: Vec<String>,
@@ -64,6 +68,10 @@ fn load_config(flags: &Flags) -> Result<Config, String> {
     }
     if let Some(warehouse) = &flags.warehouse {
         config.catalog.warehouse = warehouse.clone();
+    }
+    if let Some(uri) = &flags.metastore {
+        config.catalog.backend = lakeport::config::CatalogBackend::Hive;
+        config.catalog.uri = uri.clone();
     }
     for table in &flags.tables {
         config

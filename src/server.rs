@@ -22,8 +22,13 @@ use crate::sql::Service;
 use crate::wire::Handlers;
 
 /// Builds everything connections share: the engine and the tables it serves.
-pub async fn build(config: Config) -> Result<Arc<Service>> {
+pub async fn build(mut config: Config) -> Result<Arc<Service>> {
     let metastore = open_metastore(&config)?;
+    if config.catalog.backend == crate::config::CatalogBackend::Hive
+        && config.catalog.managed_location.is_empty()
+    {
+        adopt_metastore_warehouse(&mut config, metastore.as_ref()).await;
+    }
     let engine = Engine::try_new(&config, metastore)?;
     let mut tables = Vec::new();
     if config.demo.enabled {
@@ -43,10 +48,14 @@ pub async fn build(config: Config) -> Result<Arc<Service>> {
     Ok(Service::new(engine, Arc::new(config)))
 }
 
-/// Opens the embedded metastore under the warehouse. Its `default` database, made on first
-/// open, keeps managed tables at `catalog.managed_location` or else in the warehouse
-/// directory itself, as Spark's does.
+/// Opens the configured metastore: the Hive Metastore at `catalog.uri`, or the embedded
+/// one under the warehouse. The embedded store's `default` database, made on first open,
+/// keeps managed tables at `catalog.managed_location` or else in the warehouse directory
+/// itself, as Spark's does.
 fn open_metastore(config: &Config) -> Result<Arc<dyn lakeport_catalog::Metastore>> {
+    if config.catalog.backend == crate::config::CatalogBackend::Hive {
+        return open_hive_metastore(config);
+    }
     let warehouse = std::path::absolute(&config.catalog.warehouse).map_err(|e| {
         Error::new(
             ErrorKind::Storage,
@@ -66,6 +75,43 @@ fn open_metastore(config: &Config) -> Result<Arc<dyn lakeport_catalog::Metastore
     )?;
     tracing::info!(path = %metastore.path().display(), "metastore opened");
     Ok(Arc::new(metastore))
+}
+
+/// With a Hive Metastore, new databases go where Spark and Hive put them: beside its
+/// `default` database (its warehouse), which becomes `catalog.managed_location`. A
+/// metastore that is down now is asked again when a database is created.
+async fn adopt_metastore_warehouse(
+    config: &mut Config,
+    metastore: &dyn lakeport_catalog::Metastore,
+) {
+    match metastore
+        .get_database(lakeport_catalog::model::DEFAULT_DATABASE)
+        .await
+    {
+        Ok(default) => {
+            tracing::info!(location = %default.location, "managed tables go to the metastore's warehouse");
+            config.catalog.managed_location = default.location;
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot read the metastore's default database"),
+    }
+}
+
+#[cfg(feature = "hms")]
+fn open_hive_metastore(config: &Config) -> Result<Arc<dyn lakeport_catalog::Metastore>> {
+    let timeout = config
+        .catalog
+        .timeout()
+        .map_err(|e| Error::invalid_parameter(e.to_string()))?;
+    let metastore = lakeport_catalog::hive::HiveMetastore::new(&config.catalog.uri, timeout)?;
+    tracing::info!(uri = %metastore.uri(), "using the Hive Metastore");
+    Ok(Arc::new(metastore))
+}
+
+#[cfg(not(feature = "hms"))]
+fn open_hive_metastore(_config: &Config) -> Result<Arc<dyn lakeport_catalog::Metastore>> {
+    Err(Error::invalid_parameter(
+        "catalog.backend = \"hive\" needs lakeport built with the hms feature",
+    ))
 }
 
 /// Accepts connections on `listener` until `shutdown` resolves.

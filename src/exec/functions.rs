@@ -28,6 +28,27 @@ pub fn version_string() -> String {
     )
 }
 
+/// Whether `statement` calls `current_schema` or `current_schemas`: the only session
+/// functions that need every schema's name, which the planner then fetches (so other
+/// statements plan while a metastore is down).
+pub fn needs_schema_names(statement: &datafusion::sql::sqlparser::ast::Statement) -> bool {
+    use datafusion::sql::sqlparser::ast::{Expr, visit_expressions};
+    let mut needed = false;
+    let _ = visit_expressions(statement, |expr| {
+        let name = match expr {
+            Expr::Function(function) => function.name.to_string(),
+            Expr::Identifier(ident) => ident.value.clone(),
+            _ => return std::ops::ControlFlow::<()>::Continue(()),
+        };
+        needed |= matches!(
+            name.to_ascii_lowercase().as_str(),
+            "current_schema" | "current_schemas"
+        );
+        std::ops::ControlFlow::Continue(())
+    });
+    needed
+}
+
 /// The session functions for one statement, by lowercase name.
 pub fn session_functions(
     ctx: &QueryContext,

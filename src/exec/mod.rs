@@ -119,12 +119,19 @@ impl Engine {
         state.register_udaf(Arc::new(AggregateUDF::from(
             single_value::SingleValue::new(),
         )))?;
+        let catalog_ttl = config
+            .catalog
+            .cache_ttl()
+            .map_err(|e| Error::invalid_parameter(e.to_string()))?;
+        // Files others add to a shared metastore's tables show up as new tables do.
+        let listing_ttl = limits.listing_ttl.or(catalog_ttl);
         Ok(Self {
             state,
             catalog: Arc::new(Catalog::new(
                 metastore,
                 Arc::new(TableRegistry::default()),
-                Arc::new(ListingCache::new(limits.listing_cache, limits.listing_ttl)),
+                Arc::new(ListingCache::new(limits.listing_cache, listing_ttl)),
+                catalog_ttl,
             )),
             locations: AllowedLocations::from_config(config)?,
             storage_requests,
@@ -202,7 +209,7 @@ impl Engine {
         };
         let tables =
             resolve_tables(&state, &self.catalog, ctx, &statement, snapshot.as_ref(), 0).await?;
-        let schemas = self.catalog.schema_names().await?;
+        let schemas = self.catalog.schema_names_for(&statement).await?;
         let resolver = Resolver::new(&state, tables, ctx, &schemas, snapshot.as_ref());
         let planner = SqlToRel::new_with_options(&resolver, parser_options(state.config_options()));
         let declared_fields: Vec<Option<FieldRef>> = declared

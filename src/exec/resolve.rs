@@ -168,7 +168,7 @@ async fn plan_view(
         state,
         tables,
         &view_ctx,
-        &catalog.schema_names().await?,
+        &catalog.schema_names_for(&statement).await?,
         snapshot,
     );
     let planner =

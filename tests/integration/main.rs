@@ -13,6 +13,7 @@ mod catalog;
 mod corpus;
 mod errors;
 mod explain;
+mod hive;
 mod limits;
 mod monitoring;
 mod object_storage;

@@ -329,8 +329,14 @@ impl HiveMetastore {
             .map_err(|e| {
                 e.classify(|field| match field {
                     2 => Some(
-                        CatalogError::new(CatalogErrorKind::AlreadyExists, e.message())
-                            .about(CatalogObject::Partition),
+                        CatalogError::new(
+                            CatalogErrorKind::AlreadyExists,
+                            format!(
+                                "a partition of \"{}.{}\" already exists",
+                                table.database, table.name
+                            ),
+                        )
+                        .about(CatalogObject::Partition),
                     ),
                     1 => Some(CatalogError::invalid(e.message()).about(CatalogObject::Partition)),
                     _ => None,

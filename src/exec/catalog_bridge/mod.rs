@@ -5,9 +5,12 @@
 //! Caching: the database names, each database's table names, and each resolved relation
 //! (a table's provider with its partitions, or a view's definition) stay in memory until
 //! DDL on them, an INSERT, or `REFRESH TABLE` invalidates them, so resolving a table for
-//! planning costs no I/O once cached. Tables' file listings live in the shared
-//! [`ListingCache`] (bounded, optionally expiring) and are forgotten with their table. Invalidation bumps an epoch; a load that started
-//! before an invalidation does not store its (possibly stale) result.
+//! planning costs no I/O once cached. With a metastore others change too (the Hive
+//! Metastore backend), everything cached is also dropped once it is older than
+//! `catalog.cache_ttl`. Tables' file listings live in the shared [`ListingCache`]
+//! (bounded, optionally expiring) and are forgotten with their table. Invalidation bumps an
+//! epoch; a load that started before an invalidation does not store its (possibly stale)
+//! result.
 //!
 //! The catalog is shared by `sql::ddl` (which changes the metastore and then invalidates
 //! here) and the resolver in `exec::resolve` (which reads).
@@ -66,6 +69,8 @@ pub struct Catalog {
     statics: Arc<TableRegistry>,
     global_temp_views: RwLock<BTreeMap<String, Relation>>,
     cache: Mutex<Cache>,
+    /// How long cached definitions live; `None`: until invalidated.
+    ttl: Option<std::time::Duration>,
     /// Bumped by every invalidation and global temporary view change; see the module docs.
     epoch: AtomicU64,
     /// Tells this catalog apart from others in the same process (tests run several
@@ -81,6 +86,8 @@ struct Cache {
     database_definitions: HashMap<String, Arc<Database>>,
     relations: HashMap<(String, String), Relation>,
     grants: Option<Arc<Vec<Grant>>>,
+    /// When the oldest entry was stored (for the TTL).
+    started: Option<std::time::Instant>,
 }
 
 impl Catalog {
@@ -88,6 +95,7 @@ impl Catalog {
         metastore: Arc<dyn Metastore>,
         statics: Arc<TableRegistry>,
         listings: Arc<ListingCache>,
+        ttl: Option<std::time::Duration>,
     ) -> Self {
         Self {
             metastore,
@@ -95,6 +103,7 @@ impl Catalog {
             statics,
             global_temp_views: RwLock::new(BTreeMap::new()),
             cache: Mutex::new(Cache::default()),
+            ttl,
             epoch: AtomicU64::new(0),
             id: NEXT_CATALOG_ID.fetch_add(1, Ordering::Relaxed),
         }
@@ -127,13 +136,24 @@ impl Catalog {
     fn remember(&self, epoch: u64, store: impl FnOnce(&mut Cache)) {
         let mut cache = self.cache();
         if self.epoch() == epoch {
+            cache.started.get_or_insert_with(std::time::Instant::now);
             store(&mut cache);
         }
     }
 
+    /// The cache, emptied first when its oldest entry has outlived the TTL.
     fn cache(&self) -> MutexGuard<'_, Cache> {
         // Entries are inserted whole, so a poisoned cache is still consistent.
-        self.cache.lock().unwrap_or_else(|e| e.into_inner())
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        let expired = self
+            .ttl
+            .zip(cache.started)
+            .is_some_and(|(ttl, started)| started.elapsed() >= ttl);
+        if expired {
+            self.epoch.fetch_add(1, Ordering::AcqRel);
+            *cache = Cache::default();
+        }
+        cache
     }
 
     /// Whether `name` is a database of the metastore.
@@ -154,6 +174,19 @@ impl Catalog {
         let mut names = self.databases().await?;
         names.extend(self.statics.schema_names());
         Ok(names.into_iter().collect())
+    }
+
+    /// The schema names planning `statement` needs: every one if it asks for them
+    /// (`current_schema()`), else none.
+    pub async fn schema_names_for(
+        &self,
+        statement: &datafusion::sql::sqlparser::ast::Statement,
+    ) -> Result<Vec<String>> {
+        if crate::exec::functions::needs_schema_names(statement) {
+            self.schema_names().await
+        } else {
+            Ok(Vec::new())
+        }
     }
 
     async fn databases(&self) -> Result<BTreeSet<String>> {

@@ -299,6 +299,30 @@ fn wildcard(pattern: &[u8], text: &[u8]) -> bool {
     }
 }
 
+/// Where a new database without a LOCATION goes: under `catalog.managed_location`, else
+/// (with a Hive Metastore) beside its `default` database, where Spark and Hive put it,
+/// else in the warehouse directory.
+async fn managed_root(connection: &Connection, catalog: &Catalog) -> Result<String> {
+    let config = &connection.service.config.catalog;
+    let root = if !config.managed_location.is_empty() {
+        config.managed_location.clone()
+    } else if config.backend == crate::config::CatalogBackend::Hive {
+        catalog
+            .metastore()
+            .get_database(DEFAULT_DATABASE)
+            .await?
+            .location
+    } else {
+        config.warehouse.display().to_string()
+    };
+    let root = crate::storage::locations::normalise(&root)?;
+    Ok(if root.ends_with('/') {
+        root
+    } else {
+        format!("{root}/")
+    })
+}
+
 async fn create_database(
     connection: &mut Connection,
     name: String,
@@ -332,13 +356,7 @@ async fn create_database(
     let location = match location {
         Some(location) => allowed_location(connection, &location)?,
         None => {
-            let catalog_config = &connection.service.config.catalog;
-            let root = if catalog_config.managed_location.is_empty() {
-                catalog_config.warehouse.display().to_string()
-            } else {
-                catalog_config.managed_location.clone()
-            };
-            let root = crate::storage::locations::normalise(&root)?;
+            let root = managed_root(connection, &catalog).await?;
             allowed_location(connection, &format!("{root}{name}.db"))?
         }
     };

@@ -1,0 +1,338 @@
+//! lakeport on a real Hive Metastore, shared with a real Spark: tables Spark creates are
+//! queried from lakeport with Spark's results, tables and partitions lakeport creates are
+//! read by Spark, and a metastore that stops and comes back mid-session.
+//!
+//! Needs the metastore `.ci/run` starts with `../shared/tools/hive-metastore.sh`:
+//! `HMS_TEST_ADDRESS=host:port` and `HMS_TEST_DIR` (its `--dir`, which `sql` needs to run
+//! Spark against it). Without them the tests skip, loudly, unless REQUIRE_HMS is set.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use lakeport::config::CatalogBackend;
+use tokio_postgres::SimpleQueryMessage;
+
+use crate::harness::{TestServer, free_port, scratch_dir, simple_rows};
+
+struct SharedMetastore {
+    address: String,
+    dir: PathBuf,
+}
+
+fn shared_metastore() -> Option<SharedMetastore> {
+    match (
+        std::env::var("HMS_TEST_ADDRESS"),
+        std::env::var("HMS_TEST_DIR"),
+    ) {
+        (Ok(address), Ok(dir)) => Some(SharedMetastore {
+            address,
+            dir: dir.into(),
+        }),
+        _ => {
+            assert!(
+                std::env::var_os("REQUIRE_HMS").is_none(),
+                "REQUIRE_HMS is set but HMS_TEST_ADDRESS or HMS_TEST_DIR is not"
+            );
+            eprintln!(
+                "\n*** SKIPPED: no Hive Metastore (set HMS_TEST_ADDRESS=host:port and HMS_TEST_DIR) ***\n"
+            );
+            None
+        }
+    }
+}
+
+fn script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/tools/hive-metastore.sh")
+}
+
+/// Runs Spark SQL against the metastore in `dir`; its output, one line per row, columns
+/// separated by tabs, each statement's output after a `-- statement` line and a header.
+fn spark_sql(dir: &Path, port: Option<u16>, sql: &str) -> String {
+    let mut command = Command::new("bash");
+    command.arg(script()).arg("sql").arg("--dir").arg(dir);
+    if let Some(port) = port {
+        command.args(["--port", &port.to_string()]);
+    }
+    let output = command.args(["-e", sql]).output().expect("run Spark SQL");
+    assert!(
+        output.status.success(),
+        "Spark SQL failed: {}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// The rows Spark printed for the statement starting with `statement`.
+fn spark_rows(output: &str, statement: &str) -> Vec<Vec<String>> {
+    let marker = format!("-- {statement}");
+    let section = output
+        .split("\n-- ")
+        .map(|s| s.trim_start_matches("-- "))
+        .find(|s| format!("-- {s}").starts_with(&marker))
+        .unwrap_or_else(|| panic!("no output for {statement} in:\n{output}"));
+    section
+        .lines()
+        .skip(2)
+        .filter(|line| !line.is_empty())
+        .map(|line| line.split('\t').map(str::to_string).collect())
+        .collect()
+}
+
+/// lakeport's rows as Spark prints them (NULL for nulls).
+async fn lakeport_rows(client: &tokio_postgres::Client, sql: &str) -> Vec<Vec<String>> {
+    simple_rows(client, sql)
+        .await
+        .into_iter()
+        .map(|row| {
+            row.into_iter()
+                .map(|v| v.unwrap_or_else(|| "NULL".into()))
+                .collect()
+        })
+        .collect()
+}
+
+async fn server_on(address: &str, warehouse_dir: &Path) -> TestServer {
+    let uri = format!("thrift://{address}");
+    let allowed = warehouse_dir.display().to_string();
+    TestServer::start_with(|config| {
+        config.catalog.backend = CatalogBackend::Hive;
+        config.catalog.uri = uri;
+        config.catalog.timeout = "5s".into();
+        config.storage.allowed_locations.push(allowed);
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spark_and_lakeport_share_tables_through_the_metastore() {
+    let Some(hms) = shared_metastore() else {
+        return;
+    };
+    let db = format!("interop{}", std::process::id());
+    let lake = scratch_dir("hive-interop");
+    let spark = spark_sql(
+        &hms.dir,
+        None,
+        &format!(
+            "CREATE DATABASE {db} LOCATION '{lake}/{db}.db';
+             CREATE TABLE {db}.sales (id BIGINT COMMENT 'order id', userName STRING, amount DECIMAL(10,2), tags ARRAY<STRING>, day STRING) USING parquet PARTITIONED BY (day);
+             INSERT INTO {db}.sales VALUES (1, 'Ann', 2.50, array('a', 'b'), '2024-01-01'), (2, NULL, 3.00, array(), '2024-01-02'), (3, 'Bo', 10.25, NULL, '2024-01-02');
+             CREATE TABLE {db}.people (id INT, name STRING) USING csv OPTIONS (header 'true');
+             INSERT INTO {db}.people VALUES (1, 'x'), (2, 'y, z');
+             CREATE TABLE {db}.hive_text (a INT, b STRING) ROW FORMAT DELIMITED FIELDS TERMINATED BY '|' STORED AS TEXTFILE;
+             INSERT INTO {db}.hive_text VALUES (1, 'one'), (2, NULL);
+             SELECT id, userName, amount, day FROM {db}.sales ORDER BY id;
+             SELECT day, count(*), sum(amount) FROM {db}.sales GROUP BY day ORDER BY day;
+             SELECT * FROM {db}.people ORDER BY id;
+             SELECT * FROM {db}.hive_text ORDER BY a",
+            lake = lake.display()
+        ),
+    );
+
+    let server = server_on(&hms.address, &lake).await;
+    let client = server.connect().await;
+    let tables = lakeport_rows(
+        &client,
+        &format!(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = '{db}' ORDER BY 1"
+        ),
+    )
+    .await;
+    assert_eq!(tables, [["hive_text"], ["people"], ["sales"]]);
+    for (spark_statement, lakeport_sql) in [
+        (
+            format!("SELECT id, userName, amount, day FROM {db}.sales ORDER BY id"),
+            format!("SELECT id, \"userName\", amount, day FROM {db}.sales ORDER BY id"),
+        ),
+        (
+            format!("SELECT day, count(*), sum(amount) FROM {db}.sales GROUP BY day"),
+            format!("SELECT day, count(*), sum(amount) FROM {db}.sales GROUP BY day ORDER BY day"),
+        ),
+        (
+            format!("SELECT * FROM {db}.people ORDER BY id"),
+            format!("SELECT * FROM {db}.people ORDER BY id"),
+        ),
+        (
+            format!("SELECT * FROM {db}.hive_text ORDER BY a"),
+            format!("SELECT * FROM {db}.hive_text ORDER BY a"),
+        ),
+    ] {
+        assert_eq!(
+            lakeport_rows(&client, &lakeport_sql).await,
+            spark_rows(&spark, &spark_statement),
+            "{lakeport_sql}"
+        );
+    }
+    assert_eq!(
+        lakeport_rows(
+            &client,
+            &format!(
+                "SELECT column_name, data_type FROM information_schema.columns \
+                 WHERE table_schema = '{db}' AND table_name = 'sales' ORDER BY ordinal_position"
+            )
+        )
+        .await,
+        [
+            ["id", "bigint"],
+            ["userName", "text"],
+            ["amount", "numeric"],
+            ["tags", "ARRAY"],
+            ["day", "text"]
+        ]
+    );
+
+    client
+        .batch_execute(&format!(
+            "CREATE TABLE {db}.made_here (id INT, label VARCHAR(10), region STRING) USING parquet PARTITIONED BY (region);
+             INSERT INTO {db}.made_here VALUES (1, 'north one', 'north'), (2, 'south one', 'south'), (3, 'null region', NULL);
+             CREATE TABLE {db}.made_csv (id INT, note STRING) USING csv OPTIONS (header 'true', delimiter ';');
+             INSERT INTO {db}.made_csv VALUES (1, 'a'), (2, NULL);
+             CREATE EXTERNAL TABLE {db}.made_external (id INT, label VARCHAR(10)) USING parquet PARTITIONED BY (region STRING) LOCATION '{lake}/{db}.db/made_here';
+             ALTER TABLE {db}.made_external DROP PARTITION (region = 'south');",
+            lake = lake.display()
+        ))
+        .await
+        .expect("lakeport DDL and INSERT on the metastore");
+    let spark = spark_sql(
+        &hms.dir,
+        None,
+        &format!(
+            "SELECT id, label, region FROM {db}.made_here ORDER BY id;
+             SHOW PARTITIONS {db}.made_here;
+             SELECT * FROM {db}.made_csv ORDER BY id;
+             SELECT * FROM {db}.made_external ORDER BY id"
+        ),
+    );
+    for (spark_statement, lakeport_sql) in [
+        (
+            format!("SELECT id, label, region FROM {db}.made_here ORDER BY id"),
+            format!("SELECT id, label, region FROM {db}.made_here ORDER BY id"),
+        ),
+        (
+            format!("SELECT * FROM {db}.made_csv ORDER BY id"),
+            format!("SELECT * FROM {db}.made_csv ORDER BY id"),
+        ),
+        (
+            format!("SELECT * FROM {db}.made_external ORDER BY id"),
+            format!("SELECT * FROM {db}.made_external ORDER BY id"),
+        ),
+    ] {
+        assert_eq!(
+            spark_rows(&spark, &spark_statement),
+            lakeport_rows(&client, &lakeport_sql).await,
+            "Spark reads what lakeport wrote: {spark_statement}"
+        );
+    }
+    assert_eq!(
+        spark_rows(&spark, &format!("SHOW PARTITIONS {db}.made_here")),
+        [
+            ["region=__HIVE_DEFAULT_PARTITION__"],
+            ["region=north"],
+            ["region=south"]
+        ]
+    );
+
+    client
+        .batch_execute(&format!("DROP DATABASE {db} CASCADE"))
+        .await
+        .expect("drop the test database");
+}
+
+/// A metastore of the test's own (the shared one must stay up for the other tests).
+struct OwnMetastore {
+    dir: PathBuf,
+}
+
+impl OwnMetastore {
+    fn start(dir: &Path, port: u16) -> Self {
+        let status = Command::new("bash")
+            .arg(script())
+            .args(["start", "--port", &port.to_string(), "--dir"])
+            .arg(dir)
+            .status()
+            .expect("run hive-metastore.sh start");
+        assert!(status.success(), "the metastore did not start");
+        Self {
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    fn stop(&self) {
+        let _ = Command::new("bash")
+            .arg(script())
+            .args(["stop", "--dir"])
+            .arg(&self.dir)
+            .status();
+    }
+}
+
+impl Drop for OwnMetastore {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn sqlstate(error: &tokio_postgres::Error) -> String {
+    error
+        .code()
+        .map(|c| c.code().to_string())
+        .unwrap_or_else(|| format!("no SQLSTATE: {error}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_metastore_that_restarts_mid_session_is_reconnected() {
+    if shared_metastore().is_none() {
+        return;
+    }
+    let dir = scratch_dir("hive-restart");
+    let port = free_port();
+    let metastore = OwnMetastore::start(&dir, port);
+    let server = server_on(&format!("127.0.0.1:{port}"), &dir).await;
+    let client = server.connect().await;
+    client
+        .batch_execute(
+            "CREATE DATABASE restart_db;
+             CREATE TABLE restart_db.t (id INT) USING parquet;
+             INSERT INTO restart_db.t VALUES (1), (2)",
+        )
+        .await
+        .expect("set up");
+    let count = "SELECT count(*) FROM restart_db.t";
+    assert_eq!(lakeport_rows(&client, count).await, [["2"]]);
+
+    metastore.stop();
+    // Past the catalog cache's TTL, the next statement needs the metastore.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let started = Instant::now();
+    let error = client
+        .simple_query("SELECT count(*) FROM restart_db.t")
+        .await
+        .expect_err("the metastore is down");
+    assert!(sqlstate(&error).starts_with("58"), "{error:?}");
+    assert!(
+        error
+            .as_db_error()
+            .is_some_and(|e| e.message().contains(&format!("127.0.0.1:{port}"))),
+        "the error names the metastore: {error:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "a down metastore fails fast: {:?}",
+        started.elapsed()
+    );
+    let other = server.connect().await;
+    let rows = other
+        .simple_query("SELECT 1")
+        .await
+        .expect("unrelated statements still run");
+    assert!(rows.iter().any(|m| matches!(m, SimpleQueryMessage::Row(_))));
+
+    let _metastore = OwnMetastore::start(&dir, port);
+    assert_eq!(
+        lakeport_rows(&client, count).await,
+        [["2"]],
+        "the same session goes on once the metastore is back"
+    );
+}
