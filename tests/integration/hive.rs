@@ -1,6 +1,7 @@
-//! lakeport on a real Hive Metastore, shared with a real Spark: tables Spark creates are
-//! queried from lakeport with Spark's results, tables and partitions lakeport creates are
-//! read by Spark, and a metastore that stops and comes back mid-session.
+//! lakeport on a real Hive Metastore, shared with a real Spark: tables and views Spark
+//! creates are queried from lakeport with Spark's results, tables, partitions and views
+//! lakeport creates are read by Spark, and a metastore that stops and comes back
+//! mid-session.
 //!
 //! Needs the metastore `.ci/run` starts with `../shared/tools/hive-metastore.sh`:
 //! `HMS_TEST_ADDRESS=host:port` and `HMS_TEST_DIR` (its `--dir`, which `sql` needs to run
@@ -123,6 +124,8 @@ async fn spark_and_lakeport_share_tables_through_the_metastore() {
              INSERT INTO {db}.people VALUES (1, 'x'), (2, 'y, z');
              CREATE TABLE {db}.hive_text (a INT, b STRING) ROW FORMAT DELIMITED FIELDS TERMINATED BY '|' STORED AS TEXTFILE;
              INSERT INTO {db}.hive_text VALUES (1, 'one'), (2, NULL);
+             CREATE VIEW {db}.big_sales AS SELECT id, amount FROM {db}.sales WHERE amount > 2.75;
+             SELECT * FROM {db}.big_sales ORDER BY id;
              SELECT id, userName, amount, day FROM {db}.sales ORDER BY id;
              SELECT day, count(*), sum(amount) FROM {db}.sales GROUP BY day ORDER BY day;
              SELECT * FROM {db}.people ORDER BY id;
@@ -140,7 +143,10 @@ async fn spark_and_lakeport_share_tables_through_the_metastore() {
         ),
     )
     .await;
-    assert_eq!(tables, [["hive_text"], ["people"], ["sales"]]);
+    assert_eq!(
+        tables,
+        [["big_sales"], ["hive_text"], ["people"], ["sales"]]
+    );
     for (spark_statement, lakeport_sql) in [
         (
             format!("SELECT id, userName, amount, day FROM {db}.sales ORDER BY id"),
@@ -157,6 +163,10 @@ async fn spark_and_lakeport_share_tables_through_the_metastore() {
         (
             format!("SELECT * FROM {db}.hive_text ORDER BY a"),
             format!("SELECT * FROM {db}.hive_text ORDER BY a"),
+        ),
+        (
+            format!("SELECT * FROM {db}.big_sales ORDER BY id"),
+            format!("SELECT * FROM {db}.big_sales ORDER BY id"),
         ),
     ] {
         assert_eq!(
@@ -190,7 +200,8 @@ async fn spark_and_lakeport_share_tables_through_the_metastore() {
              CREATE TABLE {db}.made_csv (id INT, note STRING) USING csv OPTIONS (header 'true', delimiter ';');
              INSERT INTO {db}.made_csv VALUES (1, 'a'), (2, NULL);
              CREATE EXTERNAL TABLE {db}.made_external (id INT, label VARCHAR(10)) USING parquet PARTITIONED BY (region STRING) LOCATION '{lake}/{db}.db/made_here';
-             ALTER TABLE {db}.made_external DROP PARTITION (region = 'south');",
+             ALTER TABLE {db}.made_external DROP PARTITION (region = 'south');
+             CREATE VIEW {db}.made_view AS SELECT id, upper(label) AS shout FROM {db}.made_here WHERE id < 3;",
             lake = lake.display()
         ))
         .await
@@ -202,7 +213,8 @@ async fn spark_and_lakeport_share_tables_through_the_metastore() {
             "SELECT id, label, region FROM {db}.made_here ORDER BY id;
              SHOW PARTITIONS {db}.made_here;
              SELECT * FROM {db}.made_csv ORDER BY id;
-             SELECT * FROM {db}.made_external ORDER BY id"
+             SELECT * FROM {db}.made_external ORDER BY id;
+             SELECT * FROM {db}.made_view ORDER BY id"
         ),
     );
     for (spark_statement, lakeport_sql) in [
@@ -217,6 +229,10 @@ async fn spark_and_lakeport_share_tables_through_the_metastore() {
         (
             format!("SELECT * FROM {db}.made_external ORDER BY id"),
             format!("SELECT * FROM {db}.made_external ORDER BY id"),
+        ),
+        (
+            format!("SELECT * FROM {db}.made_view ORDER BY id"),
+            format!("SELECT * FROM {db}.made_view ORDER BY id"),
         ),
     ] {
         assert_eq!(
