@@ -12,7 +12,8 @@ use std::sync::Arc;
 use crate::error::{CatalogErrorKind, CatalogObject, CatalogResult};
 use crate::metastore::Metastore;
 use crate::model::{
-    Column, DEFAULT_DATABASE, Database, Grant, Partition, Storage, StorageFormat, Table, TableKind,
+    Column, Comparison, DEFAULT_DATABASE, Database, Grant, Partition, PartitionFilter,
+    PartitionTerm, Storage, StorageFormat, Table, TableKind,
 };
 use crate::types::HiveType;
 
@@ -417,6 +418,8 @@ async fn partitions(metastore: &dyn Metastore, root: &str, db: &str) {
         4
     );
 
+    filtered_listing(metastore, db, &[&p2024eu, &p2025eu], &[&p2023us]).await;
+
     expect_error(
         metastore
             .add_partitions(db, "visits", &[partition(&visits, &[Some("2026")])], false)
@@ -487,6 +490,66 @@ async fn partitions(metastore: &dyn Metastore, root: &str, db: &str) {
         CatalogErrorKind::NotFound,
         Some(CatalogObject::Table),
         "drop a missing table",
+    );
+}
+
+/// Listing `visits` by a filter on its string key `region`: `eu` and `us` are the
+/// partitions whose region is that (those whose region is NULL may come too).
+async fn filtered_listing(
+    metastore: &dyn Metastore,
+    db: &str,
+    eu: &[&Partition],
+    us: &[&Partition],
+) {
+    let term = |comparison, values: &[&str]| PartitionTerm {
+        key: "region".into(),
+        comparison,
+        values: values.iter().map(|v| v.to_string()).collect(),
+    };
+    let listed = |filter: PartitionFilter| async move {
+        let mut values: Vec<Vec<Option<String>>> = metastore
+            .list_partitions_by_filter(db, "visits", &filter)
+            .await
+            .expect("list partitions by filter")
+            .into_iter()
+            .filter(|p| p.values[1].is_some())
+            .map(|p| p.values)
+            .collect();
+        values.sort();
+        values
+    };
+    let values = |partitions: &[&Partition]| {
+        let mut values: Vec<_> = partitions.iter().map(|p| p.values.clone()).collect();
+        values.sort();
+        values
+    };
+    let eu_only = PartitionFilter {
+        terms: vec![term(Comparison::Eq, &["eu"])],
+    };
+    assert_eq!(listed(eu_only.clone()).await, values(eu), "region = 'eu'");
+    let us_only = PartitionFilter {
+        terms: vec![
+            term(Comparison::In, &["us", "eu"]),
+            term(Comparison::NotEq, &["eu"]),
+        ],
+    };
+    assert_eq!(
+        listed(us_only).await,
+        values(us),
+        "region IN (us, eu) AND region <> 'eu'"
+    );
+    assert_eq!(
+        listed(PartitionFilter::default()).await.len(),
+        eu.len() + us.len(),
+        "no terms: every partition"
+    );
+    expect_error(
+        metastore
+            .list_partitions_by_filter(db, "missing", &eu_only)
+            .await,
+        CatalogErrorKind::NotFound,
+        Some(CatalogObject::Table),
+        "filtered partitions of a missing table",
     );
 }
 

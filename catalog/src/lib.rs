@@ -20,5 +20,8 @@ mod validate;
 pub use embedded::EmbeddedMetastore;
 pub use error::{CatalogError, CatalogErrorKind, CatalogObject, CatalogResult};
 pub use metastore::Metastore;
-pub use model::{Column, Database, Grant, Partition, Storage, StorageFormat, Table, TableKind};
+pub use model::{
+    Column, Comparison, Database, Grant, Partition, PartitionFilter, PartitionTerm, Storage,
+    StorageFormat, Table, TableKind,
+};
 pub use types::{HiveType, StructField};

@@ -12,7 +12,7 @@
 use async_trait::async_trait;
 
 use crate::error::CatalogResult;
-use crate::model::{Database, Grant, Partition, Table};
+use crate::model::{Database, Grant, Partition, PartitionFilter, Table};
 
 #[async_trait]
 pub trait Metastore: Send + Sync + std::fmt::Debug {
@@ -49,6 +49,25 @@ pub trait Metastore: Send + Sync + std::fmt::Debug {
     ) -> CatalogResult<()>;
     /// Every partition of the table, ordered by its values.
     async fn list_partitions(&self, database: &str, table: &str) -> CatalogResult<Vec<Partition>>;
+    /// The partitions that pass `filter` (and perhaps some that do not: the caller prunes
+    /// again), in no particular order. A backend that evaluates filters itself says so in
+    /// [`Metastore::filters_partitions`]; by default this lists them all and filters here.
+    async fn list_partitions_by_filter(
+        &self,
+        database: &str,
+        table: &str,
+        filter: &PartitionFilter,
+    ) -> CatalogResult<Vec<Partition>> {
+        let definition = self.get_table(database, table).await?;
+        let mut partitions = self.list_partitions(database, table).await?;
+        partitions.retain(|p| filter.matches(&definition.partition_keys, p));
+        Ok(partitions)
+    }
+    /// Whether [`Metastore::list_partitions_by_filter`] filters in the metastore, so that a
+    /// scan should ask it for the partitions it needs rather than hold every partition.
+    fn filters_partitions(&self) -> bool {
+        false
+    }
     /// Drops the partitions with these values; all or none.
     async fn drop_partitions(
         &self,

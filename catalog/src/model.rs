@@ -128,6 +128,64 @@ impl Partition {
     }
 }
 
+/// A condition on partition values that a metastore can evaluate while listing: every
+/// term must hold. Terms compare a partition key's stored text with constants, so they are
+/// only made for keys whose values compare as text (string keys); a partition whose value
+/// is NULL may or may not pass, and the caller decides about those itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PartitionFilter {
+    pub terms: Vec<PartitionTerm>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionTerm {
+    /// The partition key, lower case.
+    pub key: String,
+    pub comparison: Comparison,
+    /// One value, or several for [`Comparison::In`].
+    pub values: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Comparison {
+    Eq,
+    NotEq,
+    Lt,
+    LtEq,
+    Gt,
+    GtEq,
+    In,
+}
+
+impl PartitionFilter {
+    /// Whether a partition of a table with `keys` passes (NULL values pass every term: the
+    /// caller prunes them).
+    pub fn matches(&self, keys: &[Column], partition: &Partition) -> bool {
+        self.terms.iter().all(|term| {
+            let Some(position) = keys
+                .iter()
+                .position(|k| k.name.eq_ignore_ascii_case(&term.key))
+            else {
+                return true;
+            };
+            let Some(Some(value)) = partition.values.get(position) else {
+                return true;
+            };
+            let value = value.as_str();
+            let first = term.values.first().map(String::as_str).unwrap_or_default();
+            match term.comparison {
+                Comparison::Eq => value == first,
+                Comparison::NotEq => value != first,
+                Comparison::Lt => value < first,
+                Comparison::LtEq => value <= first,
+                Comparison::Gt => value > first,
+                Comparison::GtEq => value >= first,
+                Comparison::In => term.values.iter().any(|v| v == value),
+            }
+        })
+    }
+}
+
 /// Hive's escaping of partition values in directory names: `%XX` for characters that
 /// cannot appear in a path segment.
 pub fn escape_path_value(value: &str) -> String {

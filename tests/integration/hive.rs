@@ -175,6 +175,28 @@ async fn spark_and_lakeport_share_tables_through_the_metastore() {
             "{lakeport_sql}"
         );
     }
+    // The metastore filters the partitions: only the one asked for reaches the scan.
+    assert_eq!(
+        lakeport_rows(
+            &client,
+            &format!("SELECT count(*) FROM {db}.sales WHERE day = '2024-01-02'")
+        )
+        .await,
+        [["2"]]
+    );
+    assert_eq!(
+        lakeport_rows(
+            &client,
+            &format!(
+                "SELECT partitions, partitions_pruned FROM lakeport.query_history \
+                 WHERE query LIKE 'SELECT count(*) FROM {db}.sales WHERE day%' \
+                 ORDER BY query_id DESC LIMIT 1"
+            )
+        )
+        .await,
+        [["1", "0"]],
+        "partitions listed by the metastore's filter"
+    );
     assert_eq!(
         lakeport_rows(
             &client,

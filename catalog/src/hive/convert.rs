@@ -21,7 +21,8 @@ use super::spark;
 use super::thrift::Value;
 use crate::error::{CatalogError, CatalogErrorKind, CatalogResult};
 use crate::model::{
-    Column, Database, HIVE_DEFAULT_PARTITION, Partition, Storage, StorageFormat, Table, TableKind,
+    Column, Comparison, Database, HIVE_DEFAULT_PARTITION, Partition, PartitionFilter, Storage,
+    StorageFormat, Table, TableKind,
 };
 use crate::types::HiveType;
 
@@ -532,10 +533,71 @@ pub fn partition_from_thrift(value: &Value) -> Partition {
     }
 }
 
+/// `filter` in the metastore's filter language (`region = "eu" and (day = "1" or day =
+/// "2")`); `None` when it has no terms. Terms whose key or values the language cannot
+/// quote are left out: the filter may only let more partitions through.
+pub fn filter_expression(filter: &PartitionFilter) -> Option<String> {
+    let quotable = |text: &str| !text.contains(['"', '\\']);
+    let plain_key =
+        |key: &str| !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    let terms: Vec<String> = filter
+        .terms
+        .iter()
+        .filter(|t| {
+            plain_key(&t.key) && !t.values.is_empty() && t.values.iter().all(|v| quotable(v))
+        })
+        .map(|term| {
+            let compare =
+                |operator: &str, value: &str| format!("{} {operator} \"{value}\"", term.key);
+            let first = &term.values[0];
+            match term.comparison {
+                Comparison::Eq => compare("=", first),
+                Comparison::NotEq => compare("<>", first),
+                Comparison::Lt => compare("<", first),
+                Comparison::LtEq => compare("<=", first),
+                Comparison::Gt => compare(">", first),
+                Comparison::GtEq => compare(">=", first),
+                Comparison::In => format!(
+                    "({})",
+                    term.values
+                        .iter()
+                        .map(|v| compare("=", v))
+                        .collect::<Vec<_>>()
+                        .join(" or ")
+                ),
+            }
+        })
+        .collect();
+    (!terms.is_empty()).then(|| terms.join(" and "))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::contract;
+
+    #[test]
+    fn filters_are_written_in_the_metastore_language() {
+        use crate::model::PartitionTerm;
+        let term = |key: &str, comparison, values: &[&str]| PartitionTerm {
+            key: key.into(),
+            comparison,
+            values: values.iter().map(|v| v.to_string()).collect(),
+        };
+        let filter = PartitionFilter {
+            terms: vec![
+                term("region", Comparison::Eq, &["eu"]),
+                term("day", Comparison::In, &["1", "2"]),
+                term("tag", Comparison::GtEq, &["say \"hi\""]),
+                term("odd name", Comparison::Eq, &["x"]),
+            ],
+        };
+        assert_eq!(
+            filter_expression(&filter).as_deref(),
+            Some("region = \"eu\" and (day = \"1\" or day = \"2\")")
+        );
+        assert_eq!(filter_expression(&PartitionFilter::default()), None);
+    }
 
     #[test]
     fn hadoop_local_paths_become_file_urls() {

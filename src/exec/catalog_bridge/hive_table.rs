@@ -2,7 +2,9 @@
 //!
 //! The partitions come from the catalog, not from listing directories: a query prunes
 //! them by evaluating its partition-column filters over the partition values (one small
-//! batch, no I/O), then lists only the surviving partitions' directories. Listings are
+//! batch, no I/O), then lists only the surviving partitions' directories. With a
+//! metastore that filters partitions itself (the Hive Metastore), each scan asks it for
+//! the partitions its filters on string keys let through, then prunes those. Listings are
 //! cached in the shared [`ListingCache`] under the table's name, and the provider itself is
 //! cached by [`super::Catalog`]; DDL, INSERT and `REFRESH TABLE` forget both.
 //!
@@ -12,6 +14,7 @@
 //! their smaller side; and Parquet files are read with the session's
 //! `datafusion.execution.parquet.*` options.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -37,10 +40,11 @@ use datafusion::physical_plan::empty::EmptyExec;
 use datafusion::physical_plan::projection::{ProjectionExec, ProjectionExpr};
 use datafusion_datasource::compute_all_files_statistics;
 use futures::{StreamExt, TryStreamExt};
-use lakeport_catalog::{Partition, Storage, StorageFormat, Table};
+use lakeport_catalog::{Metastore, Partition, Storage, StorageFormat, Table};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::exec::catalog_bridge::options::{CsvOptions, with_table_properties};
+use crate::exec::catalog_bridge::partition_filter::partition_filter;
 use crate::exec::catalog_bridge::types::arrow_field;
 use crate::registry::activity::StatementProgress;
 use crate::storage::listings::{ListingCache, TableKey};
@@ -63,12 +67,10 @@ pub struct HiveTableProvider {
     /// Parquet scans take their reader options from the session (see `format_for`).
     reads_parquet: bool,
     store_url: ObjectStoreUrl,
-    directories: Vec<Directory>,
+    partitions: PartitionSource,
     /// Whose listings these are, in `listings`.
     table_key: TableKey,
     listings: Arc<ListingCache>,
-    /// The partition values as columns, one row per directory, for pruning.
-    partition_values: Option<RecordBatch>,
     /// Each file's statistics as last read, with the size they were read at. The provider
     /// lives until the table changes, so entries are dropped with it.
     statistics: Mutex<HashMap<ObjectPath, (u64, Arc<Statistics>)>>,
@@ -88,10 +90,29 @@ fn with_view_type(field: Field) -> Field {
 }
 
 /// One directory of data files: a partition, or the whole unpartitioned table.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Directory {
     values: Vec<ScalarValue>,
     url: ListingTableUrl,
+}
+
+/// Directories with their partition values as columns (one row per directory), for
+/// pruning.
+#[derive(Debug, Clone)]
+struct PartitionSet {
+    directories: Vec<Directory>,
+    values: Option<RecordBatch>,
+}
+
+/// Where a scan's directories come from.
+#[derive(Debug)]
+enum PartitionSource {
+    /// Held since the provider was made: the partitions, or an unpartitioned table's one
+    /// directory.
+    Held(PartitionSet),
+    /// Asked of a metastore that filters partitions itself, at each scan, with the scan's
+    /// filters on string keys (tables with very many partitions hold none of them here).
+    Metastore(Arc<dyn Metastore>),
 }
 
 impl HiveTableProvider {
@@ -132,33 +153,21 @@ impl HiveTableProvider {
         ));
         let table_url = directory_url(&storage.location)?;
         let store_url = table_url.object_store();
-        let directories = if table.is_partitioned() {
-            partitions
-                .iter()
-                .map(|partition| {
-                    let url = directory_url(&partition.location)?;
-                    if url.object_store() != store_url {
-                        return Err(Error::unsupported(format!(
-                            "partition at \"{}\" is in another object store than its table \"{}.{}\"",
-                            partition.location, table.database, table.name
-                        )));
-                    }
-                    Ok(Directory {
-                        values: typed_values(partition, &partition_fields)?,
-                        url,
-                    })
-                })
-                .collect::<Result<Vec<_>>>()?
+        let partitions = if table.is_partitioned() {
+            PartitionSource::Held(partition_set(
+                &(table.database.clone(), table.name.clone()),
+                partitions,
+                &partition_fields,
+                &store_url,
+            )?)
         } else {
-            vec![Directory {
-                values: Vec::new(),
-                url: table_url,
-            }]
-        };
-        let partition_values = if table.is_partitioned() {
-            Some(values_batch(&directories, &partition_fields)?)
-        } else {
-            None
+            PartitionSource::Held(PartitionSet {
+                directories: vec![Directory {
+                    values: Vec::new(),
+                    url: table_url,
+                }],
+                values: None,
+            })
         };
         let (format, null_text): (Arc<dyn FileFormat>, _) = match storage.format {
             StorageFormat::Parquet => (Arc::new(ParquetFormat::default()), None),
@@ -187,12 +196,40 @@ impl HiveTableProvider {
             null_text,
             partition_fields,
             store_url,
-            directories,
+            partitions,
             table_key: (table.database.clone(), table.name.clone()),
             listings,
-            partition_values,
             statistics: Mutex::default(),
         })
+    }
+
+    /// Asks `metastore` for the partitions at each scan instead of holding them (for a
+    /// partitioned table of a metastore that filters partitions itself).
+    pub fn with_partitions_from(mut self, metastore: Arc<dyn Metastore>) -> Self {
+        if !self.partition_fields.is_empty() {
+            self.partitions = PartitionSource::Metastore(metastore);
+        }
+        self
+    }
+
+    /// The partitions a scan with `filters` starts from: those held, or those the
+    /// metastore lets through the filters on string keys.
+    async fn partitions_for(&self, filters: &[Expr]) -> Result<Cow<'_, PartitionSet>> {
+        let metastore = match &self.partitions {
+            PartitionSource::Held(set) => return Ok(Cow::Borrowed(set)),
+            PartitionSource::Metastore(metastore) => metastore,
+        };
+        let filter = partition_filter(filters, &self.partition_fields);
+        let (database, name) = &self.table_key;
+        let listed = metastore
+            .list_partitions_by_filter(database, name, &filter)
+            .await?;
+        Ok(Cow::Owned(partition_set(
+            &self.table_key,
+            &listed,
+            &self.partition_fields,
+            &self.store_url,
+        )?))
     }
 
     fn partition_names(&self) -> Vec<&str> {
@@ -202,15 +239,15 @@ impl HiveTableProvider {
             .collect()
     }
 
-    /// The directories whose partition values pass every filter.
+    /// The directories of `set` whose partition values pass every filter.
     fn prune(
         &self,
+        set: &PartitionSet,
         state: &dyn Session,
         filters: &[Expr],
     ) -> datafusion::common::Result<Vec<usize>> {
-        let (Some(batch), Some(filter)) = (&self.partition_values, conjunction(filters.to_vec()))
-        else {
-            return Ok((0..self.directories.len()).collect());
+        let (Some(batch), Some(filter)) = (&set.values, conjunction(filters.to_vec())) else {
+            return Ok((0..set.directories.len()).collect());
         };
         let df_schema = DFSchema::try_from(batch.schema())?;
         let predicate = state.create_physical_expr(filter, &df_schema)?;
@@ -273,18 +310,22 @@ impl TableProvider for HiveTableProvider {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> datafusion::common::Result<Arc<dyn ExecutionPlan>> {
-        let keep = self.prune(state, filters)?;
+        let set = self
+            .partitions_for(filters)
+            .await
+            .map_err(Error::into_datafusion)?;
+        let keep = self.prune(&set, state, filters)?;
         if !self.partition_fields.is_empty()
             && let Some(progress) = state.config().get_extension::<StatementProgress>()
         {
-            progress.partitions_scanned(self.directories.len(), keep.len());
+            progress.partitions_scanned(set.directories.len(), keep.len());
         }
         let store = state.runtime_env().object_store(&self.store_url)?;
         let listed: Vec<(usize, Arc<[ObjectMeta]>)> = futures::stream::iter(keep)
             .map(|index| {
-                let store = &store;
+                let (store, set) = (&store, &set);
                 async move {
-                    let files = self.files(&self.directories[index], store).await?;
+                    let files = self.files(&set.directories[index], store).await?;
                     Ok::<_, datafusion::error::DataFusionError>((index, files))
                 }
             })
@@ -294,7 +335,7 @@ impl TableProvider for HiveTableProvider {
         let mut files: Vec<PartitionedFile> = listed
             .iter()
             .flat_map(|(index, files)| {
-                let values = &self.directories[*index].values;
+                let values = &set.directories[*index].values;
                 files.iter().map(move |meta| {
                     PartitionedFile::new_from_meta(meta.clone())
                         .with_partition_values(values.clone())
@@ -417,6 +458,36 @@ impl HiveTableProvider {
         }
         Ok(Arc::new(ProjectionExec::try_new(expressions, plan)?))
     }
+}
+
+/// The directories of a partitioned table's `partitions`, with their typed values.
+fn partition_set(
+    (database, name): &TableKey,
+    partitions: &[Partition],
+    fields: &[FieldRef],
+    store_url: &ObjectStoreUrl,
+) -> Result<PartitionSet> {
+    let directories = partitions
+        .iter()
+        .map(|partition| {
+            let url = directory_url(&partition.location)?;
+            if url.object_store() != *store_url {
+                return Err(Error::unsupported(format!(
+                    "partition at \"{}\" is in another object store than its table \"{database}.{name}\"",
+                    partition.location
+                )));
+            }
+            Ok(Directory {
+                values: typed_values(partition, fields)?,
+                url,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let values = Some(values_batch(&directories, fields)?);
+    Ok(PartitionSet {
+        directories,
+        values,
+    })
 }
 
 /// Spreads files (largest first) over at most `count` groups, each to the lightest group.

@@ -18,6 +18,7 @@
 pub mod discovery;
 pub mod hive_table;
 pub mod options;
+pub mod partition_filter;
 pub mod types;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -293,18 +294,19 @@ impl Catalog {
         if let Some(sql) = &table.view_text {
             return Ok(Relation::View(Arc::new(view_definition(&table, sql))));
         }
-        let partitions = if table.is_partitioned() {
+        let fetched_per_scan = self.metastore.filters_partitions();
+        let partitions = if table.is_partitioned() && !fetched_per_scan {
             self.metastore
                 .list_partitions(&table.database, &table.name)
                 .await?
         } else {
             Vec::new()
         };
-        Ok(Relation::Table(Arc::new(HiveTableProvider::try_new(
-            table,
-            &partitions,
-            self.listings.clone(),
-        )?)))
+        let mut provider = HiveTableProvider::try_new(table, &partitions, self.listings.clone())?;
+        if fetched_per_scan {
+            provider = provider.with_partitions_from(self.metastore.clone());
+        }
+        Ok(Relation::Table(Arc::new(provider)))
     }
 
     /// Every SELECT grant in the metastore (cached until a GRANT, REVOKE or DDL).
