@@ -12,16 +12,19 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use lakeport::config::CatalogBackend;
+use lakeport_catalog::Metastore;
+use lakeport_catalog::hive::HiveMetastore;
+use lakeport_catalog::model::DEFAULT_DATABASE;
 use tokio_postgres::SimpleQueryMessage;
 
 use crate::harness::{TestServer, free_port, scratch_dir, simple_rows};
 
-struct SharedMetastore {
+pub struct SharedMetastore {
     address: String,
     dir: PathBuf,
 }
 
-fn shared_metastore() -> Option<SharedMetastore> {
+pub fn shared_metastore() -> Option<SharedMetastore> {
     match (
         std::env::var("HMS_TEST_ADDRESS"),
         std::env::var("HMS_TEST_DIR"),
@@ -279,8 +282,9 @@ async fn spark_and_lakeport_share_tables_through_the_metastore() {
 }
 
 /// A metastore of the test's own (the shared one must stay up for the other tests).
-struct OwnMetastore {
+pub struct OwnMetastore {
     dir: PathBuf,
+    port: u16,
 }
 
 impl OwnMetastore {
@@ -294,7 +298,13 @@ impl OwnMetastore {
         assert!(status.success(), "the metastore did not start");
         Self {
             dir: dir.to_path_buf(),
+            port,
         }
+    }
+
+    /// A new metastore in a scratch directory, on a free port.
+    pub fn start_fresh(purpose: &str) -> Self {
+        Self::start(&scratch_dir(purpose), free_port())
     }
 
     fn stop(&self) {
@@ -303,6 +313,43 @@ impl OwnMetastore {
             .args(["stop", "--dir"])
             .arg(&self.dir)
             .status();
+    }
+
+    fn address(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// A lakeport using this metastore.
+    pub async fn lakeport(&self) -> TestServer {
+        server_on(&self.address(), &self.dir).await
+    }
+
+    /// Drops every database but `default`, every table of `default`, and the files of
+    /// managed tables, as if the metastore were new.
+    pub async fn empty(&self) {
+        let metastore = HiveMetastore::new(
+            &format!("thrift://{}", self.address()),
+            Duration::from_secs(30),
+        )
+        .expect("the metastore's URI");
+        for database in metastore.list_databases().await.expect("list databases") {
+            if database == DEFAULT_DATABASE {
+                for table in metastore.list_tables(&database).await.expect("list tables") {
+                    metastore
+                        .drop_table(&database, &table)
+                        .await
+                        .expect("drop a table");
+                }
+            } else {
+                metastore
+                    .drop_database(&database, true)
+                    .await
+                    .expect("drop a database");
+            }
+        }
+        let warehouse = self.dir.join("warehouse");
+        let _ = std::fs::remove_dir_all(&warehouse);
+        std::fs::create_dir_all(&warehouse).expect("recreate the warehouse");
     }
 }
 
@@ -324,10 +371,9 @@ async fn a_metastore_that_restarts_mid_session_is_reconnected() {
     if shared_metastore().is_none() {
         return;
     }
-    let dir = scratch_dir("hive-restart");
-    let port = free_port();
-    let metastore = OwnMetastore::start(&dir, port);
-    let server = server_on(&format!("127.0.0.1:{port}"), &dir).await;
+    let metastore = OwnMetastore::start_fresh("hive-restart");
+    let (dir, port) = (metastore.dir.clone(), metastore.port);
+    let server = metastore.lakeport().await;
     let client = server.connect().await;
     client
         .batch_execute(

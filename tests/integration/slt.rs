@@ -13,6 +13,8 @@
 //! running (see `stores`): the lake is copied to a fresh prefix of the bucket, `$LAKE` names
 //! it there, and managed tables are written there too (`catalog.managed_location`).
 //! Records can be limited to a store with `onlyif local` / `skipif s3` / `skipif azure`.
+//! With a Hive Metastore (see `hive`), they run once more with the catalog in one
+//! (`skipif hive` / `onlyif hive`).
 
 use std::path::{Path, PathBuf};
 
@@ -195,7 +197,7 @@ fn slt_files() -> Vec<PathBuf> {
 fn runner(
     server: &TestServer,
     protocol: Protocol,
-    backend: Backend,
+    label: &str,
     lake: &str,
 ) -> Runner<WireDb, impl sqllogictest::MakeConnection<Conn = WireDb>> {
     let connection_string = server.connection_string();
@@ -211,7 +213,7 @@ fn runner(
         }
     });
     runner.add_label(protocol.label());
-    runner.add_label(backend.label());
+    runner.add_label(label);
     runner.set_var("LAKE".into(), lake.to_string());
     runner.with_column_validator(column_types_agree);
     runner
@@ -256,7 +258,7 @@ async fn slt_files_pass_under_both_protocols() {
                 continue;
             }
             let (server, lake) = server_on(backend).await;
-            let mut runner = runner(&server, protocol, backend, &lake);
+            let mut runner = runner(&server, protocol, backend.label(), &lake);
             if complete {
                 if let Err(e) = runner
                     .update_test_file(
@@ -283,10 +285,45 @@ async fn slt_files_pass_under_both_protocols() {
             }
         }
     }
+    if !complete {
+        failures.extend(catalog_files_on_a_hive_metastore(&files).await);
+    }
     assert!(
         failures.is_empty(),
         "{} failure(s):\n\n{}",
         failures.len(),
         failures.join("\n\n")
     );
+}
+
+/// The catalog files once more with the catalog in a Hive Metastore of their own (emptied
+/// before each run), when the Hive tests run (see `hive`). Records can be limited with
+/// `skipif hive` / `onlyif hive`.
+async fn catalog_files_on_a_hive_metastore(files: &[PathBuf]) -> Vec<String> {
+    let catalog_files: Vec<&PathBuf> = files
+        .iter()
+        .filter(|f| f.components().any(|c| c.as_os_str() == "catalog"))
+        .collect();
+    if catalog_files.is_empty() || crate::hive::shared_metastore().is_none() {
+        return Vec::new();
+    }
+    let metastore = crate::hive::OwnMetastore::start_fresh("slt-hms");
+    let mut failures = Vec::new();
+    for file in catalog_files {
+        for protocol in [Protocol::Extended, Protocol::Simple] {
+            metastore.empty().await;
+            let server = metastore.lakeport().await;
+            let lake = crate::harness::lake().display().to_string();
+            let mut runner = runner(&server, protocol, "hive", &lake);
+            if let Err(e) = runner.run_file_async(file).await {
+                failures.push(format!(
+                    "{} [{} protocol, hive]:\n{}",
+                    file.display(),
+                    protocol.label(),
+                    e.display(true)
+                ));
+            }
+        }
+    }
+    failures
 }
