@@ -13,6 +13,7 @@ mod catalog;
 mod corpus;
 mod errors;
 mod explain;
+#[cfg(feature = "hms")]
 mod hive;
 mod limits;
 mod monitoring;

@@ -285,6 +285,7 @@ async fn slt_files_pass_under_both_protocols() {
             }
         }
     }
+    #[cfg(feature = "hms")]
     if !complete {
         failures.extend(catalog_files_on_a_hive_metastore(&files).await);
     }
@@ -299,6 +300,7 @@ async fn slt_files_pass_under_both_protocols() {
 /// The catalog files once more with the catalog in a Hive Metastore of their own (emptied
 /// before each run), when the Hive tests run (see `hive`). Records can be limited with
 /// `skipif hive` / `onlyif hive`.
+#[cfg(feature = "hms")]
 async fn catalog_files_on_a_hive_metastore(files: &[PathBuf]) -> Vec<String> {
     let catalog_files: Vec<&PathBuf> = files
         .iter()
