@@ -284,6 +284,22 @@ async fn tables(metastore: &dyn Metastore, root: &str, db: &str) {
         metastore.list_tables(db).await.unwrap(),
         vec!["orders".to_string(), "recent_orders".to_string()]
     );
+    let mut several: Vec<String> = metastore
+        .get_tables(
+            db,
+            &["RECENT_ORDERS".into(), "missing".into(), "orders".into()],
+        )
+        .await
+        .expect("get tables")
+        .into_iter()
+        .map(|t| t.expect("a readable table").name)
+        .collect();
+    several.sort();
+    assert_eq!(
+        several,
+        ["orders", "recent_orders"],
+        "get_tables skips the missing"
+    );
 
     let mut altered = orders.clone();
     altered

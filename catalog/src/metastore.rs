@@ -28,6 +28,23 @@ pub trait Metastore: Send + Sync + std::fmt::Debug {
     /// over existing partition directories), all in one step.
     async fn create_table(&self, table: &Table, partitions: &[Partition]) -> CatalogResult<()>;
     async fn get_table(&self, database: &str, name: &str) -> CatalogResult<Table>;
+    /// The tables and views of `database` among `names` that exist, in no particular
+    /// order; one that cannot be read (a format or type lakeport does not support) is an
+    /// error in its place, not the call's.
+    async fn get_tables(
+        &self,
+        database: &str,
+        names: &[String],
+    ) -> CatalogResult<Vec<CatalogResult<Table>>> {
+        let mut tables = Vec::with_capacity(names.len());
+        for name in names {
+            match self.get_table(database, name).await {
+                Err(e) if e.is_not_found() => {}
+                read => tables.push(read),
+            }
+        }
+        Ok(tables)
+    }
     /// The names of the tables and views in `database`, sorted.
     async fn list_tables(&self, database: &str) -> CatalogResult<Vec<String>>;
     /// Replaces the definition of `database.name` with `table`, which may carry another

@@ -7,10 +7,11 @@
 //! PostgreSQL leaves to user objects (from 16384), so a client that remembers an OID finds
 //! the same object after a restart. System relations keep PostgreSQL's own OIDs.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use datafusion::arrow::datatypes::SchemaRef;
-use lakeport_catalog::TableKind;
+use lakeport_catalog::{Table, TableKind};
 
 use crate::error::Result;
 use crate::exec::catalog_bridge::types::arrow_schema;
@@ -176,7 +177,13 @@ impl Snapshot {
                 name: name.clone(),
                 comment,
             });
-            let mut tables: BTreeSet<String> = catalog.table_names(&name).await?;
+            let definitions: BTreeMap<String, Arc<Table>> = catalog
+                .table_definitions(&name)
+                .await?
+                .into_iter()
+                .map(|table| (table.name.clone(), table))
+                .collect();
+            let mut tables: BTreeSet<String> = definitions.keys().cloned().collect();
             tables.extend(catalog.statics().table_names(&name));
             for table in tables {
                 if !privileges.reads_table(&name, &table) {
@@ -192,7 +199,7 @@ impl Snapshot {
                     ));
                     continue;
                 }
-                let Some(definition) = catalog.table_definition(&name, &table).await? else {
+                let Some(definition) = definitions.get(&table) else {
                     continue;
                 };
                 let mut columns = definition.columns.clone();

@@ -127,6 +127,7 @@ async fn spark_and_lakeport_share_tables_through_the_metastore() {
              INSERT INTO {db}.people VALUES (1, 'x'), (2, 'y, z');
              CREATE TABLE {db}.hive_text (a INT, b STRING) ROW FORMAT DELIMITED FIELDS TERMINATED BY '|' STORED AS TEXTFILE;
              INSERT INTO {db}.hive_text VALUES (1, 'one'), (2, NULL);
+             CREATE TABLE {db}.orc_events (a INT) USING orc;
              CREATE VIEW {db}.big_sales AS SELECT id, amount FROM {db}.sales WHERE amount > 2.75;
              SELECT * FROM {db}.big_sales ORDER BY id;
              SELECT id, userName, amount, day FROM {db}.sales ORDER BY id;
@@ -148,8 +149,14 @@ async fn spark_and_lakeport_share_tables_through_the_metastore() {
     .await;
     assert_eq!(
         tables,
-        [["big_sales"], ["hive_text"], ["people"], ["sales"]]
+        [["big_sales"], ["hive_text"], ["people"], ["sales"]],
+        "tables in formats lakeport does not read are left out"
     );
+    let orc = client
+        .simple_query(&format!("SELECT * FROM {db}.orc_events"))
+        .await
+        .expect_err("ORC is not read");
+    assert_eq!(sqlstate(&orc), "0A000", "{orc:?}");
     for (spark_statement, lakeport_sql) in [
         (
             format!("SELECT id, userName, amount, day FROM {db}.sales ORDER BY id"),

@@ -188,6 +188,25 @@ impl HiveMetastore {
         .map_err(|e| e.classify(|field| (field == 1).then(|| invalid_operation(&e))))
     }
 
+    /// The named tables of `database` that exist, in one call.
+    async fn raw_tables(&self, database: &str, names: &[String]) -> CatalogResult<Value> {
+        if names.is_empty() {
+            return Ok(Value::structs(Vec::new()));
+        }
+        let names = names.iter().map(|n| n.to_lowercase()).collect::<Vec<_>>();
+        self.call(
+            "get_table_objects_by_name",
+            vec![
+                (1, Value::string(database)),
+                (2, Value::strings(names.iter().map(String::as_str))),
+            ],
+        )
+        .await
+        .map_err(|e| {
+            e.classify(|field| (field == 3).then(|| CatalogError::database_not_found(database)))
+        })
+    }
+
     /// Every grant recorded on `database` and its tables.
     async fn database_grants(&self, database: &str) -> CatalogResult<Vec<Grant>> {
         let definition = self.raw_database(database).await?;
@@ -200,19 +219,7 @@ impl HiveMetastore {
             })
             .collect();
         let names = self.list_tables(database).await?;
-        if names.is_empty() {
-            return Ok(grants);
-        }
-        let tables = self
-            .call(
-                "get_table_objects_by_name",
-                vec![
-                    (1, Value::string(database)),
-                    (2, Value::strings(names.iter().map(String::as_str))),
-                ],
-            )
-            .await
-            .map_err(|e| e.classify(|_| None))?;
+        let tables = self.raw_tables(database, &names).await?;
         for table in tables.elements() {
             let name = table.field(1).and_then(Value::as_str).unwrap_or_default();
             grants.extend(
@@ -505,6 +512,20 @@ impl Metastore for HiveMetastore {
     async fn get_table(&self, database: &str, name: &str) -> CatalogResult<Table> {
         let (database, name) = (database.to_lowercase(), name.to_lowercase());
         convert::table_from_thrift(&self.raw_table(&database, &name).await?)
+    }
+
+    async fn get_tables(
+        &self,
+        database: &str,
+        names: &[String],
+    ) -> CatalogResult<Vec<CatalogResult<Table>>> {
+        let database = database.to_lowercase();
+        let tables = self.raw_tables(&database, names).await?;
+        Ok(tables
+            .elements()
+            .iter()
+            .map(convert::table_from_thrift)
+            .collect())
     }
 
     async fn list_tables(&self, database: &str) -> CatalogResult<Vec<String>> {

@@ -269,6 +269,47 @@ impl Catalog {
         Ok(Some(database))
     }
 
+    /// The metastore's definitions of every table and view of `database` lakeport can
+    /// read (those in formats or with types it does not support are left out), cached
+    /// like [`Catalog::table_definition`] and read in one call where the metastore allows.
+    pub async fn table_definitions(&self, database: &str) -> Result<Vec<Arc<Table>>> {
+        let names = self.table_names(database).await?;
+        let (mut definitions, mut missing) = (Vec::new(), Vec::new());
+        {
+            let cache = self.cache();
+            for name in names {
+                match cache.definitions.get(&(database.to_string(), name.clone())) {
+                    Some(table) => definitions.push(table.clone()),
+                    None => missing.push(name),
+                }
+            }
+        }
+        if missing.is_empty() {
+            return Ok(definitions);
+        }
+        let epoch = self.epoch();
+        let mut read = Vec::new();
+        for table in self.metastore.get_tables(database, &missing).await? {
+            match table {
+                Ok(table) => read.push(Arc::new(table)),
+                Err(e) if e.kind == lakeport_catalog::CatalogErrorKind::Unsupported => {
+                    tracing::debug!(database, error = %e, "table left out of the catalog");
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        self.remember(epoch, |cache| {
+            for table in &read {
+                cache
+                    .definitions
+                    .insert((database.to_string(), table.name.clone()), table.clone());
+            }
+        });
+        definitions.extend(read);
+        definitions.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(definitions)
+    }
+
     /// The metastore's definition of a table or view of a database, cached.
     pub async fn table_definition(&self, database: &str, name: &str) -> Result<Option<Arc<Table>>> {
         let key = (database.to_string(), name.to_string());
