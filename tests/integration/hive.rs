@@ -233,7 +233,10 @@ async fn spark_and_lakeport_share_tables_through_the_metastore() {
              INSERT INTO {db}.made_csv VALUES (1, 'a'), (2, NULL);
              CREATE EXTERNAL TABLE {db}.made_external (id INT, label VARCHAR(10)) USING parquet PARTITIONED BY (region STRING) LOCATION '{lake}/{db}.db/made_here';
              ALTER TABLE {db}.made_external DROP PARTITION (region = 'south');
-             CREATE VIEW {db}.made_view AS SELECT id, upper(label) AS shout FROM {db}.made_here WHERE id < 3;",
+             CREATE VIEW {db}.made_view AS SELECT id, upper(label) AS shout FROM {db}.made_here WHERE id < 3;
+             CREATE TABLE {db}.to_rename (id INT) USING parquet;
+             INSERT INTO {db}.to_rename VALUES (7);
+             ALTER TABLE {db}.to_rename RENAME TO {db}.renamed;",
             lake = lake.display()
         ))
         .await
@@ -246,7 +249,8 @@ async fn spark_and_lakeport_share_tables_through_the_metastore() {
              SHOW PARTITIONS {db}.made_here;
              SELECT * FROM {db}.made_csv ORDER BY id;
              SELECT * FROM {db}.made_external ORDER BY id;
-             SELECT * FROM {db}.made_view ORDER BY id"
+             SELECT * FROM {db}.made_view ORDER BY id;
+             SELECT * FROM {db}.renamed"
         ),
     );
     for (spark_statement, lakeport_sql) in [
@@ -265,6 +269,10 @@ async fn spark_and_lakeport_share_tables_through_the_metastore() {
         (
             format!("SELECT * FROM {db}.made_view ORDER BY id"),
             format!("SELECT * FROM {db}.made_view ORDER BY id"),
+        ),
+        (
+            format!("SELECT * FROM {db}.renamed"),
+            format!("SELECT * FROM {db}.renamed"),
         ),
     ] {
         assert_eq!(

@@ -24,7 +24,9 @@ use super::convert::{self, GRANTEES};
 use super::thrift::Value;
 use crate::error::{CatalogError, CatalogErrorKind, CatalogObject, CatalogResult};
 use crate::metastore::Metastore;
-use crate::model::{DEFAULT_DATABASE, Database, Grant, Partition, PartitionFilter, Table};
+use crate::model::{
+    DEFAULT_DATABASE, Database, Grant, Partition, PartitionFilter, Table, TableKind,
+};
 use crate::validate::{normalize_name, normalize_table, partition_name};
 
 /// Connections kept open between calls.
@@ -205,6 +207,29 @@ impl HiveMetastore {
         .map_err(|e| {
             e.classify(|field| (field == 3).then(|| CatalogError::database_not_found(database)))
         })
+    }
+
+    /// After a rename, the metastore has moved a managed table's directory and changed its
+    /// descriptor's location, not Spark's `path`, which Spark reads: it gets the new one.
+    async fn follow_moved_directory(&self, database: &str, name: &str) -> CatalogResult<()> {
+        let mut table = self.raw_table(database, name).await?;
+        let location = table
+            .field(7)
+            .and_then(|sd| sd.field(2))
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let Some(serde) = field_mut(&mut table, 7).and_then(|sd| field_mut(sd, 7)) else {
+            return Ok(());
+        };
+        let mut serde_parameters = parameters(serde, 3);
+        match (location, serde_parameters.get("path")) {
+            (Some(location), Some(path)) if *path != location => {
+                serde_parameters.insert("path".into(), location);
+                set_field(serde, 3, Value::string_map(&serde_parameters));
+                self.alter_raw_table(database, name, table).await
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Every grant recorded on `database` and its tables.
@@ -390,6 +415,16 @@ fn parameters(value: &Value, field: i16) -> std::collections::BTreeMap<String, S
         .unwrap_or_default()
 }
 
+fn field_mut(value: &mut Value, field: i16) -> Option<&mut Value> {
+    match value {
+        Value::Struct(fields) => fields
+            .iter_mut()
+            .find(|(id, _)| *id == field)
+            .map(|(_, v)| v),
+        _ => None,
+    }
+}
+
 fn set_field(value: &mut Value, field: i16, new: Value) {
     if let Value::Struct(fields) = value {
         match fields.iter_mut().find(|(id, _)| *id == field) {
@@ -557,7 +592,12 @@ impl Metastore for HiveMetastore {
             map.insert(GRANTEES.into(), grantees.clone());
             set_field(&mut altered, 9, Value::string_map(&map));
         }
-        self.alter_raw_table(&database, &name, altered).await
+        self.alter_raw_table(&database, &name, altered).await?;
+        if renamed && table.kind == TableKind::Managed {
+            self.follow_moved_directory(&table.database, &table.name)
+                .await?;
+        }
+        Ok(())
     }
 
     async fn drop_table(&self, database: &str, name: &str) -> CatalogResult<()> {
