@@ -112,7 +112,12 @@ enum PartitionSource {
     Held(PartitionSet),
     /// Asked of a metastore that filters partitions itself, at each scan, with the scan's
     /// filters on string keys (tables with very many partitions hold none of them here).
-    Metastore(Arc<dyn Metastore>),
+    /// Scans with no such filter share one listing of them all, kept as long as the
+    /// provider.
+    Metastore {
+        metastore: Arc<dyn Metastore>,
+        unfiltered: tokio::sync::OnceCell<PartitionSet>,
+    },
 }
 
 impl HiveTableProvider {
@@ -207,7 +212,10 @@ impl HiveTableProvider {
     /// partitioned table of a metastore that filters partitions itself).
     pub fn with_partitions_from(mut self, metastore: Arc<dyn Metastore>) -> Self {
         if !self.partition_fields.is_empty() {
-            self.partitions = PartitionSource::Metastore(metastore);
+            self.partitions = PartitionSource::Metastore {
+                metastore,
+                unfiltered: tokio::sync::OnceCell::new(),
+            };
         }
         self
     }
@@ -215,21 +223,30 @@ impl HiveTableProvider {
     /// The partitions a scan with `filters` starts from: those held, or those the
     /// metastore lets through the filters on string keys.
     async fn partitions_for(&self, filters: &[Expr]) -> Result<Cow<'_, PartitionSet>> {
-        let metastore = match &self.partitions {
+        let (metastore, unfiltered) = match &self.partitions {
             PartitionSource::Held(set) => return Ok(Cow::Borrowed(set)),
-            PartitionSource::Metastore(metastore) => metastore,
+            PartitionSource::Metastore {
+                metastore,
+                unfiltered,
+            } => (metastore, unfiltered),
         };
         let filter = partition_filter(filters, &self.partition_fields);
         let (database, name) = &self.table_key;
-        let listed = metastore
-            .list_partitions_by_filter(database, name, &filter)
-            .await?;
-        Ok(Cow::Owned(partition_set(
-            &self.table_key,
-            &listed,
-            &self.partition_fields,
-            &self.store_url,
-        )?))
+        let list = || async {
+            let listed = metastore
+                .list_partitions_by_filter(database, name, &filter)
+                .await?;
+            partition_set(
+                &self.table_key,
+                &listed,
+                &self.partition_fields,
+                &self.store_url,
+            )
+        };
+        if filter.terms.is_empty() {
+            return Ok(Cow::Borrowed(unfiltered.get_or_try_init(list).await?));
+        }
+        Ok(Cow::Owned(list().await?))
     }
 
     fn partition_names(&self) -> Vec<&str> {
