@@ -22,7 +22,7 @@ pub enum TransactionStatus {
 pub struct TransactionOutcome {
     pub tag: &'static str,
     /// A WARNING to send as a notice, as PostgreSQL does for BEGIN inside a block.
-    pub warning: Option<String>,
+    pub warning: Option<super::Notice>,
 }
 
 impl TransactionOutcome {
@@ -30,10 +30,10 @@ impl TransactionOutcome {
         Self { tag, warning: None }
     }
 
-    fn warn(tag: &'static str, warning: &str) -> Self {
+    fn warn(tag: &'static str, code: &'static str, warning: &str) -> Self {
         Self {
             tag,
-            warning: Some(warning.to_string()),
+            warning: Some(super::Notice::warning(code, warning)),
         }
     }
 }
@@ -62,7 +62,11 @@ impl Transaction {
     /// BEGIN or START TRANSACTION, answered with `tag`.
     pub fn begin(&mut self, tag: &'static str) -> TransactionOutcome {
         if self.status.is_some() {
-            return TransactionOutcome::warn(tag, "there is already a transaction in progress");
+            return TransactionOutcome::warn(
+                tag,
+                "25001",
+                "there is already a transaction in progress",
+            );
         }
         self.status = Some(BlockState {
             failed: false,
@@ -74,7 +78,9 @@ impl Transaction {
     /// COMMIT; a failed block is rolled back, and the tag says so.
     pub fn commit(&mut self) -> TransactionOutcome {
         match self.status.take() {
-            None => TransactionOutcome::warn("COMMIT", "there is no transaction in progress"),
+            None => {
+                TransactionOutcome::warn("COMMIT", "25P01", "there is no transaction in progress")
+            }
             Some(b) if b.failed => TransactionOutcome::tag("ROLLBACK"),
             Some(_) => TransactionOutcome::tag("COMMIT"),
         }
@@ -82,7 +88,9 @@ impl Transaction {
 
     pub fn rollback(&mut self) -> TransactionOutcome {
         match self.status.take() {
-            None => TransactionOutcome::warn("ROLLBACK", "there is no transaction in progress"),
+            None => {
+                TransactionOutcome::warn("ROLLBACK", "25P01", "there is no transaction in progress")
+            }
             Some(_) => TransactionOutcome::tag("ROLLBACK"),
         }
     }

@@ -13,7 +13,7 @@ use datafusion::sql::sqlparser::ast::{
 
 use crate::error::{Error, Result};
 use crate::exec::{RowCursor, RowStream};
-use crate::session::{Notice, Session, TransactionOutcome};
+use crate::session::{Session, TransactionOutcome};
 use crate::sql::parse::FetchCommand;
 use crate::sql::{Connection, Output, RowsTag};
 
@@ -317,7 +317,7 @@ fn transaction(
 ) -> Result<Output> {
     let outcome = step(session);
     if let Some(warning) = outcome.warning {
-        session.notice(Notice::warning("25001", warning));
+        session.notice(warning);
     }
     Ok(Output::Command(outcome.tag.to_string()))
 }

@@ -107,3 +107,21 @@ async fn memory_exhaustion_is_a_resources_error() {
         "expected a 53xxx SQLSTATE, got {code}: {error}"
     );
 }
+
+/// The WARNINGs of transaction statements in the wrong state carry PostgreSQL's codes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transaction_statements_in_the_wrong_state_warn_with_postgres_codes() {
+    let server = TestServer::start().await;
+    let mut raw = server.raw().await;
+    let warning_code = |messages: &[crate::rawwire::Message]| {
+        let notice = messages.iter().find(|m| m.tag == b'N').expect("a warning");
+        let fields = notice.error_fields();
+        assert_eq!(fields[&'S'], "WARNING");
+        fields[&'C'].clone()
+    };
+    assert_eq!(warning_code(&raw.run("COMMIT").await), "25P01");
+    assert_eq!(warning_code(&raw.run("ROLLBACK").await), "25P01");
+    raw.run("BEGIN").await;
+    assert_eq!(warning_code(&raw.run("BEGIN").await), "25001");
+    raw.run("ROLLBACK").await;
+}

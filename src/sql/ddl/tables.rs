@@ -319,7 +319,7 @@ fn discovered_partitions(
     let (found, skipped) = discovery::discover_partitions(table, listing, now());
     if skipped > 0 {
         connection.session.notice(Notice::warning(
-            "25001",
+            "01000",
             format!(
                 "{skipped} directories under \"{}\" were skipped: their values do not fit the partition column types",
                 listing.location
@@ -530,7 +530,7 @@ pub async fn delete_files(connection: &mut Connection, storage: &Storage) {
     if let Err(e) = result {
         tracing::warn!(location = %storage.location, error = %e, "dropped table's files remain");
         connection.session.notice(Notice::warning(
-            "25001",
+            "01000",
             format!(
                 "the files at \"{}\" could not all be deleted: {}",
                 storage.location, e.message
