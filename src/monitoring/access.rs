@@ -3,7 +3,8 @@
 //! only to admins.
 //!
 //! While the server has no users and authenticates by trust (the embedded default), whoever
-//! may connect may use the UI. Otherwise the browser sends HTTP Basic credentials, checked
+//! may connect may use the UI, when they name the server by an IP address or `localhost`
+//! (so that a web page on a DNS name rebound to 127.0.0.1 cannot). Otherwise the browser sends HTTP Basic credentials, checked
 //! by the same rules and verifiers as a connection (`Authenticator::check_password`), and
 //! the user must have role admin. `/metrics`, `/healthz` and `/readyz` show no statements
 //! and stay open.
@@ -33,6 +34,14 @@ impl Access {
     /// The admin making `request`, or the response refusing it.
     pub async fn admit(&self, request: &Request) -> Result<String, Response> {
         let credentials = basic_credentials(request);
+        if self.open && !names_this_machine(request.header("host")) {
+            return Err(Response::text(
+                403,
+                "without users the monitoring UI answers only requests for an IP address or \
+                 localhost (a web page naming another host could reach it through DNS \
+                 rebinding); open it as http://127.0.0.1:PORT/, or configure [[auth.users]]\n",
+            ));
+        }
         if self.open {
             let (user, _) = credentials.unwrap_or_default();
             return self
@@ -77,6 +86,25 @@ fn ask_for_credentials() -> Response {
     )
 }
 
+/// Whether a `Host` header names this machine by an IP address or as `localhost`, not by
+/// a DNS name an attacker's page could point at it. No header (not a browser): yes.
+fn names_this_machine(host: Option<&str>) -> bool {
+    let Some(host) = host.map(str::trim) else {
+        return true;
+    };
+    if let Some(bracketed) = host.strip_prefix('[') {
+        return bracketed
+            .split_once(']')
+            .is_some_and(|(address, _)| address.parse::<std::net::Ipv6Addr>().is_ok());
+    }
+    let name = match host.rsplit_once(':') {
+        Some((name, port)) if port.chars().all(|c| c.is_ascii_digit()) => name,
+        _ => host,
+    };
+    let name = name.to_ascii_lowercase();
+    name.parse::<std::net::IpAddr>().is_ok() || name == "localhost" || name.ends_with(".localhost")
+}
+
 /// The user name and password of an `Authorization: Basic` header.
 fn basic_credentials(request: &Request) -> Option<(String, String)> {
     let encoded = request.header("authorization")?.strip_prefix("Basic ")?;
@@ -100,6 +128,30 @@ mod tests {
             body: Vec::new(),
             peer: "127.0.0.1:40000".parse().unwrap(),
         }
+    }
+
+    #[test]
+    fn only_addresses_and_localhost_name_this_machine() {
+        for host in [
+            "127.0.0.1:9430",
+            "127.0.0.1",
+            "[::1]:9430",
+            "localhost:9430",
+            "LOCALHOST",
+            "ui.localhost:80",
+            "10.1.2.3:9430",
+        ] {
+            assert!(names_this_machine(Some(host)), "{host}");
+        }
+        for host in [
+            "attacker.example:9430",
+            "attacker.example",
+            "[evil]:1",
+            "127.0.0.1.nip.io",
+        ] {
+            assert!(!names_this_machine(Some(host)), "{host}");
+        }
+        assert!(names_this_machine(None));
     }
 
     #[test]

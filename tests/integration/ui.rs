@@ -175,6 +175,18 @@ async fn the_page_and_its_files_are_served_from_the_binary() {
     )
     .await;
     assert_eq!(status, 405);
+    let (status, _, body) = http(
+        port,
+        "GET /api/queries HTTP/1.1\r\nHost: rebound.example:9430\r\n\r\n",
+    )
+    .await;
+    assert_eq!(status, 403, "a DNS name rebound to this machine: {body}");
+    let (status, _, _) = http(
+        port,
+        &format!("GET /api/queries HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n"),
+    )
+    .await;
+    assert_eq!(status, 200, "an address is fine");
 }
 
 fn basic(user: &str, password: &str) -> String {
