@@ -477,7 +477,10 @@ impl Connection {
     }
 
     /// Recomputes the session's privileges when the catalog (and so perhaps its grants)
-    /// changed since they were last computed. An admin's do not depend on grants.
+    /// changed since they were last computed. An admin's do not depend on grants. While the
+    /// grants cannot be read (a metastore that is down) the session keeps the privileges
+    /// it has (at first: none from grants) and tries again at its next statement, so
+    /// statements that need no catalog still run.
     async fn refresh_privileges(&mut self) -> Result<()> {
         let catalog = self.service.engine.catalog();
         let epoch = catalog.epoch();
@@ -487,7 +490,13 @@ impl Connection {
         let grants = if self.session.identity.role == crate::auth::Role::Admin {
             Arc::new(Vec::new())
         } else {
-            catalog.grants().await?
+            match catalog.grants().await {
+                Ok(grants) => grants,
+                Err(e) => {
+                    tracing::warn!(error = %e, "grants unreadable: privileges kept as they were");
+                    return Ok(());
+                }
+            }
         };
         self.session.privileges = Arc::new(crate::auth::Privileges::new(
             &self.session.identity,

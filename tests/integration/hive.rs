@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use lakeport::auth::AuthMethod;
 use lakeport::config::CatalogBackend;
 use lakeport_catalog::Metastore;
 use lakeport_catalog::hive::HiveMetastore;
@@ -18,6 +19,7 @@ use lakeport_catalog::model::DEFAULT_DATABASE;
 use tokio_postgres::SimpleQueryMessage;
 
 use crate::harness::{TestServer, free_port, scratch_dir, simple_rows};
+use crate::security::{login, secure};
 
 pub struct SharedMetastore {
     address: String,
@@ -98,6 +100,15 @@ async fn lakeport_rows(client: &tokio_postgres::Client, sql: &str) -> Vec<Vec<St
 }
 
 async fn server_on(address: &str, warehouse_dir: &Path) -> TestServer {
+    server_configured(address, warehouse_dir, |_| {}).await
+}
+
+/// A lakeport on the metastore at `address`, whose configuration `adjust` may change too.
+async fn server_configured(
+    address: &str,
+    warehouse_dir: &Path,
+    adjust: impl FnOnce(&mut lakeport::Config),
+) -> TestServer {
     let uri = format!("thrift://{address}");
     let allowed = warehouse_dir.display().to_string();
     TestServer::start_with(|config| {
@@ -105,6 +116,7 @@ async fn server_on(address: &str, warehouse_dir: &Path) -> TestServer {
         config.catalog.uri = uri;
         config.catalog.timeout = "5s".into();
         config.storage.allowed_locations.push(allowed);
+        adjust(config);
     })
     .await
 }
@@ -388,8 +400,12 @@ async fn a_metastore_that_restarts_mid_session_is_reconnected() {
     }
     let metastore = OwnMetastore::start_fresh("hive-restart");
     let (dir, port) = (metastore.dir.clone(), metastore.port);
-    let server = metastore.lakeport().await;
-    let client = server.connect().await;
+    let server = server_configured(&metastore.address(), &dir, |config| {
+        secure(config, AuthMethod::ScramSha256)
+    })
+    .await;
+    let login = |user, password| login(server.port, user, Some(password));
+    let client = login("admin", "adminpw").await.expect("admin login");
     client
         .batch_execute(
             "CREATE DATABASE restart_db;
@@ -421,8 +437,10 @@ async fn a_metastore_that_restarts_mid_session_is_reconnected() {
         "a down metastore fails fast: {:?}",
         started.elapsed()
     );
-    let other = server.connect().await;
-    let rows = other
+    // A reader's privileges come from grants in the metastore; they cannot be read now,
+    // and statements that need no catalog still run.
+    let reader = login("reader", "readerpw").await.expect("reader login");
+    let rows = reader
         .simple_query("SELECT 1")
         .await
         .expect("unrelated statements still run");
