@@ -75,10 +75,7 @@ pub trait Metastore: Send + Sync + std::fmt::Debug {
         table: &str,
         filter: &PartitionFilter,
     ) -> CatalogResult<Vec<Partition>> {
-        let definition = self.get_table(database, table).await?;
-        let mut partitions = self.list_partitions(database, table).await?;
-        partitions.retain(|p| filter.matches(&definition.partition_keys, p));
-        Ok(partitions)
+        filter_locally(self, database, table, filter).await
     }
     /// Whether [`Metastore::list_partitions_by_filter`] filters in the metastore, so that a
     /// scan should ask it for the partitions it needs rather than hold every partition.
@@ -100,4 +97,17 @@ pub trait Metastore: Send + Sync + std::fmt::Debug {
     async fn grant(&self, grant: &Grant) -> CatalogResult<bool>;
     /// Removes a grant; `false` when there was none.
     async fn revoke(&self, grant: &Grant) -> CatalogResult<bool>;
+}
+
+/// Every partition of the table that passes `filter`, filtered here.
+pub(crate) async fn filter_locally<M: Metastore + ?Sized>(
+    metastore: &M,
+    database: &str,
+    table: &str,
+    filter: &PartitionFilter,
+) -> CatalogResult<Vec<Partition>> {
+    let definition = metastore.get_table(database, table).await?;
+    let mut partitions = metastore.list_partitions(database, table).await?;
+    partitions.retain(|p| filter.matches(&definition.partition_keys, p));
+    Ok(partitions)
 }

@@ -60,6 +60,16 @@ pub enum StorageFormat {
     Csv,
 }
 
+impl StorageFormat {
+    /// Spark's name of the format (`USING parquet`), also the files' extension.
+    pub fn name(self) -> &'static str {
+        match self {
+            StorageFormat::Parquet => "parquet",
+            StorageFormat::Csv => "csv",
+        }
+    }
+}
+
 /// Where and how a table's files are stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Storage {

@@ -91,7 +91,7 @@ pub async fn stage(
                     let name = format!(
                         "part-{write_id}-{:05}.{}",
                         writers.len(),
-                        extension(target.storage.format)
+                        target.storage.format.name()
                     );
                     let parent = if directory.is_empty() {
                         table_url.prefix().to_string()
@@ -252,13 +252,6 @@ fn project_rows(batch: &RecordBatch, data_columns: usize, rows: &[u32]) -> Resul
         .map(|column| take(column, &indices, None))
         .collect::<std::result::Result<Vec<_>, _>>()?;
     Ok(RecordBatch::try_new(data.schema(), columns)?)
-}
-
-fn extension(format: StorageFormat) -> &'static str {
-    match format {
-        StorageFormat::Parquet => "parquet",
-        StorageFormat::Csv => "csv",
-    }
 }
 
 /// A random 128-bit id in hex, for file and staging names.

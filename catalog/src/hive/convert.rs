@@ -248,7 +248,7 @@ pub fn table_to_thrift(table: &Table) -> Value {
             if !added.is_empty() {
                 parameters.insert(SYNONYMS.into(), added.join(","));
             }
-            parameters.insert(PROVIDER.into(), format_name(storage.format).into());
+            parameters.insert(PROVIDER.into(), storage.format.name().into());
             parameters.insert(
                 spark::SCHEMA.into(),
                 spark::json_from_columns(table.columns.iter().chain(&table.partition_keys)),
@@ -299,13 +299,6 @@ fn epoch_seconds(seconds: i64) -> i32 {
     i32::try_from(seconds).unwrap_or(if seconds < 0 { 0 } else { i32::MAX })
 }
 
-fn format_name(format: StorageFormat) -> &'static str {
-    match format {
-        StorageFormat::Parquet => "parquet",
-        StorageFormat::Csv => "csv",
-    }
-}
-
 /// The format a table's provider names, or (without one) its serde and input format.
 fn storage_format(
     provider: Option<&str>,
@@ -351,11 +344,12 @@ fn hive_text_options(
 ) {
     if !options.contains_key("field.delim") {
         let delimiter = match serialization_format {
-            Some(code) if code.parse::<u8>().is_ok() => {
-                char::from(code.parse::<u8>().unwrap_or(1)).to_string()
-            }
-            Some(character) if !character.is_empty() => character,
-            _ => "\u{1}".to_string(),
+            Some(format) => match format.parse::<u8>() {
+                Ok(code) => char::from(code).to_string(),
+                Err(_) if !format.is_empty() => format,
+                Err(_) => "\u{1}".to_string(),
+            },
+            None => "\u{1}".to_string(),
         };
         options.insert("field.delim".into(), delimiter);
     }

@@ -81,15 +81,15 @@ impl HiveMetastore {
     }
 
     /// Calls `method`; the answer, or the declared exception (field and message).
-    async fn call(&self, method: &'static str, args: Vec<(i16, Value)>) -> Result<Value, Declared> {
+    async fn call(&self, method: &'static str, args: Vec<(i16, Value)>) -> Result<Value, Failure> {
         let this = self.clone();
         let outcome = tokio::task::spawn_blocking(move || this.call_blocking(method, args))
             .await
             .map_err(|e| CallError::Protocol(format!("metastore call task failed: {e}")));
         match outcome.and_then(|result| result) {
             Ok(value) => Ok(value),
-            Err(CallError::Declared { field, message }) => Err(Declared::Exception(field, message)),
-            Err(other) => Err(Declared::Failed(self.unavailable(method, &other))),
+            Err(CallError::Declared { field, message }) => Err(Failure::Declared(field, message)),
+            Err(other) => Err(Failure::Other(self.unavailable(method, &other))),
         }
     }
 
@@ -134,15 +134,13 @@ impl HiveMetastore {
     async fn raw_database(&self, name: &str) -> CatalogResult<Value> {
         self.call("get_database", vec![(1, Value::string(name))])
             .await
-            .map_err(|e| e.classify(|_| Some(CatalogError::database_not_found(name))))
+            .map_err(|e| {
+                e.classify(|field| (field == 1).then(|| CatalogError::database_not_found(name)))
+            })
     }
 
     async fn database_exists(&self, name: &str) -> CatalogResult<bool> {
-        match self.raw_database(name).await {
-            Ok(_) => Ok(true),
-            Err(e) if e.is_not_found() => Ok(false),
-            Err(e) => Err(e),
-        }
+        found(self.raw_database(name).await)
     }
 
     /// `database.name` is missing: says whether the table or its database is.
@@ -163,17 +161,13 @@ impl HiveMetastore {
             .await;
         match result {
             Ok(table) => Ok(table),
-            Err(Declared::Exception(2, _)) => Err(self.missing_table(database, name).await),
+            Err(Failure::Declared(2, _)) => Err(self.missing_table(database, name).await),
             Err(other) => Err(other.classify(|_| None)),
         }
     }
 
     async fn table_exists(&self, database: &str, name: &str) -> CatalogResult<bool> {
-        match self.raw_table(database, name).await {
-            Ok(_) => Ok(true),
-            Err(e) if e.is_not_found() => Ok(false),
-            Err(e) => Err(e),
-        }
+        found(self.raw_table(database, name).await)
     }
 
     async fn alter_raw_table(&self, database: &str, name: &str, table: Value) -> CatalogResult<()> {
@@ -187,7 +181,11 @@ impl HiveMetastore {
         )
         .await
         .map(drop)
-        .map_err(|e| e.classify(|field| (field == 1).then(|| invalid_operation(&e))))
+        .map_err(|e| {
+            e.classify(|field| {
+                (field == 1).then(|| CatalogError::new(CatalogErrorKind::Conflict, e.message()))
+            })
+        })
     }
 
     /// The named tables of `database` that exist, in one call.
@@ -323,8 +321,8 @@ impl HiveMetastore {
             .await;
         match dropped {
             Ok(_) => Ok(()),
-            Err(Declared::Exception(1, _)) => Err(self.missing_table(&database, &name).await),
-            Err(Declared::Exception(2, _)) if !self.table_exists(&database, &name).await? => {
+            Err(Failure::Declared(1, _)) => Err(self.missing_table(&database, &name).await),
+            Err(Failure::Declared(2, _)) if !self.table_exists(&database, &name).await? => {
                 Err(CatalogError::table_not_found(&database, &name))
             }
             Err(e) => Err(e.classify(|_| None)),
@@ -377,18 +375,18 @@ impl HiveMetastore {
     }
 }
 
-/// How a call failed: a declared exception (by its field in the result), or not at all
-/// at the metastore (already classified).
-enum Declared {
-    Exception(i16, String),
-    Failed(CatalogError),
+/// How a call failed: with a declared exception (by its field in the result), or otherwise
+/// (unreachable, or the metastore could not run it; already a catalog error).
+enum Failure {
+    Declared(i16, String),
+    Other(CatalogError),
 }
 
-impl Declared {
+impl Failure {
     fn message(&self) -> String {
         match self {
-            Declared::Exception(_, message) => message.clone(),
-            Declared::Failed(error) => error.message.clone(),
+            Failure::Declared(_, message) => message.clone(),
+            Failure::Other(error) => error.message.clone(),
         }
     }
 
@@ -396,15 +394,20 @@ impl Declared {
     /// carrying the metastore's message.
     fn classify(&self, known: impl FnOnce(i16) -> Option<CatalogError>) -> CatalogError {
         match self {
-            Declared::Exception(field, message) => known(*field)
+            Failure::Declared(field, message) => known(*field)
                 .unwrap_or_else(|| CatalogError::backend(format!("Hive Metastore: {message}"))),
-            Declared::Failed(error) => error.clone(),
+            Failure::Other(error) => error.clone(),
         }
     }
 }
 
-fn invalid_operation(error: &Declared) -> CatalogError {
-    CatalogError::new(CatalogErrorKind::Conflict, error.message())
+/// Whether a lookup found its object.
+fn found<T>(lookup: CatalogResult<T>) -> CatalogResult<bool> {
+    match lookup {
+        Ok(_) => Ok(true),
+        Err(e) if e.is_not_found() => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 /// A string map field of a struct.
@@ -495,7 +498,7 @@ impl Metastore for HiveMetastore {
             .await;
         // Hive 2.3 answers a missing database with a MetaException (a NullPointerException).
         let missing = match &dropped {
-            Err(Declared::Exception(1 | 3, _)) => !self.database_exists(&name).await?,
+            Err(Failure::Declared(1 | 3, _)) => !self.database_exists(&name).await?,
             _ => false,
         };
         dropped.map(drop).map_err(|e| {
@@ -522,14 +525,14 @@ impl Metastore for HiveMetastore {
             .await;
         if let Err(e) = created {
             let error = match &e {
-                Declared::Exception(1, _) => CatalogError::table_exists(database, name),
-                Declared::Exception(2 | 4, _) if !self.database_exists(database).await? => {
+                Failure::Declared(1, _) => CatalogError::table_exists(database, name),
+                Failure::Declared(2 | 4, _) if !self.database_exists(database).await? => {
                     CatalogError::database_not_found(database)
                 }
-                Declared::Exception(3, _) if self.table_exists(database, name).await? => {
+                Failure::Declared(3, _) if self.table_exists(database, name).await? => {
                     CatalogError::table_exists(database, name)
                 }
-                Declared::Exception(2, _) => CatalogError::invalid(e.message()),
+                Failure::Declared(2, _) => CatalogError::invalid(e.message()),
                 _ => e.classify(|_| None),
             };
             return Err(error);
@@ -673,14 +676,11 @@ impl Metastore for HiveMetastore {
                 .iter()
                 .map(convert::partition_from_thrift)
                 .collect()),
-            Err(Declared::Exception(2, _)) => Err(self.missing_table(&database, &table).await),
+            Err(Failure::Declared(2, _)) => Err(self.missing_table(&database, &table).await),
             // The metastore filters only what it can (in Hive 2.3: string keys, without
             // integral pushdown): anything else, list and filter here.
-            Err(Declared::Exception(1, _)) => {
-                let definition = self.get_table(&database, &table).await?;
-                let mut partitions = self.list_partitions(&database, &table).await?;
-                partitions.retain(|p| filter.matches(&definition.partition_keys, p));
-                Ok(partitions)
+            Err(Failure::Declared(1, _)) => {
+                crate::metastore::filter_locally(self, &database, &table, filter).await
             }
             Err(other) => Err(other.classify(|_| None)),
         }

@@ -46,11 +46,11 @@ pub fn validate(storage: &Storage) -> Result<()> {
         if !known.contains(&lower.as_str()) && !COMMON.contains(&lower.as_str()) {
             return Err(Error::invalid_parameter(format!(
                 "unrecognized {} option \"{key}\"",
-                format_name(storage.format)
+                storage.format.name()
             ))
             .with_hint(format!(
                 "{} tables accept: {}",
-                format_name(storage.format),
+                storage.format.name(),
                 known.join(", ")
             )));
         }
@@ -73,13 +73,6 @@ pub fn with_table_properties(storage: &Storage, properties: &BTreeMap<String, St
         }
     }
     storage
-}
-
-pub fn format_name(format: StorageFormat) -> &'static str {
-    match format {
-        StorageFormat::Parquet => "parquet",
-        StorageFormat::Csv => "csv",
-    }
 }
 
 /// How a delimited-text table's files read.

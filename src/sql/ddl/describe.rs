@@ -5,7 +5,6 @@ use lakeport_catalog::{Table, TableKind};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::exec::catalog_bridge::GLOBAL_TEMP;
-use crate::exec::catalog_bridge::options::format_name;
 use crate::exec::catalog_bridge::types::hive_type;
 use crate::sql::ddl::ast::*;
 use crate::sql::ddl::run::{
@@ -313,7 +312,7 @@ fn table_details(table: &Table) -> Vec<(&'static str, String)> {
         details.push(("View Text", text.clone()));
     }
     if let Some(storage) = &table.storage {
-        details.push(("Provider", format_name(storage.format).to_string()));
+        details.push(("Provider", storage.format.name().to_string()));
         details.push(("Location", storage.location.clone()));
         if !storage.options.is_empty() {
             details.push(("Storage Properties", bracketed(&storage.options)));
@@ -392,7 +391,7 @@ fn create_statement(table: &Table) -> String {
         columns.join(",\n  ")
     );
     if let Some(storage) = &table.storage {
-        text.push_str(&format!("USING {}\n", format_name(storage.format)));
+        text.push_str(&format!("USING {}\n", storage.format.name()));
         if !storage.options.is_empty() {
             let options: Vec<String> = storage
                 .options
