@@ -7,6 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use lakeport_catalog::hive::HiveMetastore;
+use lakeport_catalog::hive::client::Connection;
+use lakeport_catalog::hive::thrift::Value;
 use lakeport_catalog::{CatalogErrorKind, Metastore, contract};
 
 fn metastore() -> Option<HiveMetastore> {
@@ -68,4 +70,74 @@ async fn an_unreachable_metastore_is_a_backend_error_naming_it() {
         let error = HiveMetastore::new(bad, Duration::from_secs(1)).unwrap_err();
         assert_eq!(error.kind, CatalogErrorKind::Invalid, "{bad}: {error}");
     }
+}
+
+/// What Spark and Hive keep on a table (statistics, counters) survives lakeport altering it.
+#[tokio::test]
+async fn altering_a_table_keeps_what_spark_keeps_on_it() {
+    let Some(metastore) = metastore() else {
+        return;
+    };
+    let database = format!("keep{}", std::process::id());
+    let root = scratch("keep");
+    metastore
+        .create_database(&contract::database_in(&root, &database))
+        .await
+        .unwrap();
+    let table = contract::table_in(&root, &database, "orders", &[]);
+    metastore.create_table(&table, &[]).await.unwrap();
+
+    // Spark's ANALYZE TABLE writes its statistics as table parameters.
+    let address = std::env::var("HMS_TEST_ADDRESS").unwrap();
+    let mut connection = Connection::connect(&address, Duration::from_secs(30)).unwrap();
+    let key = |name: &str| (1, Value::string(name));
+    let mut raw = connection
+        .call(
+            "get_table",
+            vec![key(&database), (2, Value::string("orders"))],
+        )
+        .unwrap();
+    let Value::Struct(fields) = &mut raw else {
+        panic!("a table is a struct")
+    };
+    for (id, value) in fields.iter_mut() {
+        if *id == 9 {
+            let mut parameters = value.as_string_map();
+            parameters.insert("spark.sql.statistics.numRows".into(), "42".into());
+            *value = Value::string_map(&parameters);
+        }
+    }
+    connection
+        .call(
+            "alter_table",
+            vec![key(&database), (2, Value::string("orders")), (3, raw)],
+        )
+        .unwrap();
+
+    let mut altered = metastore.get_table(&database, "orders").await.unwrap();
+    altered
+        .properties
+        .insert("owner.team".into(), "sales".into());
+    metastore
+        .alter_table(&database, "orders", &altered)
+        .await
+        .unwrap();
+    let raw = connection
+        .call(
+            "get_table",
+            vec![key(&database), (2, Value::string("orders"))],
+        )
+        .unwrap();
+    let parameters = raw.field(9).unwrap().as_string_map();
+    assert_eq!(
+        parameters["spark.sql.statistics.numRows"], "42",
+        "{parameters:?}"
+    );
+    assert_eq!(parameters["owner.team"], "sales");
+    let read = metastore.get_table(&database, "orders").await.unwrap();
+    assert_eq!(
+        read.properties, altered.properties,
+        "Spark's keys stay hidden"
+    );
+    metastore.drop_database(&database, true).await.unwrap();
 }

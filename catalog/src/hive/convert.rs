@@ -67,6 +67,30 @@ const BOOKKEEPING: &[&str] = &[
     GRANTEES,
 ];
 
+/// Whether a table parameter is Hive's, Spark's or lakeport's bookkeeping rather than a
+/// property the user set.
+fn is_bookkeeping(key: &str) -> bool {
+    BOOKKEEPING.contains(&key) || key.starts_with("spark.sql.")
+}
+
+/// Carries into `altered` (a table's parameters as lakeport writes them) the bookkeeping
+/// of `current` that lakeport does not write itself (Spark's statistics, Hive's counters,
+/// the grants), so that altering a table from lakeport keeps what others keep on it.
+pub fn carry_bookkeeping(
+    current: &BTreeMap<String, String>,
+    altered: &mut BTreeMap<String, String>,
+) {
+    let written_here = |key: &str| {
+        matches!(key, "comment" | "EXTERNAL" | SYNONYMS | PARTITION_PROVIDER)
+            || key.starts_with("spark.sql.sources.")
+    };
+    for (key, value) in current {
+        if is_bookkeeping(key) && !written_here(key) && !altered.contains_key(key) {
+            altered.insert(key.clone(), value.clone());
+        }
+    }
+}
+
 fn text(value: Option<&Value>) -> Option<String> {
     value.and_then(Value::as_str).map(str::to_string)
 }
@@ -453,8 +477,7 @@ pub fn table_from_thrift(value: &Value) -> CatalogResult<Table> {
     };
 
     let comment = parameters.remove("comment");
-    parameters
-        .retain(|key, _| !BOOKKEEPING.contains(&key.as_str()) && !key.starts_with("spark.sql."));
+    parameters.retain(|key, _| !is_bookkeeping(key));
     let view_text = (kind == TableKind::View)
         .then(|| non_empty(value.field(10)).or_else(|| non_empty(value.field(11))))
         .flatten();

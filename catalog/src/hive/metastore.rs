@@ -590,11 +590,9 @@ impl Metastore for HiveMetastore {
             }
         }
         let mut altered = convert::table_to_thrift(&table);
-        if let Some(grantees) = parameters(&current, 9).get(GRANTEES) {
-            let mut map = parameters(&altered, 9);
-            map.insert(GRANTEES.into(), grantees.clone());
-            set_field(&mut altered, 9, Value::string_map(&map));
-        }
+        let mut altered_parameters = parameters(&altered, 9);
+        convert::carry_bookkeeping(&parameters(&current, 9), &mut altered_parameters);
+        set_field(&mut altered, 9, Value::string_map(&altered_parameters));
         self.alter_raw_table(&database, &name, altered).await?;
         if renamed && table.kind == TableKind::Managed {
             self.follow_moved_directory(&table.database, &table.name)
