@@ -18,10 +18,13 @@ use datafusion::execution::context::SessionState;
 use crate::config::{FileFormat, TableConfig};
 use crate::error::{Error, ErrorKind, Result};
 
+/// Schema name → table name → table.
+type Schemas = BTreeMap<String, BTreeMap<String, Arc<dyn TableProvider>>>;
+
 /// Schemas → tables. Names are stored as PostgreSQL folds them (lowercase unless quoted).
 #[derive(Default)]
 pub struct TableRegistry {
-    schemas: RwLock<BTreeMap<String, BTreeMap<String, Arc<dyn TableProvider>>>>,
+    schemas: RwLock<Schemas>,
 }
 
 impl TableRegistry {
@@ -55,18 +58,12 @@ impl TableRegistry {
             .unwrap_or_default()
     }
 
-    fn read(
-        &self,
-    ) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, BTreeMap<String, Arc<dyn TableProvider>>>>
-    {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Schemas> {
         // Writers only insert whole entries, so a poisoned lock still holds consistent data.
         self.schemas.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn write(
-        &self,
-    ) -> std::sync::RwLockWriteGuard<'_, BTreeMap<String, BTreeMap<String, Arc<dyn TableProvider>>>>
-    {
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Schemas> {
         self.schemas.write().unwrap_or_else(|e| e.into_inner())
     }
 }

@@ -187,13 +187,17 @@ impl Drop for StagedFiles {
     }
 }
 
-/// Groups a batch's rows by partition directory: (relative directory, key values, rows).
+/// Rows of a batch bound for one partition directory: the directory (relative), the
+/// partition key values, the row indices.
+type RoutedRows = (String, Vec<Option<String>>, Vec<u32>);
+
+/// Groups a batch's rows by partition directory.
 fn route_rows(
     batch: &RecordBatch,
     data_columns: usize,
     target: &WriteTarget<'_>,
     dynamic: &[usize],
-) -> Result<Vec<(String, Vec<Option<String>>, Vec<u32>)>> {
+) -> Result<Vec<RoutedRows>> {
     if target.partition_keys.is_empty() {
         return Ok(vec![(
             String::new(),

@@ -177,17 +177,14 @@ pub fn keepable(plan: &LogicalPlan) -> bool {
         }
         let _ = node.apply_expressions(|expr| {
             expr.apply(|expr| {
-                match expr {
-                    Expr::ScalarFunction(call) => {
-                        let name = call.func.name();
-                        let immutable = call.func.signature().volatility == Volatility::Immutable;
-                        let snapshot_only = reads_search_path(call)
-                            || ((functions::is_catalog_function(name)
-                                || KEY_CONSTANTS.contains(&name))
-                                && !UNKEPT_FUNCTIONS.contains(&name));
-                        keepable &= immutable || snapshot_only;
-                    }
-                    _ => {}
+                if let Expr::ScalarFunction(call) = expr {
+                    let name = call.func.name();
+                    let immutable = call.func.signature().volatility == Volatility::Immutable;
+                    let snapshot_only = reads_search_path(call)
+                        || ((functions::is_catalog_function(name)
+                            || KEY_CONSTANTS.contains(&name))
+                            && !UNKEPT_FUNCTIONS.contains(&name));
+                    keepable &= immutable || snapshot_only;
                 }
                 Ok(if keepable {
                     TreeNodeRecursion::Continue

@@ -213,7 +213,7 @@ impl FrameCheck {
                                     self.parameters.push(*byte);
                                 }
                             }
-                            Some(kind) if CHECKED_KINDS.contains(&kind) => {
+                            Some(kind) if CHECKED_KINDS.contains(kind) => {
                                 self.body.extend_from_slice(&bytes[at - take..at])
                             }
                             Some(_) => {

@@ -122,7 +122,7 @@ fn write_exponential(out: &mut String, negative: bool, digits: &str, exponent: i
 }
 
 fn write_fixed(out: &mut String, negative: bool, digits: &str, exponent: i32) {
-    if negative && digits.bytes().any(|d| d != b'0') || negative && digits == "0" {
+    if negative && (digits == "0" || digits.bytes().any(|d| d != b'0')) {
         out.push('-');
     }
     if exponent < 0 {

@@ -80,19 +80,19 @@ fn parse_exposition(text: &str) -> HashMap<String, f64> {
         };
         let name = series.split('{').next().unwrap();
         assert!(valid_name(name), "bad metric name in {line:?}");
-        if let Some(labels) = series.strip_prefix(name) {
-            if !labels.is_empty() {
+        if let Some(labels) = series.strip_prefix(name)
+            && !labels.is_empty()
+        {
+            assert!(
+                labels.starts_with('{') && labels.ends_with('}'),
+                "bad labels in {line:?}"
+            );
+            for pair in labels[1..labels.len() - 1].split(',') {
+                let (key, quoted) = pair.split_once('=').expect("label=value");
                 assert!(
-                    labels.starts_with('{') && labels.ends_with('}'),
-                    "bad labels in {line:?}"
+                    valid_name(key) && quoted.starts_with('"') && quoted.ends_with('"'),
+                    "bad label {pair:?}"
                 );
-                for pair in labels[1..labels.len() - 1].split(',') {
-                    let (key, quoted) = pair.split_once('=').expect("label=value");
-                    assert!(
-                        valid_name(key) && quoted.starts_with('"') && quoted.ends_with('"'),
-                        "bad label {pair:?}"
-                    );
-                }
             }
         }
         let family = ["_bucket", "_sum", "_count"]

@@ -161,6 +161,8 @@ fn column_type(ty: &Type) -> DefaultColumnType {
 }
 
 /// Column types must agree where both sides know them; the simple protocol reports none.
+/// (sqllogictest's validator type takes `&Vec`.)
+#[allow(clippy::ptr_arg)]
 fn column_types_agree(actual: &Vec<DefaultColumnType>, expected: &Vec<DefaultColumnType>) -> bool {
     actual.len() == expected.len()
         && actual

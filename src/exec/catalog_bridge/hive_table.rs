@@ -368,7 +368,7 @@ impl TableProvider for HiveTableProvider {
         if collect {
             files = self.with_statistics(state, &store, &format, files).await?;
         }
-        files.sort_by(|a, b| b.object_meta.size.cmp(&a.object_meta.size));
+        files.sort_by_key(|file| std::cmp::Reverse(file.object_meta.size));
         let groups = balanced_groups(files, state.config().target_partitions());
         let (groups, statistics) =
             compute_all_files_statistics(groups, self.schema.clone(), collect, false)?;
