@@ -138,7 +138,7 @@ async fn spark_and_lakeport_share_tables_through_the_metastore() {
              CREATE TABLE {db}.people (id INT, name STRING) USING csv OPTIONS (header 'true');
              INSERT INTO {db}.people VALUES (1, 'x'), (2, 'y, z');
              CREATE TABLE {db}.hive_text (a INT, b STRING) ROW FORMAT DELIMITED FIELDS TERMINATED BY '|' STORED AS TEXTFILE;
-             INSERT INTO {db}.hive_text VALUES (1, 'one'), (2, NULL);
+             INSERT INTO {db}.hive_text VALUES (1, 'one'), (2, NULL), (3, '\"hi\" there');
              CREATE TABLE {db}.orc_events (a INT) USING orc;
              CREATE VIEW {db}.big_sales AS SELECT id, amount FROM {db}.sales WHERE amount > 2.75;
              SELECT * FROM {db}.big_sales ORDER BY id;

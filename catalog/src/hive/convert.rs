@@ -359,8 +359,8 @@ fn storage_format(
 }
 
 /// A Hive text table's serde parameters as CSV options: its delimiter (`field.delim`, else
-/// `serialization.format`, a character or its code, else Ctrl-A), NULL as `\N`, and the
-/// header line count from the table's properties.
+/// `serialization.format`, a character or its code, else Ctrl-A), NULL as `\N`, no quote
+/// character (NUL stands for none), and the header line count from the table's properties.
 fn hive_text_options(
     options: &mut BTreeMap<String, String>,
     serialization_format: Option<String>,
@@ -380,6 +380,9 @@ fn hive_text_options(
     options
         .entry("serialization.null.format".into())
         .or_insert_with(|| "\\N".into());
+    options
+        .entry("quote".into())
+        .or_insert_with(|| "\u{0}".into());
     if let Some(count) = table_properties.get("skip.header.line.count") {
         options
             .entry("skip.header.line.count".into())
@@ -676,6 +679,10 @@ mod tests {
         assert_eq!(storage.location, "file:///lake/raw");
         assert_eq!(storage.options["field.delim"], "\u{1}");
         assert_eq!(storage.options["serialization.null.format"], "\\N");
+        assert_eq!(
+            storage.options["quote"], "\u{0}",
+            "Hive text has no quoting"
+        );
         assert_eq!(storage.options["skip.header.line.count"], "1");
     }
 }
