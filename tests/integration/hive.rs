@@ -52,15 +52,23 @@ fn script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/tools/hive-metastore.sh")
 }
 
-/// Runs Spark SQL against the metastore in `dir`; its output, one line per row, columns
+/// Runs Spark SQL against the metastore started in `dir`; its output, one line per row, columns
 /// separated by tabs, each statement's output after a `-- statement` line and a header.
-fn spark_sql(dir: &Path, port: Option<u16>, sql: &str) -> String {
-    let mut command = Command::new("bash");
-    command.arg(script()).arg("sql").arg("--dir").arg(dir);
-    if let Some(port) = port {
-        command.args(["--port", &port.to_string()]);
-    }
-    let output = command.args(["-e", sql]).output().expect("run Spark SQL");
+fn spark_sql(dir: &Path, sql: &str) -> String {
+    // Spark's session leaves a directory in the JVM's temporary directory: in scratch, not /tmp.
+    let tmp = scratch_dir("spark-tmp");
+    let output = Command::new("bash")
+        .arg(script())
+        .arg("sql")
+        .arg("--dir")
+        .arg(dir)
+        .args(["-e", sql])
+        .env(
+            "_JAVA_OPTIONS",
+            format!("-Djava.io.tmpdir={}", tmp.display()),
+        )
+        .output()
+        .expect("run Spark SQL");
     assert!(
         output.status.success(),
         "Spark SQL failed: {}\n{}",
@@ -130,7 +138,6 @@ async fn spark_and_lakeport_share_tables_through_the_metastore() {
     let lake = scratch_dir("hive-interop");
     let spark = spark_sql(
         &hms.dir,
-        None,
         &format!(
             "CREATE DATABASE {db} LOCATION '{lake}/{db}.db';
              CREATE TABLE {db}.sales (id BIGINT COMMENT 'order id', userName STRING, amount DECIMAL(10,2), tags ARRAY<STRING>, day STRING) USING parquet PARTITIONED BY (day);
@@ -255,7 +262,6 @@ async fn spark_and_lakeport_share_tables_through_the_metastore() {
         .expect("lakeport DDL and INSERT on the metastore");
     let spark = spark_sql(
         &hms.dir,
-        None,
         &format!(
             "SELECT id, label, region FROM {db}.made_here ORDER BY id;
              SHOW PARTITIONS {db}.made_here;
