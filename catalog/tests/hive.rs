@@ -1,17 +1,19 @@
 //! The Hive Metastore backend against a real Hive Metastore (`HMS_TEST_ADDRESS=host:port`;
-//! `.ci/run` starts one with `../shared/tools/hive-metastore.sh`): the backend contract,
-//! and what a metastore that is down or restarts does to calls. Without a metastore the
+//! `.ci/run` starts one with `../shared/tools/hive-metastore.sh`): the Thrift client, the
+//! backend contract, what lakeport's changes keep of others' table parameters, and what an
+//! unreachable metastore does to calls. Without a metastore the
 //! tests skip, loudly, unless REQUIRE_HMS is set.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use lakeport_catalog::hive::HiveMetastore;
-use lakeport_catalog::hive::client::Connection;
+use lakeport_catalog::hive::client::{CallError, Connection};
 use lakeport_catalog::hive::thrift::Value;
 use lakeport_catalog::{CatalogErrorKind, Metastore, contract};
 
-fn metastore() -> Option<HiveMetastore> {
+/// The metastore's `host:port`; `None`, said loudly, without one.
+fn address() -> Option<String> {
     let Ok(address) = std::env::var("HMS_TEST_ADDRESS") else {
         assert!(
             std::env::var_os("REQUIRE_HMS").is_none(),
@@ -20,6 +22,11 @@ fn metastore() -> Option<HiveMetastore> {
         eprintln!("\n*** SKIPPED: no Hive Metastore (set HMS_TEST_ADDRESS=host:port) ***\n");
         return None;
     };
+    Some(address)
+}
+
+fn metastore() -> Option<HiveMetastore> {
+    let address = address()?;
     Some(HiveMetastore::new(&format!("thrift://{address}"), Duration::from_secs(30)).unwrap())
 }
 
@@ -88,7 +95,7 @@ async fn altering_a_table_keeps_what_spark_keeps_on_it() {
     metastore.create_table(&table, &[]).await.unwrap();
 
     // Spark's ANALYZE TABLE writes its statistics as table parameters.
-    let address = std::env::var("HMS_TEST_ADDRESS").unwrap();
+    let address = address().expect("the metastore answered above");
     let mut connection = Connection::connect(&address, Duration::from_secs(30)).unwrap();
     let key = |name: &str| (1, Value::string(name));
     let mut raw = connection
@@ -97,16 +104,9 @@ async fn altering_a_table_keeps_what_spark_keeps_on_it() {
             vec![key(&database), (2, Value::string("orders"))],
         )
         .unwrap();
-    let Value::Struct(fields) = &mut raw else {
-        panic!("a table is a struct")
-    };
-    for (id, value) in fields.iter_mut() {
-        if *id == 9 {
-            let mut parameters = value.as_string_map();
-            parameters.insert("spark.sql.statistics.numRows".into(), "42".into());
-            *value = Value::string_map(&parameters);
-        }
-    }
+    let mut parameters = raw.field(9).unwrap().as_string_map();
+    parameters.insert("spark.sql.statistics.numRows".into(), "42".into());
+    raw.set_field(9, Value::string_map(&parameters));
     connection
         .call(
             "alter_table",
@@ -140,4 +140,52 @@ async fn altering_a_table_keeps_what_spark_keeps_on_it() {
         "Spark's keys stay hidden"
     );
     metastore.drop_database(&database, true).await.unwrap();
+}
+
+/// The Thrift client on its own: answers, declared exceptions, an unknown method.
+#[test]
+fn a_real_metastore_answers_calls_and_raises_its_declared_exceptions() {
+    let Some(address) = address() else {
+        return;
+    };
+    let mut connection =
+        Connection::connect(&address, Duration::from_secs(10)).expect("connect to the metastore");
+    let databases = connection.call("get_all_databases", vec![]).unwrap();
+    let names: Vec<&str> = databases
+        .elements()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(names.contains(&"default"), "{names:?}");
+
+    let default = connection
+        .call("get_database", vec![(1, Value::string("default"))])
+        .unwrap();
+    assert_eq!(default.field(1).and_then(Value::as_str), Some("default"));
+    assert!(
+        default
+            .field(3)
+            .and_then(Value::as_str)
+            .is_some_and(|l| !l.is_empty()),
+        "a location: {default:?}"
+    );
+
+    let missing = connection
+        .call(
+            "get_database",
+            vec![(1, Value::string("no_such_database_here"))],
+        )
+        .unwrap_err();
+    assert!(
+        matches!(&missing, CallError::Declared { field: 1, message } if message.contains("no_such_database_here")),
+        "NoSuchObjectException: {missing:?}"
+    );
+
+    let unknown = connection.call("no_such_method", vec![]).unwrap_err();
+    assert!(
+        matches!(unknown, CallError::Application { .. }),
+        "{unknown:?}"
+    );
+    let after = connection.call("get_all_databases", vec![]).unwrap();
+    assert_eq!(after, databases, "the connection is still usable");
 }

@@ -655,25 +655,22 @@ mod tests {
         table.storage.as_mut().unwrap().options = BTreeMap::new();
         let mut thrift = table_to_thrift(&table);
         // As Hive writes `ROW FORMAT DELIMITED` without a delimiter: no provider, no options.
-        let Value::Struct(fields) = &mut thrift else {
-            unreachable!()
-        };
-        for (id, value) in fields.iter_mut() {
-            if *id == 9 {
-                *value = Value::string_map(&BTreeMap::from([(
-                    "skip.header.line.count".to_string(),
-                    "1".to_string(),
-                )]));
-            }
-            if *id == 7 {
-                *value = descriptor(
-                    &table.columns,
-                    Some("file:/lake/raw"),
-                    None,
-                    &BTreeMap::new(),
-                );
-            }
-        }
+        thrift.set_field(
+            9,
+            Value::string_map(&BTreeMap::from([(
+                "skip.header.line.count".to_string(),
+                "1".to_string(),
+            )])),
+        );
+        thrift.set_field(
+            7,
+            descriptor(
+                &table.columns,
+                Some("file:/lake/raw"),
+                None,
+                &BTreeMap::new(),
+            ),
+        );
         let read = table_from_thrift(&thrift).unwrap();
         let storage = read.storage.unwrap();
         assert_eq!(storage.location, "file:///lake/raw");

@@ -132,7 +132,7 @@ impl HiveMetastore {
     }
 
     async fn raw_database(&self, name: &str) -> CatalogResult<Value> {
-        self.call("get_database", vec![(1, Value::string(name))])
+        self.call("get_database", arguments([Value::string(name)]))
             .await
             .map_err(|e| {
                 e.classify(|field| (field == 1).then(|| CatalogError::database_not_found(name)))
@@ -156,7 +156,7 @@ impl HiveMetastore {
         let result = self
             .call(
                 "get_table",
-                vec![(1, Value::string(database)), (2, Value::string(name))],
+                arguments([Value::string(database), Value::string(name)]),
             )
             .await;
         match result {
@@ -173,11 +173,7 @@ impl HiveMetastore {
     async fn alter_raw_table(&self, database: &str, name: &str, table: Value) -> CatalogResult<()> {
         self.call(
             "alter_table",
-            vec![
-                (1, Value::string(database)),
-                (2, Value::string(name)),
-                (3, table),
-            ],
+            arguments([Value::string(database), Value::string(name), table]),
         )
         .await
         .map(drop)
@@ -196,10 +192,10 @@ impl HiveMetastore {
         let names = names.iter().map(|n| n.to_lowercase()).collect::<Vec<_>>();
         self.call(
             "get_table_objects_by_name",
-            vec![
-                (1, Value::string(database)),
-                (2, Value::strings(names.iter().map(String::as_str))),
-            ],
+            arguments([
+                Value::string(database),
+                Value::strings(names.iter().map(String::as_str)),
+            ]),
         )
         .await
         .map_err(|e| {
@@ -216,14 +212,14 @@ impl HiveMetastore {
             .and_then(|sd| sd.field(2))
             .and_then(Value::as_str)
             .map(str::to_string);
-        let Some(serde) = field_mut(&mut table, 7).and_then(|sd| field_mut(sd, 7)) else {
+        let Some(serde) = table.field_mut(7).and_then(|sd| sd.field_mut(7)) else {
             return Ok(());
         };
         let mut serde_parameters = parameters(serde, 3);
         match (location, serde_parameters.get("path")) {
             (Some(location), Some(path)) if *path != location => {
                 serde_parameters.insert("path".into(), location);
-                set_field(serde, 3, Value::string_map(&serde_parameters));
+                serde.set_field(3, Value::string_map(&serde_parameters));
                 self.alter_raw_table(database, name, table).await
             }
             _ => Ok(()),
@@ -284,7 +280,7 @@ impl HiveMetastore {
                 .map_err(|e| CatalogError::backend(format!("grants: {e}")))?;
             map.insert(GRANTEES.into(), json);
         }
-        set_field(&mut object, field, Value::string_map(&map));
+        object.set_field(field, Value::string_map(&map));
         match &grant.table {
             Some(table) => {
                 self.alter_raw_table(&database, &table.to_lowercase(), object)
@@ -293,7 +289,7 @@ impl HiveMetastore {
             None => {
                 self.call(
                     "alter_database",
-                    vec![(1, Value::string(&database)), (2, object)],
+                    arguments([Value::string(&database), object]),
                 )
                 .await
                 .map_err(|e| {
@@ -312,11 +308,11 @@ impl HiveMetastore {
         let dropped = self
             .call(
                 "drop_table",
-                vec![
-                    (1, Value::string(&database)),
-                    (2, Value::string(&name)),
-                    (3, Value::Bool(false)),
-                ],
+                arguments([
+                    Value::string(&database),
+                    Value::string(&name),
+                    Value::Bool(false),
+                ]),
             )
             .await;
         match dropped {
@@ -353,7 +349,7 @@ impl HiveMetastore {
             (4, Value::Bool(if_not_exists)),
             (5, Value::Bool(false)),
         ]);
-        self.call("add_partitions_req", vec![(1, request)])
+        self.call("add_partitions_req", arguments([request]))
             .await
             .map(drop)
             .map_err(|e| {
@@ -401,6 +397,11 @@ impl Failure {
     }
 }
 
+/// A call's arguments, numbered from 1 as the metastore's methods number them.
+fn arguments<const N: usize>(values: [Value; N]) -> Vec<(i16, Value)> {
+    (1..).zip(values).collect()
+}
+
 /// Whether a lookup found its object.
 fn found<T>(lookup: CatalogResult<T>) -> CatalogResult<bool> {
     match lookup {
@@ -418,28 +419,6 @@ fn parameters(value: &Value, field: i16) -> std::collections::BTreeMap<String, S
         .unwrap_or_default()
 }
 
-fn field_mut(value: &mut Value, field: i16) -> Option<&mut Value> {
-    match value {
-        Value::Struct(fields) => fields
-            .iter_mut()
-            .find(|(id, _)| *id == field)
-            .map(|(_, v)| v),
-        _ => None,
-    }
-}
-
-fn set_field(value: &mut Value, field: i16, new: Value) {
-    if let Value::Struct(fields) = value {
-        match fields.iter_mut().find(|(id, _)| *id == field) {
-            Some((_, old)) => *old = new,
-            None => {
-                fields.push((field, new));
-                fields.sort_by_key(|(id, _)| *id);
-            }
-        }
-    }
-}
-
 #[async_trait]
 impl Metastore for HiveMetastore {
     async fn create_database(&self, database: &Database) -> CatalogResult<()> {
@@ -449,7 +428,7 @@ impl Metastore for HiveMetastore {
         let name = database.name.clone();
         self.call(
             "create_database",
-            vec![(1, convert::database_to_thrift(&database))],
+            arguments([convert::database_to_thrift(&database)]),
         )
         .await
         .map(drop)
@@ -489,11 +468,11 @@ impl Metastore for HiveMetastore {
         let dropped = self
             .call(
                 "drop_database",
-                vec![
-                    (1, Value::string(&name)),
-                    (2, Value::Bool(false)),
-                    (3, Value::Bool(cascade)),
-                ],
+                arguments([
+                    Value::string(&name),
+                    Value::Bool(false),
+                    Value::Bool(cascade),
+                ]),
             )
             .await;
         // Hive 2.3 answers a missing database with a MetaException (a NullPointerException).
@@ -521,7 +500,10 @@ impl Metastore for HiveMetastore {
         let table = normalize_table(table)?;
         let (database, name) = (table.database.as_str(), table.name.as_str());
         let created = self
-            .call("create_table", vec![(1, convert::table_to_thrift(&table))])
+            .call(
+                "create_table",
+                arguments([convert::table_to_thrift(&table)]),
+            )
             .await;
         if let Err(e) = created {
             let error = match &e {
@@ -569,7 +551,7 @@ impl Metastore for HiveMetastore {
     async fn list_tables(&self, database: &str) -> CatalogResult<Vec<String>> {
         let database = database.to_lowercase();
         let names = self
-            .call("get_all_tables", vec![(1, Value::string(&database))])
+            .call("get_all_tables", arguments([Value::string(&database)]))
             .await
             .map_err(|e| e.classify(|_| None))?;
         Ok(sorted_strings(&names))
@@ -592,7 +574,7 @@ impl Metastore for HiveMetastore {
         let mut altered = convert::table_to_thrift(&table);
         let mut altered_parameters = parameters(&altered, 9);
         convert::carry_bookkeeping(&parameters(&current, 9), &mut altered_parameters);
-        set_field(&mut altered, 9, Value::string_map(&altered_parameters));
+        altered.set_field(9, Value::string_map(&altered_parameters));
         self.alter_raw_table(&database, &name, altered).await?;
         if renamed && table.kind == TableKind::Managed {
             self.follow_moved_directory(&table.database, &table.name)
@@ -624,11 +606,11 @@ impl Metastore for HiveMetastore {
         let listed = self
             .call(
                 "get_partitions",
-                vec![
-                    (1, Value::string(&table.database)),
-                    (2, Value::string(&table.name)),
-                    (3, Value::I16(-1)),
-                ],
+                arguments([
+                    Value::string(&table.database),
+                    Value::string(&table.name),
+                    Value::I16(-1),
+                ]),
             )
             .await
             .map_err(|e| {
@@ -660,12 +642,12 @@ impl Metastore for HiveMetastore {
         let listed = self
             .call(
                 "get_partitions_by_filter",
-                vec![
-                    (1, Value::string(&database)),
-                    (2, Value::string(&table)),
-                    (3, Value::string(&expression)),
-                    (4, Value::I16(-1)),
-                ],
+                arguments([
+                    Value::string(&database),
+                    Value::string(&table),
+                    Value::string(&expression),
+                    Value::I16(-1),
+                ]),
             )
             .await;
         match listed {
@@ -711,7 +693,7 @@ impl Metastore for HiveMetastore {
             (5, Value::Bool(false)),
             (8, Value::Bool(false)),
         ]);
-        self.call("drop_partitions_req", vec![(1, request)])
+        self.call("drop_partitions_req", arguments([request]))
             .await
             .map(drop)
             .map_err(|e| {

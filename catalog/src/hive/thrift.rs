@@ -88,6 +88,24 @@ impl Value {
         }
     }
 
+    /// Field `id` of a struct, to change.
+    pub fn field_mut(&mut self, id: i16) -> Option<&mut Value> {
+        match self {
+            Value::Struct(fields) => fields.iter_mut().find(|(f, _)| *f == id).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    /// Sets field `id` of a struct (added in id order when it is not there).
+    pub fn set_field(&mut self, id: i16, value: Value) {
+        if let Some(old) = self.field_mut(id) {
+            *old = value;
+        } else if let Value::Struct(fields) = self {
+            fields.push((id, value));
+            fields.sort_by_key(|(f, _)| *f);
+        }
+    }
+
     pub fn as_str(&self) -> Option<&str> {
         match self {
             Value::String(bytes) => std::str::from_utf8(bytes).ok(),

@@ -4,7 +4,7 @@
 //! them again with all its filters.
 
 use datafusion::arrow::datatypes::{DataType, FieldRef};
-use datafusion::common::ScalarValue;
+use datafusion::logical_expr::utils::split_conjunction;
 use datafusion::logical_expr::{BinaryExpr, Expr, Operator, expr::InList};
 use lakeport_catalog::{Comparison, PartitionFilter, PartitionTerm};
 
@@ -47,21 +47,6 @@ pub fn partition_filter(filters: &[Expr], keys: &[FieldRef]) -> PartitionFilter 
     PartitionFilter { terms }
 }
 
-fn split_conjunction(expr: &Expr) -> Vec<&Expr> {
-    match expr {
-        Expr::BinaryExpr(BinaryExpr {
-            left,
-            op: Operator::And,
-            right,
-        }) => {
-            let mut terms = split_conjunction(left);
-            terms.extend(split_conjunction(right));
-            terms
-        }
-        other => vec![other],
-    }
-}
-
 fn is_string(data_type: &DataType) -> bool {
     matches!(
         data_type,
@@ -69,14 +54,10 @@ fn is_string(data_type: &DataType) -> bool {
     )
 }
 
+/// A non-NULL string constant.
 fn text(expr: &Expr) -> Option<String> {
     match expr {
-        Expr::Literal(
-            ScalarValue::Utf8(Some(text))
-            | ScalarValue::Utf8View(Some(text))
-            | ScalarValue::LargeUtf8(Some(text)),
-            _,
-        ) => Some(text.clone()),
+        Expr::Literal(value, _) => value.try_as_str().flatten().map(str::to_string),
         _ => None,
     }
 }
