@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 pub struct Config {
     pub server: ServerConfig,
     pub engine: EngineConfig,
+    pub cluster: ClusterConfig,
     pub catalog: CatalogConfig,
     pub demo: DemoConfig,
     pub session: SessionDefaults,
@@ -72,6 +73,30 @@ pub struct EngineConfig {
     pub result_buffer_batches: usize,
     /// Rows one query may return to a client; past it the query fails with 54000. 0: no cap.
     pub max_result_rows: u64,
+    /// Where queries run: in this process, or on the Ballista cluster at `scheduler`.
+    pub mode: EngineMode,
+    /// The cluster's scheduler, `HOST:PORT` (`--scheduler`), in distributed mode.
+    pub scheduler: String,
+    /// In distributed mode, queries whose files add up to less than this run here: a cluster
+    /// job costs round trips that a small scan does not repay.
+    pub distributed_min_input: String,
+    /// In distributed mode, what a query does when the scheduler cannot be reached: fail
+    /// with SQLSTATE 58030, or run in this process.
+    pub distributed_fallback: DistributedFallback,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EngineMode {
+    Local,
+    Distributed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DistributedFallback {
+    Error,
+    Local,
 }
 
 impl Default for EngineConfig {
@@ -83,7 +108,84 @@ impl Default for EngineConfig {
             query_memory_limit: "2GiB".into(),
             result_buffer_batches: 2,
             max_result_rows: 0,
+            mode: EngineMode::Local,
+            scheduler: String::new(),
+            distributed_min_input: "16MiB".into(),
+            distributed_fallback: DistributedFallback::Error,
         }
+    }
+}
+
+/// The cluster roles: `lakeport scheduler` and `lakeport executor` (feature `distributed`).
+/// Both read the same file as the server, so executors use its `[storage]` credentials.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// Address the scheduler listens on (`lakeport scheduler --listen`).
+    pub scheduler_listen: SocketAddr,
+    /// An executor that has not sent a heartbeat for this long is lost: the scheduler runs
+    /// its tasks again elsewhere.
+    pub executor_timeout: String,
+    /// Address an executor serves its results on over Arrow Flight (`lakeport executor
+    /// --listen`); it takes tasks from the scheduler on the next port.
+    pub executor_listen: SocketAddr,
+    /// How often an executor tells the scheduler it is alive; below `executor_timeout`.
+    pub heartbeat_interval: String,
+    /// Tasks an executor runs at once; 0 = CPU cores.
+    pub executor_slots: usize,
+    /// Memory an executor's tasks may use together.
+    pub executor_memory: String,
+    /// Where an executor keeps shuffle files between stages; empty: the system's temporary
+    /// directory.
+    pub work_dir: PathBuf,
+    /// How long the server waits to reach the scheduler before the query fails (or falls
+    /// back to local execution).
+    pub connect_timeout: String,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        Self {
+            scheduler_listen: SocketAddr::from(([127, 0, 0, 1], 50050)),
+            executor_timeout: "30s".into(),
+            executor_listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
+            heartbeat_interval: "5s".into(),
+            executor_slots: 0,
+            executor_memory: "4GiB".into(),
+            work_dir: PathBuf::new(),
+            connect_timeout: "5s".into(),
+        }
+    }
+}
+
+impl ClusterConfig {
+    pub fn executor_timeout(&self) -> Result<Duration, ConfigError> {
+        parse_duration("cluster.executor_timeout", &self.executor_timeout)
+    }
+
+    pub fn heartbeat_interval(&self) -> Result<Duration, ConfigError> {
+        parse_duration("cluster.heartbeat_interval", &self.heartbeat_interval)
+    }
+
+    pub fn connect_timeout(&self) -> Result<Duration, ConfigError> {
+        parse_duration("cluster.connect_timeout", &self.connect_timeout)
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        parse_byte_size(&self.executor_memory)?;
+        self.connect_timeout()?;
+        if self.heartbeat_interval()? >= self.executor_timeout()? {
+            return Err(ConfigError(
+                "cluster.heartbeat_interval must be shorter than cluster.executor_timeout".into(),
+            ));
+        }
+        if self.executor_listen.port() == u16::MAX {
+            return Err(ConfigError(
+                "cluster.executor_listen: the port after it takes tasks, so it cannot be 65535"
+                    .into(),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -371,11 +473,16 @@ impl Config {
                         "unknown environment variable {name}: no section [{section}]"
                     ))
                 })?;
-            let parsed = format!("v = {value}")
+            let scalar = format!("v = {value}")
                 .parse::<toml::Table>()
                 .ok()
-                .and_then(|mut t| t.remove("v"))
-                .unwrap_or(toml::Value::String(value));
+                .and_then(|mut t| t.remove("v"));
+            let parsed = match (table.get(&key), scalar) {
+                // A text key stays text: `LAKEPORT_ENGINE_DISTRIBUTED_MIN_INPUT=0` is "0".
+                (Some(toml::Value::String(_)), Some(text @ toml::Value::String(_))) => text,
+                (Some(toml::Value::String(_)), _) | (_, None) => toml::Value::String(value),
+                (_, Some(scalar)) => scalar,
+            };
             table.insert(key, parsed);
             changed = true;
         }
@@ -390,6 +497,11 @@ impl Config {
     pub fn validate(&self) -> Result<(), ConfigError> {
         parse_byte_size(&self.engine.memory_limit)?;
         parse_byte_size(&self.engine.query_memory_limit)?;
+        parse_byte_size(&self.engine.distributed_min_input)?;
+        self.cluster.check()?;
+        if self.engine.mode == EngineMode::Distributed {
+            check_distributed(&self.engine.scheduler)?;
+        }
         parse_byte_size(&self.server.max_message_size)?;
         crate::config::parse_duration("server.shutdown_grace", &self.server.shutdown_grace)?;
         self.auth.check()?;
@@ -494,7 +606,6 @@ pub fn parse_byte_size(text: &str) -> Result<usize, ConfigError> {
     Ok((number * multiplier) as usize)
 }
 
-/// Parses durations such as `500ms`, `30s`, `5min`, `1h`; a bare number is seconds.
 #[cfg(feature = "hms")]
 fn check_metastore_uri(uri: &str, timeout: Duration) -> Result<(), ConfigError> {
     lakeport_catalog::hive::HiveMetastore::new(uri, timeout)
@@ -509,6 +620,21 @@ fn check_metastore_uri(_uri: &str, _timeout: Duration) -> Result<(), ConfigError
     ))
 }
 
+#[cfg(feature = "distributed")]
+fn check_distributed(scheduler: &str) -> Result<(), ConfigError> {
+    crate::cluster::scheduler_url(scheduler)
+        .map(drop)
+        .map_err(|e| ConfigError(format!("engine.scheduler: {e}")))
+}
+
+#[cfg(not(feature = "distributed"))]
+fn check_distributed(_scheduler: &str) -> Result<(), ConfigError> {
+    Err(ConfigError(
+        "engine.mode = \"distributed\" needs lakeport built with the distributed feature".into(),
+    ))
+}
+
+/// Parses durations such as `500ms`, `30s`, `5min`, `1h`; a bare number is seconds.
 pub fn parse_duration(key: &str, text: &str) -> Result<Duration, ConfigError> {
     let text = text.trim();
     let split = text
@@ -579,11 +705,27 @@ mod tests {
                     "7".to_string(),
                 ),
                 ("LAKEPORT_SERVER_DATABASE".to_string(), "kitdb".to_string()),
+                (
+                    "LAKEPORT_ENGINE_MEMORY_LIMIT".to_string(),
+                    "1024".to_string(),
+                ),
+                (
+                    "LAKEPORT_SERVER_SHUTDOWN_GRACE".to_string(),
+                    "\"5s\"".to_string(),
+                ),
                 ("PATH".to_string(), "/bin".to_string()),
             ])
             .unwrap();
         assert_eq!(config.server.max_connections, 7);
         assert_eq!(config.server.database, "kitdb");
+        assert_eq!(
+            config.engine.memory_limit, "1024",
+            "a number for a text key is text"
+        );
+        assert_eq!(
+            config.server.shutdown_grace, "5s",
+            "a quoted value is unquoted"
+        );
     }
 
     #[test]

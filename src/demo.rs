@@ -81,11 +81,18 @@ fn generate(dir: &Path, scale: f64) -> Result<()> {
         write_parquet(&file, batches(table, scale))?;
     }
     File::create(staging.join("_SUCCESS")).map_err(storage)?;
-    if dir.exists() {
+    if dir.exists() && !dir.join("_SUCCESS").exists() {
         std::fs::remove_dir_all(dir).map_err(storage)?;
     }
-    std::fs::rename(&staging, dir).map_err(storage)?;
-    Ok(())
+    match std::fs::rename(&staging, dir) {
+        Ok(()) => Ok(()),
+        // Another process sharing the warehouse finished first: keep its data.
+        Err(_) if dir.join("_SUCCESS").exists() => {
+            let _ = std::fs::remove_dir_all(&staging);
+            Ok(())
+        }
+        Err(e) => Err(storage(e)),
+    }
 }
 
 type Batches = Box<dyn Iterator<Item = std::result::Result<RecordBatch, ArrowError>>>;

@@ -18,6 +18,8 @@
 //! `wire::errors` only.
 
 pub mod auth;
+#[cfg(feature = "distributed")]
+pub mod cluster;
 pub mod config;
 pub mod demo;
 pub mod error;

@@ -11,7 +11,7 @@ use lakeport::config::{Config, LogFormat, TableConfig};
 #[command(name = "lakeport", version, about)]
 struct Flags {
     /// Configuration file (TOML); see config/lakeport.toml for every key.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", global = true)]
     config: Option<PathBuf>,
     /// Address to listen on (server.listen).
     #[arg(long, value_name = "HOST:PORT")]
@@ -29,6 +29,10 @@ struct Flags {
     /// Do not generate or serve the TPC-H demo data.
     #[arg(long)]
     no_demo: bool,
+    /// Run queries on the Ballista cluster whose scheduler is at HOST:PORT
+    /// (engine.mode = "distributed", engine.scheduler).
+    #[arg(long, value_name = "HOST:PORT")]
+    scheduler: Option<String>,
     /// Address of the monitoring HTTP listener (monitoring.http_listen).
     #[arg(long, value_name = "HOST:PORT")]
     http_listen: Option<String>,
@@ -51,6 +55,24 @@ enum Command {
         #[arg(long, value_name = "USER")]
         md5: Option<String>,
     },
+    /// Run a cluster scheduler: servers with `--scheduler` send it their large queries, and
+    /// it hands their tasks to executors.
+    Scheduler {
+        /// Address to listen on (cluster.scheduler_listen).
+        #[arg(long, value_name = "HOST:PORT")]
+        listen: Option<String>,
+    },
+    /// Run a cluster executor, taking tasks from the scheduler at --scheduler. It reads the
+    /// same configuration file as the server, for the [storage] credentials.
+    Executor {
+        /// The scheduler, HOST:PORT.
+        #[arg(long, value_name = "HOST:PORT")]
+        scheduler: String,
+        /// Address to serve results on (cluster.executor_listen); tasks arrive on the next
+        /// port.
+        #[arg(long, value_name = "HOST:PORT")]
+        listen: Option<String>,
+    },
 }
 
 fn load_config(flags: &Flags) -> Result<Config, String> {
@@ -68,6 +90,20 @@ fn load_config(flags: &Flags) -> Result<Config, String> {
     }
     if let Some(warehouse) = &flags.warehouse {
         config.catalog.warehouse = warehouse.clone();
+    }
+    if let Some(scheduler) = &flags.scheduler {
+        config.engine.mode = lakeport::config::EngineMode::Distributed;
+        config.engine.scheduler = scheduler.clone();
+    }
+    match &flags.command {
+        Some(Command::Scheduler {
+            listen: Some(listen),
+        }) => config.cluster.scheduler_listen = parse_address("--listen", listen)?,
+        Some(Command::Executor {
+            listen: Some(listen),
+            ..
+        }) => config.cluster.executor_listen = parse_address("--listen", listen)?,
+        _ => {}
     }
     if let Some(uri) = &flags.metastore {
         config.catalog.backend = lakeport::config::CatalogBackend::Hive;
@@ -105,10 +141,17 @@ fn load_config(flags: &Flags) -> Result<Config, String> {
     Ok(config)
 }
 
+fn parse_address(flag: &str, text: &str) -> Result<std::net::SocketAddr, String> {
+    text.parse()
+        .map_err(|_| format!("invalid {flag} \"{text}\": expected HOST:PORT"))
+}
+
 fn init_logging(config: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log.level));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     match config.log.format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
@@ -139,13 +182,13 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = runtime.block_on(async {
-        let listeners = lakeport::server::bind(&config).await?;
-        let address = listeners.postgres.local_addr().map_err(|e| lakeport::Error::internal(e.to_string()))?;
-        let service = lakeport::server::build(config).await?;
-        tracing::info!(%address, version = env!("CARGO_PKG_VERSION"), "lakeport is ready: psql -h {} -p {} -U lakeport", address.ip(), address.port());
-        lakeport::server::serve(service, listeners, shutdown_signal()).await
-    });
+    let result = match &flags.command {
+        Some(Command::Scheduler { .. }) => runtime.block_on(cluster_role(&config, Role::Scheduler)),
+        Some(Command::Executor { scheduler, .. }) => {
+            runtime.block_on(cluster_role(&config, Role::Executor(scheduler)))
+        }
+        _ => runtime.block_on(serve(config)),
+    };
     match result {
         Ok(()) => {
             tracing::info!("lakeport stopped");
@@ -157,6 +200,37 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+async fn serve(config: Config) -> Result<(), lakeport::Error> {
+    let listeners = lakeport::server::bind(&config).await?;
+    let address = listeners
+        .postgres
+        .local_addr()
+        .map_err(|e| lakeport::Error::internal(e.to_string()))?;
+    let service = lakeport::server::build(config).await?;
+    tracing::info!(%address, version = env!("CARGO_PKG_VERSION"), "lakeport is ready: psql -h {} -p {} -U lakeport", address.ip(), address.port());
+    lakeport::server::serve(service, listeners, shutdown_signal()).await
+}
+
+enum Role<'a> {
+    Scheduler,
+    Executor(&'a str),
+}
+
+#[cfg(feature = "distributed")]
+async fn cluster_role(config: &Config, role: Role<'_>) -> Result<(), lakeport::Error> {
+    match role {
+        Role::Scheduler => lakeport::cluster::run_scheduler(config, shutdown_signal()).await,
+        Role::Executor(scheduler) => lakeport::cluster::run_executor(config, scheduler).await,
+    }
+}
+
+#[cfg(not(feature = "distributed"))]
+async fn cluster_role(_config: &Config, _role: Role<'_>) -> Result<(), lakeport::Error> {
+    Err(lakeport::Error::invalid_parameter(
+        "the cluster roles need lakeport built with the distributed feature",
+    ))
 }
 
 async fn shutdown_signal() {

@@ -7,6 +7,8 @@
 //! behind the same two calls.
 
 pub mod catalog_bridge;
+#[cfg(feature = "distributed")]
+pub mod distributed;
 pub mod functions;
 pub mod literals;
 pub mod memory;
@@ -29,7 +31,7 @@ use datafusion::config::ConfigOptions;
 use datafusion::execution::cache::cache_manager::CacheManagerConfig;
 use datafusion::execution::context::SessionState;
 use datafusion::execution::memory_pool::FairSpillPool;
-use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::execution::{FunctionRegistry, SessionStateBuilder, TaskContext};
 use datafusion::logical_expr::expr::{Cast, Placeholder, TryCast};
 use datafusion::logical_expr::{AggregateUDF, Expr, LogicalPlan, TypeSignature};
@@ -71,6 +73,9 @@ pub struct Engine {
     result_buffer: usize,
     /// Each query's memory budget inside the shared pool (`engine.query_memory_limit`).
     query_memory: usize,
+    /// Where large queries run in distributed mode.
+    #[cfg(feature = "distributed")]
+    cluster: Option<Arc<distributed::Cluster>>,
 }
 
 impl Engine {
@@ -95,30 +100,7 @@ impl Engine {
                 CacheManagerConfig::default().with_metadata_cache_limit(limits.metadata_cache),
             )
             .build_arc()?;
-        let mut session_config = SessionConfig::new()
-            .with_target_partitions(threads)
-            .with_batch_size(config.engine.batch_size)
-            .with_information_schema(false)
-            .with_create_default_catalog_and_schema(true);
-        let options = session_config.options_mut();
-        options.sql_parser.dialect = datafusion::config::Dialect::PostgreSQL;
-        options.sql_parser.enable_ident_normalization = true;
-        options.execution.time_zone = Some("UTC".into());
-        // With two partitions or fewer, joins share one build side instead of repartitioning
-        // both inputs: on 2 cores TPC-H SF10 q18 then completes in the default 2 GiB query
-        // budget (repartitioned, its hash join runs out of it) and SF1 Parquet q07 runs 2×
-        // faster; SF1 CSV q18/q21 are slower. `SET datafusion.optimizer.repartition_joins`
-        // changes it per session.
-        options.optimizer.repartition_joins = threads > 2;
-        let mut state = SessionStateBuilder::new()
-            .with_config(session_config)
-            .with_runtime_env(runtime)
-            .with_default_features()
-            .build();
-        state.register_expr_planner(Arc::new(literals::UnknownLiterals))?;
-        state.register_udaf(Arc::new(AggregateUDF::from(
-            single_value::SingleValue::new(),
-        )))?;
+        let state = session_state(config, runtime)?;
         let catalog_ttl = config
             .catalog
             .cache_ttl()
@@ -138,6 +120,8 @@ impl Engine {
             cpu: CpuRuntime::try_new(threads)?,
             result_buffer: config.engine.result_buffer_batches,
             query_memory,
+            #[cfg(feature = "distributed")]
+            cluster: distributed::Cluster::from_config(config)?,
         })
     }
 
@@ -247,8 +231,14 @@ impl Engine {
         Ok(self.run(physical, task))
     }
 
-    /// Starts running a physical plan made by [`Engine::physical_plan`].
+    /// Starts running a physical plan made by [`Engine::physical_plan`]: here, or in
+    /// distributed mode on the cluster when it is large enough.
     pub fn run(&self, physical: Arc<dyn ExecutionPlan>, task: Arc<TaskContext>) -> RowStream {
+        #[cfg(feature = "distributed")]
+        let physical = match &self.cluster {
+            Some(cluster) => cluster.route(physical, task.session_config()),
+            None => physical,
+        };
         self.cpu.execute(physical, task, self.result_buffer)
     }
 
@@ -313,6 +303,60 @@ impl Engine {
             .with_runtime_env(runtime)
             .build())
     }
+}
+
+/// The DataFusion state lakeport plans and runs with, over `runtime`.
+pub fn session_state(config: &Config, runtime: Arc<RuntimeEnv>) -> Result<SessionState> {
+    state_with_functions(session_config(config), runtime)
+}
+
+/// The options every session starts from: PostgreSQL's dialect, UTC, the configured
+/// partitions and batch size.
+pub fn session_config(config: &Config) -> SessionConfig {
+    let threads = config.engine_threads();
+    let mut session_config = SessionConfig::new()
+        .with_target_partitions(threads)
+        .with_batch_size(config.engine.batch_size)
+        .with_information_schema(false)
+        .with_create_default_catalog_and_schema(true);
+    let options = session_config.options_mut();
+    options.sql_parser.dialect = datafusion::config::Dialect::PostgreSQL;
+    options.sql_parser.enable_ident_normalization = true;
+    options.execution.time_zone = Some("UTC".into());
+    // With two partitions or fewer, joins share one build side instead of repartitioning
+    // both inputs: on 2 cores TPC-H SF10 q18 then completes in the default 2 GiB query
+    // budget (repartitioned, its hash join runs out of it) and SF1 Parquet q07 runs 2×
+    // faster; SF1 CSV q18/q21 are slower. `SET datafusion.optimizer.repartition_joins`
+    // changes it per session.
+    options.optimizer.repartition_joins = threads > 2;
+    #[cfg(feature = "distributed")]
+    if config.engine.mode == crate::config::EngineMode::Distributed {
+        // What Ballista needs of a plan it splits into stages: no dynamic filters or
+        // in-process scalar subqueries across them, no round-robin exchanges, no view
+        // types, joins that spill.
+        use ballista_core::extension::SessionConfigHelperExt;
+        session_config = session_config.ballista_restricted_configuration();
+    }
+    session_config
+}
+
+/// DataFusion's functions and lakeport's own (planning rules, `single_value`) over `runtime`.
+/// A cluster's scheduler and executors build their states here too, so that a plan's
+/// functions mean the same on each.
+pub fn state_with_functions(
+    session_config: SessionConfig,
+    runtime: Arc<RuntimeEnv>,
+) -> Result<SessionState> {
+    let mut state = SessionStateBuilder::new()
+        .with_config(session_config)
+        .with_runtime_env(runtime)
+        .with_default_features()
+        .build();
+    state.register_expr_planner(Arc::new(literals::UnknownLiterals))?;
+    state.register_udaf(Arc::new(AggregateUDF::from(
+        single_value::SingleValue::new(),
+    )))?;
+    Ok(state)
 }
 
 /// Whether every table the plan reads (subqueries included) is a catalog relation.

@@ -171,6 +171,11 @@ pub async fn simple_rows(client: &Client, sql: &str) -> Vec<Vec<Option<String>>>
         .simple_query(sql)
         .await
         .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    rows_of(&messages)
+}
+
+/// The rows among a simple query's messages, as text.
+pub fn rows_of(messages: &[SimpleQueryMessage]) -> Vec<Vec<Option<String>>> {
     messages
         .iter()
         .filter_map(|m| match m {

@@ -10,6 +10,8 @@ mod activity;
 mod bad_input;
 mod cancel;
 mod catalog;
+#[cfg(feature = "distributed")]
+mod cluster;
 mod corpus;
 mod errors;
 mod explain;

@@ -1,0 +1,247 @@
+//! One query as a job of the cluster: submit its plan to the scheduler, follow the job's
+//! status, then stream the result partitions from the executors that hold them.
+//!
+//! Ballista's own client does this too, but keeps the job id to itself and leaves the job
+//! running when its stream is dropped. Here the job is submitted with the call that answers
+//! with its id, a [`JobGuard`] holds the id, and the job is cancelled on the scheduler if the
+//! query is dropped before the job finished: the client cancelled, the statement timed out,
+//! or the connection went away. The status is then polled: after 2 ms, and twice as long each
+//! time up to every 100 ms.
+
+use std::time::Duration;
+
+use ballista_core::client::BallistaClient;
+use ballista_core::serde::protobuf::execute_query_params::Query;
+use ballista_core::serde::protobuf::scheduler_grpc_client::SchedulerGrpcClient;
+use ballista_core::serde::protobuf::{
+    CancelJobParams, ExecuteQueryParams, GetJobStatusParams, KeyValuePair, PartitionLocation,
+    SuccessfulJob, execute_query_result, job_status,
+};
+use ballista_core::utils::{GrpcClientConfig, create_grpc_client_endpoint};
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::error::DataFusionError;
+use futures::{Stream, StreamExt, TryStreamExt};
+use tonic::transport::Channel;
+
+/// How often the job's status is asked for: soon after submitting, then less often.
+const FIRST_POLL: Duration = Duration::from_millis(2);
+const LAST_POLL: Duration = Duration::from_millis(100);
+
+/// The largest gRPC message either side sends (plans with many files, result batches).
+const MAX_MESSAGE: usize = 64 << 20;
+
+/// Where the scheduler is and how long to try reaching it.
+#[derive(Debug, Clone)]
+pub struct SchedulerAddress {
+    /// `HOST:PORT`, for messages.
+    pub address: String,
+    pub url: String,
+    pub connect_timeout: Duration,
+}
+
+/// Why a job did not give rows.
+#[derive(Debug)]
+pub enum JobError {
+    /// The scheduler could not be reached: nothing was submitted.
+    Unreachable(String),
+    /// The job was submitted and failed, or its results could not be read.
+    Failed(DataFusionError),
+}
+
+/// Submits `plan` (an encoded physical plan) and, once the job succeeds, returns its rows.
+pub async fn run(
+    scheduler: &SchedulerAddress,
+    session_id: &str,
+    plan: Vec<u8>,
+    settings: Vec<KeyValuePair>,
+) -> Result<impl Stream<Item = datafusion::error::Result<RecordBatch>> + Send + use<>, JobError> {
+    let mut client = connect(scheduler).await?;
+    let mut request = tonic::Request::new(ExecuteQueryParams {
+        query: Some(Query::PhysicalPlan(plan)),
+        settings,
+        session_id: session_id.to_string(),
+        operation_id: String::new(),
+    });
+    ballista_core::version::insert_version_header(request.metadata_mut());
+    let submitted = match client.execute_query(request).await {
+        Ok(response) => response.into_inner().result,
+        Err(status) if status.code() == tonic::Code::Unavailable => {
+            return Err(unreachable(scheduler, status.message()));
+        }
+        Err(status) => {
+            return Err(failed(format!(
+                "the scheduler refused the job: {}",
+                status.message()
+            )));
+        }
+    };
+    let job_id = match submitted {
+        Some(execute_query_result::Result::Success(success)) => success.job_id,
+        Some(execute_query_result::Result::Failure(failure)) => {
+            return Err(failed(format!(
+                "the scheduler refused the job: {failure:?}"
+            )));
+        }
+        None => return Err(failed("the scheduler answered without a job".into())),
+    };
+    let mut guard = JobGuard {
+        client: client.clone(),
+        job_id: Some(job_id.clone()),
+    };
+    let mut wait = FIRST_POLL;
+    let success = loop {
+        let status = client
+            .get_job_status(GetJobStatusParams {
+                job_id: job_id.clone(),
+            })
+            .await
+            .map_err(|status| {
+                failed(format!(
+                    "lost the scheduler at {} while the job ran: {}",
+                    scheduler.address,
+                    status.message()
+                ))
+            })?
+            .into_inner()
+            .status
+            .and_then(|status| status.status);
+        match status {
+            Some(job_status::Status::Failed(failure)) => {
+                guard.job_id = None;
+                return Err(JobError::Failed(DataFusionError::Execution(failure.error)));
+            }
+            Some(job_status::Status::Successful(success)) => break success,
+            None => {
+                return Err(failed(format!(
+                    "the scheduler at {} no longer knows the job (was it restarted?)",
+                    scheduler.address
+                )));
+            }
+            Some(_) => {
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(LAST_POLL);
+            }
+        }
+    };
+    guard.job_id = None;
+    Ok(results(success))
+}
+
+/// The job's result partitions, one after another.
+fn results(
+    success: SuccessfulJob,
+) -> impl Stream<Item = datafusion::error::Result<RecordBatch>> + Send {
+    futures::stream::iter(success.partition_location)
+        .map(|location| futures::stream::once(fetch(location)).try_flatten())
+        .flatten()
+}
+
+async fn fetch(
+    location: PartitionLocation,
+) -> datafusion::error::Result<datafusion::physical_plan::SendableRecordBatchStream> {
+    let layout = location.layout();
+    let (Some(executor), Some(partition)) = (location.executor_meta, location.partition_id) else {
+        return Err(DataFusionError::Internal(
+            "the scheduler named a result partition without its executor".into(),
+        ));
+    };
+    let unreadable = |e: ballista_core::error::BallistaError| {
+        DataFusionError::Execution(format!(
+            "cannot read results from the executor at {}:{}: {e}",
+            executor.host, executor.port
+        ))
+    };
+    let mut client = BallistaClient::try_new(
+        &executor.host,
+        executor.port as u16,
+        MAX_MESSAGE,
+        false,
+        None,
+        3,
+        500,
+        0,
+        0,
+    )
+    .await
+    .map_err(unreadable)?;
+    client
+        .fetch_partition(
+            &executor.id,
+            &partition.into(),
+            location.file_id,
+            layout,
+            true,
+        )
+        .await
+        .map_err(unreadable)
+}
+
+async fn connect(scheduler: &SchedulerAddress) -> Result<SchedulerGrpcClient<Channel>, JobError> {
+    let config = GrpcClientConfig {
+        connect_timeout_seconds: scheduler.connect_timeout.as_secs().max(1),
+        max_message_size: MAX_MESSAGE,
+        ..GrpcClientConfig::default()
+    };
+    let endpoint = create_grpc_client_endpoint(scheduler.url.clone(), Some(&config))
+        .map_err(|e| unreachable(scheduler, &e.to_string()))?;
+    let channel = match tokio::time::timeout(scheduler.connect_timeout, endpoint.connect()).await {
+        Ok(Ok(channel)) => channel,
+        Ok(Err(e)) => return Err(unreachable(scheduler, &error_chain(&e))),
+        Err(_) => return Err(unreachable(scheduler, "timed out")),
+    };
+    Ok(SchedulerGrpcClient::new(channel)
+        .max_decoding_message_size(MAX_MESSAGE)
+        .max_encoding_message_size(MAX_MESSAGE))
+}
+
+fn unreachable(scheduler: &SchedulerAddress, why: &str) -> JobError {
+    JobError::Unreachable(format!(
+        "the Ballista scheduler at {} is unavailable: {why}",
+        scheduler.address
+    ))
+}
+
+fn failed(message: String) -> JobError {
+    JobError::Failed(DataFusionError::Execution(message))
+}
+
+/// An error with its causes, which tonic keeps apart (`transport error` alone says little).
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// Cancels the job it holds when dropped; cleared once the job has ended.
+struct JobGuard {
+    client: SchedulerGrpcClient<Channel>,
+    job_id: Option<String>,
+}
+
+impl Drop for JobGuard {
+    fn drop(&mut self) {
+        let Some(job_id) = self.job_id.take() else {
+            return;
+        };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let mut client = self.client.clone();
+        runtime.spawn(async move {
+            match client
+                .cancel_job(CancelJobParams {
+                    job_id: job_id.clone(),
+                })
+                .await
+            {
+                Ok(_) => tracing::info!(job = %job_id, "cancelled the cluster job of a stopped query"),
+                Err(e) => tracing::warn!(job = %job_id, error = %e.message(), "could not cancel a cluster job"),
+            }
+        });
+    }
+}
