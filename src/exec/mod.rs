@@ -234,12 +234,24 @@ impl Engine {
     /// Starts running a physical plan made by [`Engine::physical_plan`]: here, or in
     /// distributed mode on the cluster when it is large enough.
     pub fn run(&self, physical: Arc<dyn ExecutionPlan>, task: Arc<TaskContext>) -> RowStream {
-        #[cfg(feature = "distributed")]
-        let physical = match &self.cluster {
-            Some(cluster) => cluster.route(physical, task.session_config()),
-            None => physical,
-        };
+        let physical = self.place(physical, &task);
         self.cpu.execute(physical, task, self.result_buffer)
+    }
+
+    /// `physical` as it will run: in distributed mode, wrapped in the cluster job that runs
+    /// it when it goes there (what EXPLAIN shows).
+    pub fn place(
+        &self,
+        physical: Arc<dyn ExecutionPlan>,
+        task: &TaskContext,
+    ) -> Arc<dyn ExecutionPlan> {
+        #[cfg(feature = "distributed")]
+        if let Some(cluster) = &self.cluster {
+            return cluster.route(physical, task.session_config());
+        }
+        #[cfg(not(feature = "distributed"))]
+        let _ = task;
+        physical
     }
 
     /// Binds parameter values and makes the physical plan, attached to the statement's

@@ -633,6 +633,7 @@ impl Connection {
                 let ctx = self.session.query_context();
                 let engine = &self.service.engine;
                 let (physical, task) = engine.physical_plan(&ctx, plan.clone(), params).await?;
+                let physical = engine.place(physical, &task);
                 let to_run = physical.clone();
                 let run = async move { engine.run(to_run, task).count_rows().await };
                 let batch = explain::explain(physical, run, *options).await?;

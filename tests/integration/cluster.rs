@@ -308,6 +308,19 @@ async fn tpch_gives_the_same_results_on_the_cluster() {
                 cluster.logs()
             );
         }
+        let explained = simple_rows(&distributed, &format!("EXPLAIN {}", tpch_query(1))).await;
+        assert!(
+            format!("{explained:?}").contains("ClusterQueryExec"),
+            "EXPLAIN shows where the plan runs: {explained:?}"
+        );
+        let before = cluster.total_tasks();
+        simple_rows(&distributed, "SELECT count(*) FROM pg_catalog.pg_class").await;
+        simple_rows(&distributed, "SELECT 1 + 1").await;
+        assert_eq!(
+            cluster.total_tasks(),
+            before,
+            "catalog-only queries run on the server"
+        );
         for n in 0..2 {
             assert!(
                 cluster.tasks_run(n) > 0,
@@ -322,6 +335,55 @@ async fn tpch_gives_the_same_results_on_the_cluster() {
 /// A join heavy enough to still run when an executor is killed (about a second per task).
 const HEAVY_JOIN: &str = "SELECT count(*), sum(a.l_quantity) FROM lineitem a \
      JOIN lineitem b ON a.l_partkey = b.l_partkey AND a.l_suppkey <> b.l_suppkey";
+
+/// In distributed mode, scans smaller than `engine.distributed_min_input` run on the server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn small_scans_stay_on_the_server() {
+    let root = tpch_root(Backend::Local).await;
+    let cluster = TestCluster::start(1, |_| {}).await;
+    let server = TestServer::start_with(|config| {
+        cluster.join(config);
+        config.engine.distributed_min_input = "1MiB".into();
+    })
+    .await;
+    let client = server.connect().await;
+    for table in ["nation", "lineitem"] {
+        client
+            .batch_execute(&format!(
+                "CREATE EXTERNAL TABLE {table} USING parquet LOCATION '{root}{table}/'"
+            ))
+            .await
+            .expect("create a table");
+    }
+    let before = cluster.total_tasks();
+    let nations = simple_rows(&client, "SELECT count(*) FROM nation").await;
+    assert_eq!(nations, vec![vec![Some("25".to_string())]]);
+    assert_eq!(
+        cluster.total_tasks(),
+        before,
+        "a 2 KB scan ran on the cluster"
+    );
+    let lines = simple_rows(
+        &client,
+        "SELECT count(*) FROM lineitem WHERE l_quantity > 0",
+    )
+    .await;
+    assert_eq!(lines, vec![vec![Some("600572".to_string())]]);
+    assert!(
+        cluster.total_tasks() > before,
+        "a 20 MB scan stayed on the server"
+    );
+    let error = client
+        .simple_query("SELECT sum(l_orderkey / (l_linenumber - l_linenumber)) FROM lineitem")
+        .await
+        .expect_err("division by zero");
+    let error = error.as_db_error().expect("a server error");
+    assert_eq!(
+        (error.code().code(), error.message()),
+        ("22012", "division by zero"),
+        "a failed task reads as the same error in local mode"
+    );
+}
 
 /// An executor killed with SIGKILL while the query's tasks run: Ballista runs its work again
 /// on the other executor and the answer is the one local mode gives.

@@ -23,6 +23,8 @@ use datafusion::error::DataFusionError;
 use futures::{Stream, StreamExt, TryStreamExt};
 use tonic::transport::Channel;
 
+use crate::error::{Error, ErrorKind};
+
 /// How often the job's status is asked for: soon after submitting, then less often.
 const FIRST_POLL: Duration = Duration::from_millis(2);
 const LAST_POLL: Duration = Duration::from_millis(100);
@@ -108,7 +110,7 @@ pub async fn run(
         match status {
             Some(job_status::Status::Failed(failure)) => {
                 guard.job_id = None;
-                return Err(JobError::Failed(DataFusionError::Execution(failure.error)));
+                return Err(JobError::Failed(job_failure(&failure.error)));
             }
             Some(job_status::Status::Successful(success)) => break success,
             None => {
@@ -201,6 +203,54 @@ fn unreachable(scheduler: &SchedulerAddress, why: &str) -> JobError {
     ))
 }
 
+/// A failed job's error as the server would have reported it running the plan itself.
+///
+/// Ballista sends a task's error as text, in Rust's debug form:
+/// `job failed due to stage 1 failed: Task failed due to runtime execution error:
+/// DataFusionError(Shared(External(ArrowError(DivideByZero))))`. The cause is its first
+/// quoted message, or else its innermost name in words (`divide by zero`), classified as a
+/// local error's text is; what cannot be classified keeps the whole text.
+fn job_failure(text: &str) -> DataFusionError {
+    let cause = text
+        .rsplit_once("execution error: ")
+        .map_or(text, |(_, cause)| cause);
+    let message = match cause.split_once('"') {
+        Some((_, quoted)) => quoted
+            .split_once('"')
+            .map_or(quoted, |(message, _)| message)
+            .to_string(),
+        None => words(
+            cause
+                .trim_end_matches(')')
+                .rsplit('(')
+                .next()
+                .unwrap_or(cause),
+        ),
+    };
+    let error = match cause.contains("ResourcesExhausted") {
+        true => DataFusionError::ResourcesExhausted(message),
+        false => DataFusionError::Execution(message),
+    };
+    let error = Error::from_datafusion(error);
+    match error.kind {
+        ErrorKind::Internal => Error::internal(format!("the cluster job failed: {text}")),
+        _ => error,
+    }
+    .into_datafusion()
+}
+
+/// `DivideByZero` as `divide by zero`.
+fn words(name: &str) -> String {
+    let mut text = String::new();
+    for c in name.chars() {
+        if c.is_ascii_uppercase() && !text.is_empty() {
+            text.push(' ');
+        }
+        text.push(c.to_ascii_lowercase());
+    }
+    text
+}
+
 fn failed(message: String) -> JobError {
     JobError::Failed(DataFusionError::Execution(message))
 }
@@ -243,5 +293,34 @@ impl Drop for JobGuard {
                 Err(e) => tracing::warn!(job = %job_id, error = %e.message(), "could not cancel a cluster job"),
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kind_and_message(text: &str) -> (ErrorKind, String) {
+        let error = Error::from_datafusion(job_failure(text));
+        (error.kind, error.message)
+    }
+
+    #[test]
+    fn job_failures_read_as_local_errors() {
+        let prefix =
+            "job failed due to stage 1 failed: Task failed due to runtime execution error: ";
+        assert_eq!(
+            kind_and_message(&format!(
+                "{prefix}DataFusionError(Shared(External(ArrowError(DivideByZero))))"
+            )),
+            (ErrorKind::DivisionByZero, "division by zero".into())
+        );
+        let (kind, _) = kind_and_message(&format!(
+            "{prefix}DataFusionError(ResourcesExhausted(\"Failed to allocate 10 MB\"))"
+        ));
+        assert_eq!(kind, ErrorKind::ResourcesExhausted);
+        let (kind, message) = kind_and_message("something new went wrong");
+        assert_eq!(kind, ErrorKind::Internal);
+        assert!(message.contains("something new went wrong"), "{message}");
     }
 }

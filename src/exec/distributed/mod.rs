@@ -76,6 +76,9 @@ impl Cluster {
         plan: Arc<dyn ExecutionPlan>,
         options: &SessionConfig,
     ) -> Arc<dyn ExecutionPlan> {
+        if plan.is::<ClusterQueryExec>() {
+            return plan;
+        }
         match input_bytes(&plan) {
             Some(bytes) if bytes >= self.min_input => {}
             _ => return plan,

@@ -51,11 +51,6 @@ impl ClusterQueryExec {
             properties: Arc::new(properties),
         }
     }
-
-    /// The plan the cluster runs.
-    pub fn plan(&self) -> &Arc<dyn ExecutionPlan> {
-        &self.plan
-    }
 }
 
 impl DisplayAs for ClusterQueryExec {
@@ -77,8 +72,10 @@ impl ExecutionPlan for ClusterQueryExec {
         &self.properties
     }
 
+    /// The plan the cluster runs, for EXPLAIN to show; this node never executes it here
+    /// except as the fallback.
     fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
-        vec![]
+        vec![&self.plan]
     }
 
     fn apply_expressions(
@@ -88,6 +85,7 @@ impl ExecutionPlan for ClusterQueryExec {
         Ok(TreeNodeRecursion::Continue)
     }
 
+    /// Children are for display: a new one is not sent to the cluster.
     fn with_new_children(
         self: Arc<Self>,
         _children: Vec<Arc<dyn ExecutionPlan>>,
