@@ -88,31 +88,45 @@ done
 
 run_server distributed --scheduler "127.0.0.1:$SCHEDULER_PORT"
 
-tasks=$(cat "$WORK"/executor-*.log | grep -c "running a task" || true)
-python3 - "$RESULTS" "$tasks" "$RUNS" <<'EOF'
-import csv, statistics, sys
-path, tasks, runs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+python3 - "$RESULTS" "$RUNS" "$WORK"/executor-*.log <<'EOF'
+import csv, re, statistics, sys
+path, runs, logs = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
 times, sums = {}, {}
 for row in csv.DictReader(open(path)):
     times.setdefault((row["query"], row["mode"]), []).append(float(row["seconds"]))
     sums.setdefault(row["query"], {})[row["mode"]] = row["checksum"]
 queries = sorted({q for q, _ in times})
-print(f"{'query':6} {'local s':>9} {'distrib s':>10} {'added s':>8} {'ratio':>6}")
-added, ratios = [], []
+# Executors log each task: "running a task job=J stage=S task=T". Job ids grow with time, so
+# sorted they follow the client's order: per query one warm-up run, then the timed ones.
+stages, tasks = {}, 0
+for log in logs:
+    for job, stage in re.findall(r"running a task job=(\S+) stage=(\d+)", open(log).read()):
+        stages.setdefault(job, set()).add(stage)
+        tasks += 1
+jobs = sorted(stages)
+per_query = {}
+if len(jobs) == len(queries) * (runs + 1):
+    for i, q in enumerate(queries):
+        per_query[q] = len(stages[jobs[i * (runs + 1)]])
+print(f"{'query':6} {'local s':>9} {'distrib s':>10} {'added s':>8} {'ratio':>6} {'stages':>7}")
+added, ratios, stage_total = [], [], 0
 for q in queries:
     local = statistics.median(times[(q, "local")])
     dist = statistics.median(times[(q, "distributed")])
     added.append(dist - local)
     ratios.append(dist / local)
-    print(f"{q:6} {local:9.3f} {dist:10.3f} {dist - local:8.3f} {dist / local:6.2f}")
-geo = statistics.geometric_mean(ratios)
+    stage_total += per_query.get(q, 0)
+    print(f"{q:6} {local:9.3f} {dist:10.3f} {dist - local:8.3f} {dist / local:6.2f} "
+          f"{per_query.get(q, '?'):>7}")
 total_local = sum(statistics.median(times[(q, "local")]) for q in queries)
 total_dist = sum(statistics.median(times[(q, "distributed")]) for q in queries)
-timed_jobs = len(queries) * (runs + 1)
-print(f"total: local {total_local:.2f} s, distributed {total_dist:.2f} s; "
-      f"geometric mean ratio {geo:.2f}; median added {statistics.median(added):.3f} s per query")
-print(f"tasks run by the executors: {tasks} for {timed_jobs} jobs "
-      f"({tasks / timed_jobs:.1f} per job)")
+print(f"total: local {total_local:.2f} s, distributed {total_dist:.2f} s; geometric mean "
+      f"ratio {statistics.geometric_mean(ratios):.2f}; median added "
+      f"{statistics.median(added):.3f} s per query")
+print(f"executors ran {tasks} tasks in {len(jobs)} jobs")
+if stage_total:
+    print(f"stages: {stage_total} over the {len(queries)} queries; added time per stage "
+          f"{(total_dist - total_local) / stage_total * 1000:.0f} ms")
 bad = [q for q in queries if sums[q].get("local") != sums[q].get("distributed")]
 if bad:
     print("checksums differ between the modes: " + ", ".join(bad))

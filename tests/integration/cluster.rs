@@ -510,8 +510,9 @@ async fn a_restarted_scheduler_takes_jobs_again() {
     assert!(cluster.total_tasks() > before, "{}", cluster.logs());
 }
 
-/// A query stopped by statement_timeout (or a cancel request) cancels its job on the
-/// cluster: the executors stop its tasks, and the next query does not wait for them.
+/// A query stopped by statement_timeout, then one stopped by a cancel request, cancel their
+/// jobs on the cluster: the executors stop their tasks, and the next query does not wait
+/// for them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn statement_timeout_cancels_the_cluster_job() {
     let root = tpch_root(Backend::Local).await;
@@ -547,6 +548,27 @@ async fn statement_timeout_cancels_the_cluster_job() {
         .batch_execute("SET statement_timeout = 0")
         .await
         .expect("reset statement_timeout");
+    let token = client.cancel_token();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        token.cancel_query(tokio_postgres::NoTls).await
+    });
+    let error = client.simple_query(endless).await.expect_err("cancelled");
+    let error = error.as_db_error().expect("a server error");
+    assert_eq!(error.code().code(), "57014", "{error:?}");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while read(&cluster.scheduler_log())
+        .matches("Job cancelled")
+        .count()
+        < 2
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the scheduler never cancelled the second job\n{}",
+            cluster.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let started = Instant::now();
     simple_rows(&client, &tpch_query(6)).await;
     assert!(
