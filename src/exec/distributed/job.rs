@@ -98,8 +98,8 @@ pub async fn run(
             })
             .await
             .map_err(|status| {
-                failed(format!(
-                    "lost the scheduler at {} while the job ran: {}",
+                unavailable(format!(
+                    "lost the Ballista scheduler at {} while the job ran: {}",
                     scheduler.address,
                     status.message()
                 ))
@@ -114,8 +114,8 @@ pub async fn run(
             }
             Some(job_status::Status::Successful(success)) => break success,
             None => {
-                return Err(failed(format!(
-                    "the scheduler at {} no longer knows the job (was it restarted?)",
+                return Err(unavailable(format!(
+                    "the Ballista scheduler at {} no longer knows the job (was it restarted?)",
                     scheduler.address
                 )));
             }
@@ -148,10 +148,14 @@ async fn fetch(
         ));
     };
     let unreadable = |e: ballista_core::error::BallistaError| {
-        DataFusionError::Execution(format!(
-            "cannot read results from the executor at {}:{}: {e}",
-            executor.host, executor.port
-        ))
+        Error::new(
+            ErrorKind::Storage,
+            format!(
+                "cannot read results from the executor at {}:{}: {e}",
+                executor.host, executor.port
+            ),
+        )
+        .into_datafusion()
     };
     let mut client = BallistaClient::try_new(
         &executor.host,
@@ -249,6 +253,12 @@ fn words(name: &str) -> String {
         text.push(c.to_ascii_lowercase());
     }
     text
+}
+
+/// The cluster failed the query rather than the query failing (58030, as for a scheduler
+/// that cannot be reached).
+fn unavailable(message: String) -> JobError {
+    JobError::Failed(Error::new(ErrorKind::Storage, message).into_datafusion())
 }
 
 fn failed(message: String) -> JobError {
