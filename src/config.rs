@@ -741,6 +741,19 @@ mod tests {
     }
 
     #[test]
+    fn cluster_settings_are_checked() {
+        let mut config = Config::default();
+        config.engine.mode = EngineMode::Distributed;
+        let err = config.validate().unwrap_err();
+        assert!(err.0.contains("engine.scheduler"), "{err}");
+        config.engine.scheduler = "127.0.0.1:50050".into();
+        config.validate().unwrap();
+        config.cluster.heartbeat_interval = "30s".into();
+        let err = config.validate().unwrap_err();
+        assert!(err.0.contains("cluster.heartbeat_interval"), "{err}");
+    }
+
+    #[test]
     fn table_flag_forms() {
         let t = TableConfig::from_flag("public.trips=/data/trips").unwrap();
         assert_eq!(t.qualified_name(), ("public".into(), "trips".into()));

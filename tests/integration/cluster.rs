@@ -313,6 +313,21 @@ async fn tpch_gives_the_same_results_on_the_cluster() {
             format!("{explained:?}").contains("ClusterQueryExec"),
             "EXPLAIN shows where the plan runs: {explained:?}"
         );
+        let joins: String = (1..40)
+            .map(|i| format!(" JOIN nation n{i} ON n{i}.n_nationkey = n0.n_nationkey"))
+            .collect();
+        let deep = format!("SELECT count(*) FROM nation n0{joins}");
+        let before = cluster.total_tasks();
+        assert_eq!(
+            simple_rows(&distributed, &deep).await,
+            vec![vec![Some("25".to_string())]],
+            "a plan too deep to send runs on the server"
+        );
+        assert_eq!(
+            cluster.total_tasks(),
+            before,
+            "the 40-way join went to the cluster"
+        );
         let before = cluster.total_tasks();
         simple_rows(&distributed, "SELECT count(*) FROM pg_catalog.pg_class").await;
         simple_rows(&distributed, "SELECT 1 + 1").await;

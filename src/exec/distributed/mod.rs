@@ -76,7 +76,7 @@ impl Cluster {
         plan: Arc<dyn ExecutionPlan>,
         options: &SessionConfig,
     ) -> Arc<dyn ExecutionPlan> {
-        if plan.is::<ClusterQueryExec>() {
+        if plan.is::<ClusterQueryExec>() || depth(&plan) > MAX_DEPTH {
             return plan;
         }
         match input_bytes(&plan) {
@@ -103,6 +103,16 @@ impl Cluster {
         node.try_encode(&mut encoded)?;
         Ok(encoded)
     }
+}
+
+/// The deepest plan sent to the cluster. Encoding and decoding a plan recurse through it on
+/// the server, the scheduler and the executors; a plan nested deeper (a join of dozens of
+/// tables) runs on the server. TPC-H's deepest, q21, is about 50 operators deep.
+const MAX_DEPTH: usize = 120;
+
+/// How many operators deep `plan` is.
+fn depth(plan: &Arc<dyn ExecutionPlan>) -> usize {
+    1 + plan.children().into_iter().map(depth).max().unwrap_or(0)
 }
 
 /// Bytes of the files `plan` scans, or `None` when it scans no file.
