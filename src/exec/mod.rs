@@ -3,8 +3,9 @@
 //! [`Engine::plan`] resolves a statement's tables and plans it with DataFusion (logical plan,
 //! parameter types inferred); [`Engine::execute`] binds parameters, optimises, and starts
 //! execution on the [`runtime::CpuRuntime`], returning a [`RowStream`]. Everything above this
-//! module sees plans and streams, never DataFusion sessions; a distributed engine will sit
-//! behind the same two calls.
+//! module sees plans and streams, never DataFusion sessions. In distributed mode
+//! [`Engine::run`] sends large plans to the Ballista cluster ([`distributed`]) behind the
+//! same calls.
 
 pub mod catalog_bridge;
 #[cfg(feature = "distributed")]

@@ -5,7 +5,7 @@
 //! plan here as in local mode. [`Cluster::route`] then decides where a physical plan runs.
 //! It goes to the cluster when it scans files adding up to at least
 //! `engine.distributed_min_input` and everything in it can be encoded for the executors (no
-//! session functions, see [`codec`]); it is then wrapped in a [`ClusterQueryExec`], which
+//! session functions, see `codec.rs`); it is then wrapped in a [`ClusterQueryExec`], which
 //! the engine runs like any plan, so results stream back through the same bounded channel
 //! and dropping the stream (cancel, statement timeout, a client gone) cancels the job.
 //! Everything else runs here.
