@@ -34,9 +34,8 @@ pub async fn run_executor(config: &Config, scheduler: &str) -> Result<()> {
         .map_err(|e| Error::invalid_parameter(e.0))?;
     let memory = executor_memory(config)?;
     let runtime = role_runtime(config, memory)?;
-    let functions =
-        crate::exec::state_with_functions(crate::exec::session_config(config), runtime.clone())?;
     let base = crate::exec::session_config(config);
+    let functions = crate::exec::state_with_functions(base.clone(), runtime.clone())?;
     let work_dir = work_dir(config)?;
     let executor = ExecutorProcessConfig {
         bind_host: listen.ip().to_string(),

@@ -52,12 +52,9 @@ pub fn host_and_port(address: &str) -> Result<(String, u16)> {
 /// The runtime a role's plans run in: the configured object stores, and a memory pool of
 /// `memory` bytes.
 fn role_runtime(config: &Config, memory: usize) -> Result<Arc<RuntimeEnv>> {
-    let stores =
-        StoreRegistry::try_new(&config.storage).map_err(|e| Error::invalid_parameter(e.0))?;
-    crate::storage::errors::remember_secrets(config.storage.secrets());
     Ok(RuntimeEnvBuilder::new()
         .with_memory_pool(Arc::new(FairSpillPool::new(memory)))
-        .with_object_store_registry(Arc::new(stores))
+        .with_object_store_registry(Arc::new(StoreRegistry::open(&config.storage)?))
         .build_arc()?)
 }
 

@@ -89,10 +89,8 @@ impl Engine {
             .map_err(|e| Error::invalid_parameter(e.0))?;
         let query_memory = parse_byte_size(&config.engine.query_memory_limit)
             .map_err(|e| Error::invalid_parameter(e.0))?;
-        let stores =
-            StoreRegistry::try_new(&config.storage).map_err(|e| Error::invalid_parameter(e.0))?;
+        let stores = StoreRegistry::open(&config.storage)?;
         let limits = stores.limits();
-        crate::storage::errors::remember_secrets(config.storage.secrets());
         let storage_requests = stores.requests();
         let runtime = RuntimeEnvBuilder::new()
             .with_memory_pool(Arc::new(FairSpillPool::new(memory)))

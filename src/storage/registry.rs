@@ -110,6 +110,15 @@ impl std::fmt::Debug for StoreRegistry {
 }
 
 impl StoreRegistry {
+    /// The stores of a process's `[storage]` section, their secrets remembered so that no
+    /// error message shows them: what the server and the cluster roles read data through.
+    pub fn open(config: &StorageConfig) -> crate::error::Result<Self> {
+        let stores =
+            Self::try_new(config).map_err(|e| crate::error::Error::invalid_parameter(e.0))?;
+        crate::storage::errors::remember_secrets(config.secrets());
+        Ok(stores)
+    }
+
     /// A registry for `config`, checked first (see [`check_config`]).
     pub fn try_new(config: &StorageConfig) -> Result<Self, ConfigError> {
         let limits = check_config(config)?;
