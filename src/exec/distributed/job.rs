@@ -91,6 +91,9 @@ pub async fn run(
         job_id: Some(job_id.clone()),
     };
     let mut wait = FIRST_POLL;
+    // Whether the scheduler has reported the job queued or running: after that, a job it no
+    // longer knows was lost with it.
+    let mut seen = false;
     let success = loop {
         let status = client
             .get_job_status(GetJobStatusParams {
@@ -113,13 +116,15 @@ pub async fn run(
                 return Err(JobError::Failed(job_failure(&failure.error)));
             }
             Some(job_status::Status::Successful(success)) => break success,
-            None => {
+            None if seen => {
                 return Err(unavailable(format!(
                     "the Ballista scheduler at {} no longer knows the job (was it restarted?)",
                     scheduler.address
                 )));
             }
-            Some(_) => {
+            // Queued or running; no status yet while the scheduler sets the job up.
+            other => {
+                seen |= other.is_some();
                 tokio::time::sleep(wait).await;
                 wait = (wait * 2).min(LAST_POLL);
             }
