@@ -45,6 +45,12 @@ pub enum ErrorKind {
     /// A binary parameter's bytes do not form a value of its type.
     InvalidBinaryRepresentation,
     DivisionByZero,
+    /// A regular expression that does not compile.
+    InvalidRegularExpression,
+    /// An array index outside the array (Spark's `element_at`).
+    ArraySubscriptError,
+    /// A date or time text that does not match its format.
+    InvalidDatetimeFormat,
     /// A subquery used as a value returned more than one row.
     CardinalityViolation,
     NumericOutOfRange,
@@ -310,6 +316,12 @@ impl std::error::Error for Error {}
 impl From<DataFusionError> for Error {
     fn from(error: DataFusionError) -> Self {
         Self::from_datafusion(error)
+    }
+}
+
+impl From<Error> for DataFusionError {
+    fn from(error: Error) -> Self {
+        error.into_datafusion()
     }
 }
 

@@ -8,6 +8,7 @@
 //! same calls.
 
 pub mod catalog_bridge;
+pub mod dialect;
 #[cfg(feature = "distributed")]
 pub mod distributed;
 pub mod functions;
@@ -18,6 +19,8 @@ pub mod resolve;
 pub mod runtime;
 pub mod signal_functions;
 pub mod single_value;
+pub mod spark_functions;
+pub mod spark_syntax;
 pub mod subquery;
 pub mod tables;
 pub mod write;
@@ -184,7 +187,7 @@ impl Engine {
     ) -> Result<PlannedQuery> {
         let state = self.state_for(ctx);
         let mut statement = statement;
-        pg_syntax::rewrite(&mut statement);
+        rewrite_syntax(&mut statement)?;
         let snapshot = if crate::pg_catalog::needs_snapshot(&statement) {
             Some(crate::pg_catalog::snapshot(&self.catalog, ctx).await?)
         } else {
@@ -317,6 +320,14 @@ impl Engine {
 }
 
 /// The DataFusion state lakeport plans and runs with, over `runtime`.
+/// Rewrites the Spark SQL clauses and the PostgreSQL syntax DataFusion does not plan into
+/// SQL it does; every query and view body goes through here before planning.
+pub fn rewrite_syntax(statement: &mut Statement) -> Result<()> {
+    spark_syntax::rewrite(statement)?;
+    pg_syntax::rewrite(statement);
+    Ok(())
+}
+
 pub fn session_state(config: &Config, runtime: Arc<RuntimeEnv>) -> Result<SessionState> {
     state_with_functions(session_config(config), runtime)
 }
@@ -374,6 +385,7 @@ pub fn state_with_functions(
     state.register_udaf(Arc::new(AggregateUDF::from(
         single_value::SingleValue::new(),
     )))?;
+    spark_functions::register(&mut state)?;
     Ok(state)
 }
 

@@ -24,8 +24,6 @@ use datafusion::optimizer::simplify_expressions::{ExprSimplifier, SimplifyContex
 use datafusion::sql::parser::Statement as DFStatement;
 use datafusion::sql::planner::{ContextProvider, SqlToRel};
 use datafusion::sql::sqlparser::ast::Statement;
-use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
-use datafusion::sql::sqlparser::parser::Parser;
 use futures::future::BoxFuture;
 
 use crate::error::{Error, ErrorKind, Result};
@@ -151,13 +149,13 @@ async fn plan_view(
             format!("view \"{reference}\" cannot be used: {}", e.message),
         )
     };
-    let mut statements = Parser::parse_sql(&PostgreSqlDialect {}, &view.sql)
+    let mut statements = crate::exec::dialect::parse_sql(&view.sql)
         .map_err(|e| broken(Error::syntax(e.to_string())))?;
     let mut statement = match (statements.pop(), statements.is_empty()) {
         (Some(statement), true) => statement,
         _ => return Err(broken(Error::syntax("the view's text is not one query"))),
     };
-    crate::exec::pg_syntax::rewrite(&mut statement);
+    crate::exec::rewrite_syntax(&mut statement).map_err(broken)?;
     let mut view_ctx = ctx.clone();
     view_ctx.search_path = view.search_path.clone();
     if !view.sees_temp_views {

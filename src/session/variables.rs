@@ -680,6 +680,11 @@ impl Variables {
                 .map_err(|e| Error::invalid_parameter(e.strip_backtrace()))?;
             return Ok(value);
         }
+        if key.starts_with("spark.") {
+            let value = spark_setting(key, value)?;
+            store.custom.insert(key.to_string(), value.clone());
+            return Ok(value);
+        }
         if key.contains('.') {
             store.custom.insert(key.to_string(), value.to_string());
             return Ok(value.to_string());
@@ -760,10 +765,16 @@ impl Variables {
                 .map(|e| (e.key, e.value.unwrap_or_default()))
                 .ok_or_else(|| unrecognized(name));
         }
+        let fixed = SPARK_FIXED_SETTINGS
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.to_string());
         store
             .custom
             .get(key)
-            .map(|v| (key.to_string(), v.clone()))
+            .cloned()
+            .or(fixed)
+            .map(|v| (key.to_string(), v))
             .ok_or_else(|| unrecognized(name))
     }
 
@@ -880,6 +891,41 @@ impl std::fmt::Debug for Variables {
     }
 }
 
+/// Spark settings whose one value is how lakeport behaves: setting them to it is accepted,
+/// to anything else refused. (`spark.sql.session.timeZone` and `spark.sql.shuffle.partitions`
+/// are spellings of `TimeZone` and `datafusion.execution.target_partitions`.)
+const SPARK_FIXED_SETTINGS: &[(&str, &str)] = &[
+    ("spark.sql.ansi.enabled", "true"),
+    ("spark.sql.casesensitive", "false"),
+    ("spark.sql.crossjoin.enabled", "true"),
+];
+
+/// Checks `SET spark.… = value`: a Spark setting lakeport does not implement is refused
+/// rather than ignored, so that no query silently runs with other semantics than asked.
+fn spark_setting(key: &str, value: &str) -> Result<String> {
+    let supported = || {
+        "lakeport honours spark.sql.session.timeZone and spark.sql.shuffle.partitions, and \
+         accepts spark.sql.ansi.enabled = true, spark.sql.caseSensitive = false and \
+         spark.sql.crossJoin.enabled = true"
+    };
+    let Some((_, fixed)) = SPARK_FIXED_SETTINGS.iter().find(|(k, _)| *k == key) else {
+        return Err(Error::new(
+            ErrorKind::FeatureNotSupported,
+            format!("Spark setting \"{key}\" is not supported"),
+        )
+        .with_hint(supported()));
+    };
+    let given = value.trim().trim_matches('\'').to_ascii_lowercase();
+    if given != *fixed {
+        return Err(Error::new(
+            ErrorKind::FeatureNotSupported,
+            format!("Spark setting \"{key}\" cannot be {value}: lakeport always runs with {fixed}"),
+        )
+        .with_hint(supported()));
+    }
+    Ok(given)
+}
+
 /// PostgreSQL's alternative spellings of a few settings.
 fn canonical_alias(key: &str) -> &str {
     match key {
@@ -887,6 +933,8 @@ fn canonical_alias(key: &str) -> &str {
         "names" => "client_encoding",
         "transaction isolation level" => "transaction_isolation",
         "session authorization" => "session_authorization",
+        "spark.sql.session.timezone" => "timezone",
+        "spark.sql.shuffle.partitions" => "datafusion.execution.target_partitions",
         other => other,
     }
 }

@@ -4,10 +4,11 @@
 
 use datafusion::sql::sqlparser::ast::Statement;
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
-use datafusion::sql::sqlparser::parser::{Parser, ParserError};
+use datafusion::sql::sqlparser::parser::ParserError;
 use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::exec::dialect::LakeportDialect;
 use crate::sql::split::StatementText;
 
 /// Deeply nested expressions beyond this are refused instead of exhausting the stack.
@@ -32,7 +33,7 @@ pub struct FetchCommand {
 
 /// Parses exactly one statement.
 pub fn parse_statement(piece: &StatementText<'_>) -> Result<Parsed> {
-    let dialect = PostgreSqlDialect {};
+    let dialect = LakeportDialect::default();
     let first_word = piece
         .text
         .split(|c: char| c.is_whitespace() || c == ';')
@@ -41,10 +42,8 @@ pub fn parse_statement(piece: &StatementText<'_>) -> Result<Parsed> {
     if first_word.eq_ignore_ascii_case("fetch") || first_word.eq_ignore_ascii_case("move") {
         return parse_fetch(piece).map(Parsed::Fetch);
     }
-    let mut statements = Parser::new(&dialect)
-        .with_recursion_limit(RECURSION_LIMIT)
-        .try_with_sql(piece.text)
-        .and_then(|mut p| p.parse_statements())
+    let mut statements = crate::exec::dialect::parser(&dialect, piece.text)
+        .and_then(|p| p.with_recursion_limit(RECURSION_LIMIT).parse_statements())
         .map_err(|e| syntax_error(e, piece))?;
     match statements.len() {
         1 => Ok(Parsed::Sql(Box::new(statements.remove(0)))),

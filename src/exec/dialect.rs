@@ -1,0 +1,189 @@
+//! The SQL dialect lakeport parses: PostgreSQL's, plus the two pieces of Spark SQL's lexical
+//! syntax that PostgreSQL leaves free — backquoted identifiers (`` `order date` ``) and the
+//! integer division operator `a DIV b`. Backquoted names are case-insensitive, as in Spark:
+//! [`tokenize`] folds them to lowercase (the case the catalog stores), except a file path
+//! after `parquet.`, `csv.` or `json.`. Everything else is sqlparser's PostgreSQL dialect,
+//! and the parser takes this dialect for PostgreSQL wherever it checks (`dialect()`), so
+//! PostgreSQL-only syntax keeps working. Spark's clauses that sqlparser reads for every
+//! dialect (`LEFT SEMI JOIN`, `LATERAL VIEW`, `PIVOT`, `<=>`, …) are planned by
+//! `spark_syntax`.
+
+use std::any::TypeId;
+
+use datafusion::sql::sqlparser::ast::{BinaryOperator, Expr};
+use datafusion::sql::sqlparser::dialect::{Dialect, PostgreSqlDialect, Precedence};
+use datafusion::sql::sqlparser::keywords::Keyword;
+use datafusion::sql::sqlparser::parser::{Parser, ParserError};
+use datafusion::sql::sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer};
+
+/// Formats whose name may prefix a backquoted file path: ``parquet.`s3://b/p` ``.
+pub const FILE_FORMATS: &[&str] = &["parquet", "csv", "json"];
+
+/// A parser over `sql` in lakeport's dialect, backquoted names folded.
+pub fn parser<'a>(dialect: &'a LakeportDialect, sql: &str) -> Result<Parser<'a>, ParserError> {
+    Ok(Parser::new(dialect).with_tokens_with_locations(tokenize(dialect, sql)?))
+}
+
+/// Parses `sql` (one or more statements) in lakeport's dialect.
+pub fn parse_sql(
+    sql: &str,
+) -> Result<Vec<datafusion::sql::sqlparser::ast::Statement>, ParserError> {
+    parser(&LakeportDialect::default(), sql)?.parse_statements()
+}
+
+/// Tokens of `sql`, with backquoted names in lowercase except file paths.
+pub fn tokenize(dialect: &LakeportDialect, sql: &str) -> Result<Vec<TokenWithSpan>, ParserError> {
+    let mut tokens = Tokenizer::new(dialect, sql)
+        .tokenize_with_location()
+        .map_err(|e| ParserError::TokenizerError(e.to_string()))?;
+    let mut previous: [Option<usize>; 2] = [None, None];
+    for i in 0..tokens.len() {
+        let is_path = matches!(previous, [Some(format), Some(dot)]
+            if matches!(&tokens[dot].token, Token::Period)
+                && matches!(&tokens[format].token, Token::Word(w)
+                    if w.quote_style.is_none()
+                        && FILE_FORMATS.iter().any(|f| w.value.eq_ignore_ascii_case(f))));
+        if let Token::Word(word) = &mut tokens[i].token
+            && word.quote_style == Some('`')
+            && !is_path
+        {
+            word.value = word.value.to_lowercase();
+        }
+        if !matches!(tokens[i].token, Token::Whitespace(_)) {
+            previous = [previous[1], Some(i)];
+        }
+    }
+    Ok(tokens)
+}
+
+/// PostgreSQL with backquoted identifiers and `DIV`.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct LakeportDialect {
+    postgres: PostgreSqlDialect,
+}
+
+/// Methods PostgreSQL's dialect overrides, passed through unchanged.
+macro_rules! as_postgres {
+    ($($name:ident($($arg:ident: $ty:ty),*) -> $ret:ty;)*) => {
+        $(fn $name(&self, $($arg: $ty),*) -> $ret { self.postgres.$name($($arg),*) })*
+    };
+}
+
+impl Dialect for LakeportDialect {
+    fn dialect(&self) -> TypeId {
+        TypeId::of::<PostgreSqlDialect>()
+    }
+
+    fn is_delimited_identifier_start(&self, ch: char) -> bool {
+        ch == '"' || ch == '`'
+    }
+
+    fn is_custom_operator_part(&self, ch: char) -> bool {
+        ch != '`' && self.postgres.is_custom_operator_part(ch)
+    }
+
+    fn parse_infix(
+        &self,
+        parser: &mut Parser,
+        expr: &Expr,
+        _precedence: u8,
+    ) -> Option<Result<Expr, ParserError>> {
+        if !parser.parse_keyword(Keyword::DIV) {
+            return None;
+        }
+        let right = parser.parse_subexpr(self.prec_value(Precedence::MulDivModOp));
+        Some(right.map(|right| Expr::BinaryOp {
+            left: Box::new(expr.clone()),
+            op: BinaryOperator::MyIntegerDivide,
+            right: Box::new(right),
+        }))
+    }
+
+    as_postgres! {
+        identifier_quote_style(identifier: &str) -> Option<char>;
+        is_identifier_start(ch: char) -> bool;
+        is_identifier_part(ch: char) -> bool;
+        supports_unicode_string_literal() -> bool;
+        is_reserved_for_identifier(kw: Keyword) -> bool;
+        get_next_precedence(parser: &Parser) -> Option<Result<u8, ParserError>>;
+        supports_filter_during_aggregation() -> bool;
+        supports_group_by_expr() -> bool;
+        prec_value(prec: Precedence) -> u8;
+        allow_extract_custom() -> bool;
+        allow_extract_single_quotes() -> bool;
+        supports_create_index_with_clause() -> bool;
+        supports_explain_with_utility_options() -> bool;
+        supports_listen_notify() -> bool;
+        supports_factorial_operator() -> bool;
+        supports_bitwise_shift_operators() -> bool;
+        supports_comment_on() -> bool;
+        supports_load_extension() -> bool;
+        supports_named_fn_args_with_colon_operator() -> bool;
+        supports_named_fn_args_with_expr_name() -> bool;
+        supports_empty_projections() -> bool;
+        supports_nested_comments() -> bool;
+        supports_string_escape_constant() -> bool;
+        supports_numeric_literal_underscores() -> bool;
+        supports_array_typedef_with_brackets() -> bool;
+        supports_geometric_types() -> bool;
+        supports_set_names() -> bool;
+        supports_alter_column_type_using() -> bool;
+        supports_notnull_operator() -> bool;
+        supports_interval_options() -> bool;
+        supports_insert_table_alias() -> bool;
+        supports_create_table_like_parenthesized() -> bool;
+        supports_select_wildcard_with_alias() -> bool;
+        supports_comma_separated_trim() -> bool;
+        supports_xml_expressions() -> bool;
+        supports_comment_optimizer_hint() -> bool;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::sql::sqlparser::ast::Statement;
+
+    fn parse(sql: &str) -> Statement {
+        parse_sql(sql)
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            .remove(0)
+    }
+
+    fn same_as_postgres(sql: &str) {
+        let postgres = Parser::parse_sql(&PostgreSqlDialect {}, sql)
+            .unwrap()
+            .remove(0);
+        assert_eq!(parse(sql), postgres, "{sql}");
+    }
+
+    #[test]
+    fn postgres_syntax_parses_as_postgres_does() {
+        same_as_postgres("select a::int, b ~ 'x', c @> d, e #>> '{a}' from t where f ilike 'x%'");
+        same_as_postgres("select $1, E'\\n', $$dollar$$, 10 ! , x || y collate \"C\" from t");
+        same_as_postgres("select 2 ^ 3 * 4, 7 % 2, 1 << 2");
+    }
+
+    #[test]
+    fn backquotes_quote_identifiers() {
+        let sql = parse("select `order date`, `A`.`b` from `Sales`.`orders`").to_string();
+        assert_eq!(sql, "SELECT `order date`, `a`.`b` FROM `sales`.`orders`");
+        let sql = parse("select * from parquet.`s3://B/Path` join CSV . `/Data/x.csv` on true");
+        assert!(sql.to_string().contains("parquet.`s3://B/Path`"), "{sql}");
+        assert!(sql.to_string().contains("CSV.`/Data/x.csv`"), "{sql}");
+    }
+
+    #[test]
+    fn div_is_integer_division_at_multiplication_precedence() {
+        let sql = parse("select 7 div 2 + 1, 1 + 9 DIV 4 * 2").to_string();
+        assert_eq!(sql, "SELECT 7 DIV 2 + 1, 1 + 9 DIV 4 * 2");
+        let Statement::Query(query) = parse("select 1 + 9 div 4") else {
+            panic!()
+        };
+        assert!(query.to_string().contains("1 + 9 DIV 4"));
+        let debug = format!("{query:?}");
+        let plus = debug.find("Plus").unwrap();
+        let div = debug.find("MyIntegerDivide").unwrap();
+        assert!(plus < div, "DIV binds tighter than +: {debug}");
+    }
+}

@@ -1,0 +1,162 @@
+//! Spark SQL's functions, for the queries people bring from Spark. Only names PostgreSQL
+//! does not define are added, so a PostgreSQL function keeps PostgreSQL's meaning; where
+//! both define a name with different arguments (`trunc(date, 'MM')` against
+//! `trunc(numeric)`), `spark_syntax` routes Spark's form to a function of its own name.
+//!
+//! Most come from DataFusion's `datafusion-spark` crate; the rest are lakeport's own
+//! (`text`, `datetime`, `collections`, `json`), written to Spark's documented results.
+
+mod arithmetic;
+mod collections;
+mod datetime;
+mod json;
+mod patterns;
+mod text;
+
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
+use datafusion::common::Result as DfResult;
+use datafusion::execution::{FunctionRegistry, SessionState};
+use datafusion::logical_expr::simplify::{ExprSimplifyResult, SimplifyContext};
+use datafusion::logical_expr::type_coercion::functions::fields_with_udf;
+use datafusion::logical_expr::{
+    AggregateUDF, ColumnarValue, Expr, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF,
+    ScalarUDFImpl, Signature,
+};
+use datafusion_spark::function as spark;
+
+use crate::error::Result;
+pub use arithmetic::SPARK_DIV;
+use arithmetic::SparkDiv;
+use collections::{CollectionKind, SparkCollection};
+use datetime::{DateTimeKind, SparkDateTime};
+use json::{JsonKind, SparkJson};
+use text::{SparkText, TextKind};
+
+/// The name Spark's `trunc(date, format)` is planned under.
+pub const SPARK_TRUNC: &str = "spark_trunc";
+
+/// Adds Spark's functions to a session state.
+pub fn register(state: &mut SessionState) -> Result<()> {
+    let crate_functions = [
+        spark::array::array(),
+        spark::array::spark_array_contains(),
+        spark::collection::size(),
+        spark::conditional::r#if(),
+        spark::datetime::date_diff(),
+        spark::datetime::last_day(),
+        spark::datetime::next_day(),
+    ];
+    for function in crate_functions {
+        state.register_udf(function)?;
+    }
+    // Their day and month counts are `int`; lakeport's integer literals are `bigint`.
+    for function in [
+        spark::datetime::add_months(),
+        spark::datetime::date_add(),
+        spark::datetime::date_sub(),
+    ] {
+        let name = function.name().to_string();
+        state.register_udf(Arc::new(ScalarUDF::new_from_impl(Adapted::new(
+            name, function, true,
+        ))))?;
+    }
+    state.register_udf(Arc::new(ScalarUDF::new_from_impl(Adapted::new(
+        SPARK_TRUNC.to_string(),
+        spark::datetime::trunc(),
+        false,
+    ))))?;
+    let own: Vec<Arc<dyn ScalarUDFImpl>> = vec![
+        Arc::new(SparkDiv::new()),
+        Arc::new(SparkText::new(TextKind::Split)),
+        Arc::new(SparkText::new(TextKind::RegexpExtract)),
+        Arc::new(SparkText::new(TextKind::GetJsonObject)),
+        Arc::new(SparkDateTime::new(DateTimeKind::DateFormat)),
+        Arc::new(SparkDateTime::new(DateTimeKind::FromUnixtime)),
+        Arc::new(SparkDateTime::new(DateTimeKind::UnixTimestamp)),
+        Arc::new(SparkDateTime::new(DateTimeKind::ToDate)),
+        Arc::new(SparkDateTime::new(DateTimeKind::MonthsBetween)),
+        Arc::new(SparkCollection::new(CollectionKind::ElementAt)),
+        Arc::new(SparkCollection::new(CollectionKind::Sequence)),
+        Arc::new(SparkJson::new(JsonKind::ToJson)),
+        Arc::new(SparkJson::new(JsonKind::FromJson)),
+    ];
+    for function in own {
+        state.register_udf(Arc::new(ScalarUDF::new_from_shared_impl(function)))?;
+    }
+    state.register_udaf(spark::aggregate::collect_list())?;
+    state.register_udaf(spark::aggregate::collect_set())?;
+    let aliases = [("first_value", "first"), ("last_value", "last")];
+    for (existing, alias) in aliases {
+        if let Some(function) = state.aggregate_functions().get(existing).cloned() {
+            let aliased = AggregateUDF::clone(&function).with_aliases([alias]);
+            state.register_udaf(Arc::new(aliased))?;
+        }
+    }
+    Ok(())
+}
+
+/// A function of the `datafusion-spark` crate, planned under its own or another name (so
+/// that two meanings of one name can coexist), optionally taking `bigint` arguments where it
+/// wants `int` (checked: a value out of `int`'s range is an error, not wrapped).
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct Adapted {
+    name: String,
+    inner: Arc<ScalarUDF>,
+    narrow_integers: bool,
+    signature: Signature,
+}
+
+impl Adapted {
+    fn new(name: String, inner: Arc<ScalarUDF>, narrow_integers: bool) -> Self {
+        let signature = Signature::user_defined(inner.signature().volatility);
+        Self {
+            name,
+            inner,
+            narrow_integers,
+            signature,
+        }
+    }
+}
+
+impl ScalarUDFImpl for Adapted {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn coerce_types(&self, arg_types: &[DataType]) -> DfResult<Vec<DataType>> {
+        let narrowed: Vec<FieldRef> = arg_types
+            .iter()
+            .map(|t| match t {
+                DataType::Int64 | DataType::UInt32 | DataType::UInt64 if self.narrow_integers => {
+                    DataType::Int32
+                }
+                other => other.clone(),
+            })
+            .map(|t| Arc::new(Field::new("", t, true)))
+            .collect();
+        let coerced = fields_with_udf(&narrowed, self.inner.as_ref())?;
+        Ok(coerced.iter().map(|f| f.data_type().clone()).collect())
+    }
+
+    fn return_type(&self, arg_types: &[DataType]) -> DfResult<DataType> {
+        self.inner.return_type(arg_types)
+    }
+
+    fn return_field_from_args(&self, args: ReturnFieldArgs) -> DfResult<FieldRef> {
+        self.inner.return_field_from_args(args)
+    }
+
+    fn simplify(&self, args: Vec<Expr>, info: &SimplifyContext) -> DfResult<ExprSimplifyResult> {
+        self.inner.simplify(args, info)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        self.inner.invoke_with_args(args)
+    }
+}
