@@ -87,6 +87,12 @@ impl Privileges {
                 .contains(&(schema.to_string(), table.to_string()))
     }
 
+    /// Whether files may be read directly (Spark's ``parquet.`path` ``): only by users whose
+    /// reading no schema allow list limits.
+    pub fn reads_files(&self) -> bool {
+        self.is_admin() || self.allowed.is_none()
+    }
+
     fn allows(&self, schema: &str) -> bool {
         self.allowed
             .as_ref()

@@ -11,6 +11,7 @@ pub mod catalog_bridge;
 pub mod dialect;
 #[cfg(feature = "distributed")]
 pub mod distributed;
+pub mod file_queries;
 pub mod functions;
 pub mod literals;
 pub mod memory;
@@ -188,6 +189,9 @@ impl Engine {
         let state = self.state_for(ctx);
         let mut statement = statement;
         rewrite_syntax(&mut statement)?;
+        let with_files =
+            file_queries::resolve(&state, &self.locations, ctx, &mut statement).await?;
+        let ctx = with_files.as_ref().unwrap_or(ctx);
         let snapshot = if crate::pg_catalog::needs_snapshot(&statement) {
             Some(crate::pg_catalog::snapshot(&self.catalog, ctx).await?)
         } else {

@@ -129,6 +129,14 @@ async fn each_role_runs_what_it_may_and_sees_what_it_may_read() {
         outcome(&reader, "DESCRIBE TABLE finance.ledger").await,
         "42501 permission denied for schema finance"
     );
+    let events = crate::harness::lake().join("events");
+    let file_query = format!("SELECT count(*) FROM parquet.`{}`", events.display());
+    assert_eq!(
+        outcome(&reader, &file_query).await,
+        "42501 permission denied to read files directly: user \"reader\" reads only some schemas",
+        "a file query would reach around the schema allow list"
+    );
+    assert_eq!(outcome(&admin, &file_query).await, "ok");
     assert_eq!(
         outcome(&reader, "GRANT SELECT ON SCHEMA hr TO reader").await,
         "42501 permission denied to grant privileges"

@@ -16,6 +16,7 @@
 //! here) and the resolver in `exec::resolve` (which reads).
 
 pub mod discovery;
+pub mod files;
 pub mod hive_table;
 pub mod options;
 pub mod partition_filter;

@@ -16,7 +16,6 @@ use lakeport_catalog::{
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::exec::catalog_bridge::discovery::{self, Listing};
-use crate::exec::catalog_bridge::hive_table::HiveTableProvider;
 use crate::exec::catalog_bridge::types::arrow_type;
 use crate::exec::catalog_bridge::{Relation, options};
 use crate::session::Notice;
@@ -26,7 +25,6 @@ use crate::sql::ddl::run::{
     now, split_name,
 };
 use crate::sql::{Connection, Output};
-use crate::storage::listings::ListingCache;
 
 pub async fn create_table(connection: &mut Connection, create: CreateTable) -> Result<Output> {
     if create.or_replace {
@@ -390,41 +388,11 @@ pub async fn files_relation(
         format,
         options,
     };
-    options::validate(&storage)?;
-    let listing = list_existing(connection, &storage.location).await?;
-    let create = CreateTable {
-        name: ObjectName(vec!["view".into()]),
-        or_replace: false,
-        external: true,
-        if_not_exists: false,
-        columns: None,
-        format: Some(format),
-        options: storage.options.clone(),
-        partitioned_by: Vec::new(),
-        location: Some(path),
-        comment: None,
-        properties: BTreeMap::new(),
-        query: None,
-    };
-    let (columns, partition_keys) =
-        table_columns(connection, &create, &storage, Some(&listing)).await?;
-    let table = Table {
-        database: String::new(),
-        name: String::new(),
-        kind: TableKind::External,
-        columns,
-        partition_keys,
-        storage: Some(storage),
-        view_text: None,
-        comment: None,
-        properties: BTreeMap::new(),
-        owner: None,
-        create_time: now(),
-    };
-    let (partitions, _) = discovery::discover_partitions(&table, &listing, now());
-    let listings = Arc::new(ListingCache::new(usize::MAX, None));
-    let provider = HiveTableProvider::try_new(table, &partitions, listings)?;
-    Ok(Relation::Table(Arc::new(provider)))
+    let state = connection
+        .service
+        .engine
+        .state_for(&connection.session.query_context());
+    crate::exec::catalog_bridge::files::files_relation(&state, storage).await
 }
 
 pub async fn drop_table(
