@@ -916,10 +916,15 @@ fn spark_setting(key: &str, value: &str) -> Result<String> {
         .with_hint(supported()));
     };
     let given = value.trim().trim_matches('\'').to_ascii_lowercase();
+    let given = match given.as_str() {
+        "on" | "yes" | "1" | "true" => "true".to_string(),
+        "off" | "no" | "0" | "false" => "false".to_string(),
+        _ => given,
+    };
     if given != *fixed {
         return Err(Error::new(
             ErrorKind::FeatureNotSupported,
-            format!("Spark setting \"{key}\" cannot be {value}: lakeport always runs with {fixed}"),
+            format!("Spark setting \"{key}\" cannot be {given}: lakeport always runs with {fixed}"),
         )
         .with_hint(supported()));
     }
