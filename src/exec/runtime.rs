@@ -167,6 +167,21 @@ impl RowStream {
         Ok(batches)
     }
 
+    /// Every remaining batch, each charged to `reservation` as it arrives (53200 when the
+    /// pool has no room left for it).
+    pub async fn collect_charged(
+        &mut self,
+        reservation: &mut datafusion::execution::memory_pool::MemoryReservation,
+    ) -> Result<Vec<RecordBatch>> {
+        let mut batches = Vec::new();
+        while let Some(batch) = self.receiver.recv().await {
+            let batch = batch?;
+            reservation.try_grow(batch.get_array_memory_size())?;
+            batches.push(batch);
+        }
+        Ok(batches)
+    }
+
     /// Reads to the end, keeping nothing: how many rows there were.
     pub async fn count_rows(&mut self) -> Result<u64> {
         let mut rows = 0;

@@ -69,7 +69,18 @@ pub struct Session {
     pub transaction: Transaction,
     /// `CREATE TEMPORARY VIEW`s: this connection's only, gone when it closes.
     pub temp_views: TempViews,
+    /// Temporary views `CACHE TABLE` replaced by their rows, by name.
+    pub cached_views: BTreeMap<String, CachedView>,
     notices: Vec<Notice>,
+}
+
+/// A temporary view whose rows `CACHE TABLE` holds: what to restore on `UNCACHE TABLE`.
+pub struct CachedView {
+    pub original: Relation,
+    /// The rows now standing in for the view (the view is restored only while they do).
+    pub rows: Arc<dyn datafusion::catalog::TableProvider>,
+    /// The rows' bytes in the engine's memory pool.
+    pub reservation: datafusion::execution::memory_pool::MemoryReservation,
 }
 
 impl Session {
@@ -102,6 +113,7 @@ impl Session {
             variables,
             transaction: Transaction::default(),
             temp_views: TempViews::default(),
+            cached_views: BTreeMap::new(),
             notices: Vec::new(),
         }
     }

@@ -180,3 +180,50 @@ async fn joins_are_repartitioned_only_beyond_two_threads() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cached_tables_hold_memory_in_the_pool_and_must_fit_it() {
+    let server = TestServer::start_with(|config| {
+        config.engine.memory_limit = "16MiB".into();
+        config.engine.query_memory_limit = "16MiB".into();
+    })
+    .await;
+    let client = server.connect().await;
+    for sql in [
+        "CREATE TABLE small USING parquet AS SELECT value AS id FROM generate_series(1, 1000)",
+        "CREATE TABLE large USING parquet AS SELECT value AS id, repeat(md5(CAST(value AS VARCHAR)), 3) AS pad FROM generate_series(1, 400000)",
+    ] {
+        client
+            .simple_query(sql)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+    let engine = &server.service.engine;
+    let before = engine.memory_reserved();
+    client.simple_query("CACHE TABLE small").await.unwrap();
+    let cached = engine.memory_reserved();
+    assert!(
+        cached > before,
+        "cached rows are charged to the pool: {before} → {cached}"
+    );
+    let error = client
+        .simple_query("CACHE TABLE large")
+        .await
+        .expect_err("40 MB of rows cannot be cached in a 16 MiB pool");
+    assert_eq!(sqlstate(&error), "53200", "{error:?}");
+    assert_eq!(
+        engine.memory_reserved(),
+        cached,
+        "a cache that did not fit gives its memory back"
+    );
+    client.simple_query("UNCACHE TABLE small").await.unwrap();
+    assert_eq!(
+        engine.memory_reserved(),
+        before,
+        "UNCACHE gives the memory back"
+    );
+    assert_eq!(
+        simple_rows(&client, "SELECT count(*) FROM large").await,
+        vec![vec![Some("400000".to_string())]]
+    );
+}

@@ -20,6 +20,7 @@ pub mod files;
 pub mod hive_table;
 pub mod options;
 pub mod partition_filter;
+pub mod table_cache;
 pub mod types;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -70,6 +71,9 @@ pub struct Catalog {
     /// metastore, shadowing nothing (a catalog table of the same name is hidden by them).
     statics: Arc<TableRegistry>,
     global_temp_views: RwLock<BTreeMap<String, Relation>>,
+    /// Tables `CACHE TABLE` holds in memory: read before the metastore, dropped with the
+    /// rest of what is cached about a table.
+    cached_tables: table_cache::TableCache,
     cache: Mutex<Cache>,
     /// How long cached definitions live; `None`: until invalidated.
     ttl: Option<std::time::Duration>,
@@ -104,6 +108,7 @@ impl Catalog {
             listings,
             statics,
             global_temp_views: RwLock::new(BTreeMap::new()),
+            cached_tables: table_cache::TableCache::default(),
             cache: Mutex::new(Cache::default()),
             ttl,
             epoch: AtomicU64::new(0),
@@ -231,6 +236,9 @@ impl Catalog {
             return Ok(self.global_temp_view(name));
         }
         if let Some(provider) = self.statics.table(schema, name) {
+            return Ok(Some(Relation::Table(provider)));
+        }
+        if let Some(provider) = self.cached_tables.get(schema, name) {
             return Ok(Some(Relation::Table(provider)));
         }
         let key = (schema.to_string(), name.to_string());
@@ -375,6 +383,7 @@ impl Catalog {
         self.epoch.fetch_add(1, Ordering::AcqRel);
         let mut cache = self.cache();
         let key = (database.to_string(), name.to_string());
+        self.cached_tables.remove(database, name);
         self.listings.invalidate(&key);
         cache.relations.remove(&key);
         cache.definitions.remove(&key);
@@ -386,12 +395,18 @@ impl Catalog {
         self.epoch.fetch_add(1, Ordering::AcqRel);
         let mut cache = self.cache();
         cache.grants = None;
+        self.cached_tables.remove_schema(database);
         self.listings.invalidate_database(database);
         cache.databases = None;
         cache.database_definitions.remove(database);
         cache.table_names.remove(database);
         cache.relations.retain(|(db, _), _| db != database);
         cache.definitions.retain(|(db, _), _| db != database);
+    }
+
+    /// The tables `CACHE TABLE` keeps in memory.
+    pub fn cached_tables(&self) -> &table_cache::TableCache {
+        &self.cached_tables
     }
 
     pub fn global_temp_view(&self, name: &str) -> Option<Relation> {

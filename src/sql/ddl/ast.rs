@@ -164,6 +164,16 @@ pub enum CatalogStatement {
     },
     RepairTable(ObjectName),
     RefreshTable(ObjectName),
+    /// `CACHE [LAZY] TABLE name [OPTIONS (...)] [[AS] query]`.
+    CacheTable {
+        name: ObjectName,
+        query: Option<String>,
+    },
+    UncacheTable {
+        name: ObjectName,
+        if_exists: bool,
+    },
+    ClearCache,
     ShowTables {
         database: Option<String>,
         pattern: Option<String>,
@@ -200,6 +210,9 @@ impl CatalogStatement {
             Self::DropTable { view: false, .. } => "DROP TABLE",
             Self::AlterTable { .. } | Self::RepairTable(_) => "ALTER TABLE",
             Self::RefreshTable(_) => "REFRESH",
+            Self::CacheTable { .. } => "CACHE TABLE",
+            Self::UncacheTable { .. } => "UNCACHE TABLE",
+            Self::ClearCache => "CLEAR CACHE",
             _ => "SHOW",
         }
     }

@@ -10,6 +10,7 @@
 //! undone by ROLLBACK (the metastore has no transactions spanning statements).
 
 pub mod ast;
+mod cache;
 mod describe;
 mod insert;
 pub mod parse;

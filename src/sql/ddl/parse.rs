@@ -89,7 +89,10 @@ impl<'a> DdlParser<'a> {
                 .any(|w| matches!(w.as_str(), "DATABASE" | "SCHEMA" | "TABLE" | "VIEW")),
             "DROP" => matches!(second.as_str(), "DATABASE" | "SCHEMA" | "TABLE" | "VIEW"),
             "ALTER" => second == "TABLE",
-            "USE" | "MSCK" | "REFRESH" | "DESCRIBE" | "DESC" | "INSERT" => true,
+            "USE" | "MSCK" | "REFRESH" | "DESCRIBE" | "DESC" | "INSERT" | "CACHE" | "UNCACHE" => {
+                true
+            }
+            "CLEAR" => second == "CACHE",
             "SHOW" => matches!(
                 second.as_str(),
                 "DATABASES"
@@ -195,6 +198,31 @@ impl<'a> DdlParser<'a> {
             .nth(column)
             .map(|(i, _)| start + i)
             .unwrap_or(self.piece.text.len())
+    }
+
+    /// `CACHE [LAZY] TABLE name [OPTIONS ('storageLevel' 'MEMORY_ONLY')] [[AS] query]`: LAZY
+    /// caches at once (the rows are the same); memory is the one storage level.
+    fn cache_table(&mut self) -> Result<CatalogStatement> {
+        let _lazy = self.keyword("LAZY");
+        self.require_keyword("TABLE")?;
+        let name = self.object_name()?;
+        if self.keyword("OPTIONS") {
+            for (key, value) in self.properties()? {
+                let memory = value.to_ascii_uppercase().starts_with("MEMORY");
+                if !key.eq_ignore_ascii_case("storageLevel") || !memory {
+                    return Err(Error::unsupported(format!(
+                        "CACHE TABLE option {key} = '{value}' is not supported"
+                    ))
+                    .with_hint("lakeport caches in memory: storageLevel 'MEMORY_ONLY'"));
+                }
+            }
+        }
+        let _ = self.keyword("AS");
+        let query = match self.peek() {
+            None => None,
+            Some(_) => Some(self.rest_text()?),
+        };
+        Ok(CatalogStatement::CacheTable { name, query })
     }
 
     /// The text from the current token to the end of the statement.
@@ -478,6 +506,17 @@ impl<'a> DdlParser<'a> {
         }
         if self.keywords(&["REFRESH", "TABLE"]) {
             return Ok(CatalogStatement::RefreshTable(self.object_name()?));
+        }
+        if self.keyword("CACHE") {
+            return self.cache_table();
+        }
+        if self.keywords(&["UNCACHE", "TABLE"]) {
+            let if_exists = self.keywords(&["IF", "EXISTS"]);
+            let name = self.object_name()?;
+            return Ok(CatalogStatement::UncacheTable { name, if_exists });
+        }
+        if self.keywords(&["CLEAR", "CACHE"]) {
+            return Ok(CatalogStatement::ClearCache);
         }
         if self.keyword("DESCRIBE") || self.keyword("DESC") {
             return self.describe();

@@ -17,7 +17,7 @@ use crate::exec::catalog_bridge::{
 use crate::exec::{RowCursor, RowStream};
 use crate::session::{Notice, QueryContext};
 use crate::sql::ddl::ast::*;
-use crate::sql::ddl::{describe, insert, tables};
+use crate::sql::ddl::{cache, describe, insert, tables};
 use crate::sql::{Connection, Output, RowsTag};
 
 /// Runs one catalog statement.
@@ -71,6 +71,13 @@ pub async fn run(connection: &mut Connection, statement: CatalogStatement) -> Re
             Some(_) => {}
             None => return Err(undefined_table(&name)),
         },
+        CatalogStatement::CacheTable { name, query } => {
+            cache::cache_table(connection, &name, query).await?
+        }
+        CatalogStatement::UncacheTable { name, if_exists } => {
+            cache::uncache_table(connection, &name, if_exists).await?
+        }
+        CatalogStatement::ClearCache => cache::clear_cache(connection),
         other => return describe::show(connection, other).await,
     }
     Ok(Output::Command(tag.to_string()))
@@ -460,7 +467,7 @@ async fn use_database(connection: &mut Connection, name: &str) -> Result<()> {
     Ok(())
 }
 
-async fn create_view(connection: &mut Connection, create: CreateView) -> Result<()> {
+pub async fn create_view(connection: &mut Connection, create: CreateView) -> Result<()> {
     if create.kind == ViewKind::Persistent {
         let ViewBody::Query(sql) = &create.body else {
             return Err(Error::unsupported(
