@@ -192,7 +192,8 @@ fn indented(
         true => DisplayableExecutionPlan::with_metrics(plan.as_ref()),
         false => DisplayableExecutionPlan::new(plan.as_ref()),
     }
-    .set_show_schema(verbose);
+    .set_show_schema(verbose)
+    .set_show_statistics(verbose);
     let line = display.one_line().to_string();
     lines.push(format!("{}{}", "  ".repeat(depth), line.trim_end()));
     for child in plan.children() {

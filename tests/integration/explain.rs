@@ -136,3 +136,31 @@ async fn explain_options_are_checked_as_postgresql_checks_them() {
         assert_eq!((db.code().code(), db.message()), (code, message), "{sql}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn analyzed_row_counts_reach_the_planner_where_files_give_none() {
+    let server = TestServer::start().await;
+    let client = server.connect().await;
+    client
+        .simple_query(
+            "CREATE TABLE analyzed USING csv AS SELECT value AS id FROM generate_series(1, 500)",
+        )
+        .await
+        .unwrap();
+    let scan_statistics = |lines: Vec<String>| {
+        lines
+            .into_iter()
+            .find(|l| l.contains("DataSourceExec"))
+            .and_then(|l| l.split("statistics=[").nth(1).map(|s| s.to_string()))
+            .unwrap_or_default()
+    };
+    let verbose = "EXPLAIN VERBOSE SELECT * FROM analyzed";
+    let before = scan_statistics(plan_lines(&client, verbose).await);
+    assert!(before.starts_with("Rows=Absent"), "{before}");
+    client
+        .simple_query("ANALYZE TABLE analyzed COMPUTE STATISTICS")
+        .await
+        .unwrap();
+    let after = scan_statistics(plan_lines(&client, verbose).await);
+    assert!(after.starts_with("Rows=Inexact(500)"), "{after}");
+}

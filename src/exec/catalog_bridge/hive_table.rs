@@ -39,6 +39,8 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::empty::EmptyExec;
 use datafusion::physical_plan::projection::{ProjectionExec, ProjectionExpr};
 use datafusion_datasource::compute_all_files_statistics;
+
+use crate::exec::catalog_bridge::analyzed::Analyzed;
 use futures::{StreamExt, TryStreamExt};
 use lakeport_catalog::{Metastore, Partition, Storage, StorageFormat, Table};
 
@@ -74,6 +76,8 @@ pub struct HiveTableProvider {
     /// Each file's statistics as last read, with the size they were read at. The provider
     /// lives until the table changes, so entries are dropped with it.
     statistics: Mutex<HashMap<ObjectPath, (u64, Arc<Statistics>)>>,
+    /// Rows and bytes `ANALYZE TABLE` recorded, for scans whose files give no row count.
+    analyzed: Option<Analyzed>,
 }
 
 /// Parquet string and binary columns are read as views, as DataFusion reads its own Parquet
@@ -205,6 +209,7 @@ impl HiveTableProvider {
             table_key: (table.database.clone(), table.name.clone()),
             listings,
             statistics: Mutex::default(),
+            analyzed: Analyzed::from_properties(&table.properties),
         })
     }
 
@@ -370,8 +375,16 @@ impl TableProvider for HiveTableProvider {
         }
         files.sort_by_key(|file| std::cmp::Reverse(file.object_meta.size));
         let groups = balanced_groups(files, state.config().target_partitions());
-        let (groups, statistics) =
+        let scanned_bytes: u64 = groups
+            .iter()
+            .flat_map(|group| group.iter())
+            .map(|file| file.object_meta.size)
+            .sum();
+        let (groups, mut statistics) =
             compute_all_files_statistics(groups, self.schema.clone(), collect, false)?;
+        if let Some(analyzed) = &self.analyzed {
+            statistics = analyzed.fill(statistics, scanned_bytes);
+        }
         let table_schema = TableSchema::builder(self.read_schema.clone())
             .with_table_partition_cols(self.partition_fields.clone())
             .build();

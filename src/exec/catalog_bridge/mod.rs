@@ -15,6 +15,7 @@
 //! The catalog is shared by `sql::ddl` (which changes the metastore and then invalidates
 //! here) and the resolver in `exec::resolve` (which reads).
 
+pub mod analyzed;
 pub mod discovery;
 pub mod files;
 pub mod hive_table;

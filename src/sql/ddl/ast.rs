@@ -164,6 +164,11 @@ pub enum CatalogStatement {
     },
     RepairTable(ObjectName),
     RefreshTable(ObjectName),
+    /// `ANALYZE TABLE name COMPUTE STATISTICS [NOSCAN]`: NOSCAN records the bytes only.
+    AnalyzeTable {
+        name: ObjectName,
+        scan: bool,
+    },
     /// `CACHE [LAZY] TABLE name [OPTIONS (...)] [[AS] query]`.
     CacheTable {
         name: ObjectName,
@@ -210,6 +215,7 @@ impl CatalogStatement {
             Self::DropTable { view: false, .. } => "DROP TABLE",
             Self::AlterTable { .. } | Self::RepairTable(_) => "ALTER TABLE",
             Self::RefreshTable(_) => "REFRESH",
+            Self::AnalyzeTable { .. } => "ANALYZE",
             Self::CacheTable { .. } => "CACHE TABLE",
             Self::UncacheTable { .. } => "UNCACHE TABLE",
             Self::ClearCache => "CLEAR CACHE",

@@ -93,6 +93,7 @@ impl<'a> DdlParser<'a> {
                 true
             }
             "CLEAR" => second == "CACHE",
+            "ANALYZE" => second == "TABLE",
             "SHOW" => matches!(
                 second.as_str(),
                 "DATABASES"
@@ -198,6 +199,26 @@ impl<'a> DdlParser<'a> {
             .nth(column)
             .map(|(i, _)| start + i)
             .unwrap_or(self.piece.text.len())
+    }
+
+    /// `ANALYZE TABLE name COMPUTE STATISTICS [NOSCAN]`; per-partition and column
+    /// statistics are refused rather than left uncomputed.
+    fn analyze_table(&mut self) -> Result<CatalogStatement> {
+        let name = self.object_name()?;
+        if self.peek_keyword("PARTITION") {
+            return Err(
+                Error::unsupported("ANALYZE TABLE … PARTITION is not supported")
+                    .with_hint("analyze the whole table"),
+            );
+        }
+        self.require_keyword("COMPUTE")?;
+        self.require_keyword("STATISTICS")?;
+        if self.peek_keyword("FOR") {
+            return Err(Error::unsupported("column statistics are not supported")
+                .with_hint("ANALYZE TABLE … COMPUTE STATISTICS records the rows and bytes"));
+        }
+        let scan = !self.keyword("NOSCAN");
+        Ok(CatalogStatement::AnalyzeTable { name, scan })
     }
 
     /// `CACHE [LAZY] TABLE name [OPTIONS ('storageLevel' 'MEMORY_ONLY')] [[AS] query]`: LAZY
@@ -509,6 +530,9 @@ impl<'a> DdlParser<'a> {
         }
         if self.keyword("CACHE") {
             return self.cache_table();
+        }
+        if self.keywords(&["ANALYZE", "TABLE"]) {
+            return self.analyze_table();
         }
         if self.keywords(&["UNCACHE", "TABLE"]) {
             let if_exists = self.keywords(&["IF", "EXISTS"]);

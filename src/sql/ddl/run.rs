@@ -71,6 +71,9 @@ pub async fn run(connection: &mut Connection, statement: CatalogStatement) -> Re
             Some(_) => {}
             None => return Err(undefined_table(&name)),
         },
+        CatalogStatement::AnalyzeTable { name, scan } => {
+            tables::analyze_table(connection, &name, scan).await?
+        }
         CatalogStatement::CacheTable { name, query } => {
             cache::cache_table(connection, &name, query).await?
         }

@@ -9,15 +9,19 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use datafusion::arrow::array::AsArray;
+use datafusion::arrow::datatypes::Int64Type;
 use datafusion::object_store::ObjectStoreExt;
 use lakeport_catalog::{
     CatalogErrorKind, Column, Partition, Storage, StorageFormat, Table, TableKind,
 };
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::exec::catalog_bridge::analyzed::{Analyzed, NUM_ROWS, TOTAL_SIZE};
 use crate::exec::catalog_bridge::discovery::{self, Listing};
 use crate::exec::catalog_bridge::types::arrow_type;
 use crate::exec::catalog_bridge::{Relation, options};
+use crate::pg_catalog::functions::quote_ident;
 use crate::session::Notice;
 use crate::sql::ddl::ast::*;
 use crate::sql::ddl::run::{
@@ -353,6 +357,78 @@ async fn add_discovered_partitions(
     catalog.invalidate_table(&table.database, &table.name);
     result?;
     Ok(missing.len())
+}
+
+/// `ANALYZE TABLE … COMPUTE STATISTICS [NOSCAN]`: the bytes of the table's files and (unless
+/// NOSCAN) its rows, stored as the table's statistics properties. Hive's own `numRows` is
+/// read too, but only Spark's keys are written.
+pub async fn analyze_table(
+    connection: &mut Connection,
+    name: &ObjectName,
+    scan: bool,
+) -> Result<()> {
+    let table = find_table(connection, name).await?;
+    let location = storage_of(&table)?.location.clone();
+    let listing = list_existing(connection, &location).await?;
+    let bytes: u64 = listing.files.iter().map(|(meta, _)| meta.size).sum();
+    let rows = if scan {
+        let sql = format!(
+            "SELECT count(*) FROM {}.{}",
+            quote_ident(&table.database),
+            quote_ident(&table.name)
+        );
+        let statement = crate::exec::dialect::parse_sql(&sql)
+            .map_err(|e| Error::internal(format!("cannot count the rows of \"{name}\": {e}")))?
+            .remove(0);
+        let ctx = connection.session.query_context();
+        let engine = &connection.service.engine;
+        let planned = engine.plan(&ctx, statement, &[]).await?;
+        let batches = engine
+            .execute(&ctx, planned.plan, Vec::new())
+            .await?
+            .collect_all()
+            .await?;
+        let count = batches
+            .first()
+            .filter(|batch| batch.num_rows() == 1)
+            .and_then(|batch| {
+                batch
+                    .column(0)
+                    .as_primitive_opt::<Int64Type>()
+                    .map(|c| c.value(0))
+            })
+            .ok_or_else(|| Error::internal("count(*) did not return one bigint"))?;
+        Some(u64::try_from(count).unwrap_or(0))
+    } else {
+        // As Spark: a row count stays only while the files keep the size it was counted at.
+        Analyzed::from_properties(&table.properties)
+            .filter(|known| known.bytes == Some(bytes))
+            .map(|known| known.rows)
+    };
+    let mut altered = table.clone();
+    altered.properties.remove(NUM_ROWS);
+    altered.properties.remove(TOTAL_SIZE);
+    match rows {
+        Some(rows) => altered.properties.extend(
+            Analyzed {
+                rows,
+                bytes: Some(bytes),
+            }
+            .properties(),
+        ),
+        None => {
+            altered
+                .properties
+                .insert(TOTAL_SIZE.to_string(), bytes.to_string());
+        }
+    }
+    let catalog = catalog(connection);
+    let result = catalog
+        .metastore()
+        .alter_table(&table.database, &table.name, &altered)
+        .await;
+    catalog.invalidate_table(&table.database, &table.name);
+    result.map_err(Error::from)
 }
 
 pub async fn repair_table(connection: &mut Connection, name: &ObjectName) -> Result<()> {
