@@ -11,6 +11,7 @@ mod collections;
 mod datetime;
 mod json;
 mod patterns;
+mod percentile;
 mod text;
 
 use std::sync::Arc;
@@ -85,6 +86,9 @@ pub fn register(state: &mut SessionState) -> Result<()> {
     for function in own {
         state.register_udf(Arc::new(ScalarUDF::new_from_shared_impl(function)))?;
     }
+    state.register_udaf(Arc::new(AggregateUDF::from(
+        percentile::PercentileApprox::new(),
+    )))?;
     state.register_udaf(spark::aggregate::collect_list())?;
     state.register_udaf(spark::aggregate::collect_set())?;
     let aliases = [("first_value", "first"), ("last_value", "last")];
