@@ -19,7 +19,7 @@
 //! - Functions: `trunc(d, 'MM')` (a format as text) is Spark's `trunc`, planned as
 //!   `spark_trunc`; `struct(a, b)` names its fields after the columns as Spark does
 //!   (`named_struct('a', a, 'b', b)`, `colN` for other expressions); `approx_count_distinct`
-//!   is DataFusion's `approx_distinct` as a bigint; `first(x, true)` and
+//!   is DataFusion's `approx_distinct` as a bigint; `size` is `cardinality` as an int; `first(x, true)` and
 //!   `last(x, true)` ignore NULLs; `explode(a)` and `posexplode(a)` in a select list unnest
 //!   into columns `col` and `pos, col`.
 //!
@@ -61,6 +61,9 @@ impl VisitorMut for SparkClauses {
         match expr {
             Expr::Function(function) if is_named(function, "approx_count_distinct") => {
                 *expr = approx_count_distinct(function);
+            }
+            Expr::Function(function) if is_named(function, "size") => {
+                *expr = size(function);
             }
             Expr::Function(function) => rewrite_function(function),
             Expr::BinaryOp {
@@ -162,6 +165,20 @@ fn approx_count_distinct(function: &Function) -> Expr {
         kind: CastKind::Cast,
         expr: Box::new(Expr::Function(distinct)),
         data_type: datafusion::sql::sqlparser::ast::DataType::BigInt(None),
+        array: false,
+        format: None,
+    }
+}
+
+/// `size(a)` → `CAST(cardinality(a) AS INT)`: Spark's element count of an array or map,
+/// NULL for NULL (Spark's ANSI mode; its legacy mode said -1).
+fn size(function: &Function) -> Expr {
+    let mut cardinality = function.clone();
+    cardinality.name = ObjectName::from(vec![Ident::new("cardinality")]);
+    Expr::Cast {
+        kind: CastKind::Cast,
+        expr: Box::new(Expr::Function(cardinality)),
+        data_type: datafusion::sql::sqlparser::ast::DataType::Int(None),
         array: false,
         format: None,
     }

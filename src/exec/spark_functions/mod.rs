@@ -43,7 +43,6 @@ pub fn register(state: &mut SessionState) -> Result<()> {
     let crate_functions = [
         spark::array::array(),
         spark::array::spark_array_contains(),
-        spark::collection::size(),
         spark::conditional::r#if(),
         spark::datetime::date_diff(),
         spark::datetime::last_day(),
