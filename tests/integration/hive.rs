@@ -459,3 +459,101 @@ async fn a_metastore_that_restarts_mid_session_is_reconnected() {
         "the same session goes on once the metastore is back"
     );
 }
+
+/// Issue 11's "done when": a Spark SQL notebook's queries over tables Spark made run on
+/// lakeport unchanged, with Spark's rows (every query here is sent to both as the same text).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spark_notebook_runs_unchanged_with_sparks_results() {
+    let Some(hms) = shared_metastore() else {
+        return;
+    };
+    let db = format!("notebook{}", std::process::id());
+    let setup = format!(
+        "CREATE DATABASE {db};
+         CREATE TABLE {db}.orders (id INT, customer STRING, region STRING, day DATE, qty INT, tags STRING, note STRING, payload STRING) USING parquet;
+         INSERT INTO {db}.orders VALUES
+           (1, 'ann', 'north', DATE'2023-12-30', 3, 'red,blue', NULL, '{{\"size\":\"L\",\"n\":[1,2]}}'),
+           (2, 'bob', 'south', DATE'2024-01-02', 1, 'blue', 'gift', '{{\"size\":\"M\"}}'),
+           (3, 'ann', 'north', DATE'2024-02-29', 5, '', NULL, 'not json'),
+           (4, 'cid', 'east', DATE'2024-03-01', 2, 'red', 'rush', NULL),
+           (5, 'bob', 'south', DATE'2023-11-15', 4, NULL, NULL, '{{\"size\":\"S\"}}');
+         CREATE TABLE {db}.customers (name STRING, since DATE) USING parquet;
+         INSERT INTO {db}.customers VALUES ('ann', DATE'2020-05-31'), ('bob', DATE'2021-01-31'), ('dee', DATE'2022-08-15');
+         CREATE VIEW {db}.big_orders AS SELECT `id`, `customer`, qty * 10 AS `points` FROM {db}.orders WHERE qty > 2"
+    );
+    let notebook = [
+        format!(
+            "SELECT `region`, count(*) AS n, sum(`qty`) AS total FROM `{db}`.`orders` GROUP BY `region` ORDER BY `region`"
+        ),
+        format!(
+            "SELECT c.name FROM {db}.customers c LEFT SEMI JOIN {db}.orders o ON c.name = o.customer ORDER BY c.name"
+        ),
+        format!(
+            "SELECT c.name FROM {db}.customers c LEFT ANTI JOIN {db}.orders o ON c.name = o.customer"
+        ),
+        format!(
+            "SELECT id, tag FROM {db}.orders LATERAL VIEW explode(split(tags, ',')) t AS tag ORDER BY id, tag"
+        ),
+        format!(
+            "SELECT id, pos, tag FROM {db}.orders LATERAL VIEW OUTER posexplode(split(tags, ',')) t AS pos, tag WHERE id > 3 ORDER BY id, pos"
+        ),
+        format!(
+            "SELECT * FROM (SELECT region, date_format(day, 'yyyy') AS y, qty FROM {db}.orders) PIVOT (sum(qty) FOR y IN ('2023' AS y2023, '2024' AS y2024)) ORDER BY region"
+        ),
+        format!(
+            "SELECT customer, datediff(max(day), min(day)) AS span, date_format(min(day), 'yyyy-MM') AS first_month, months_between(max(day), min(day)) > 1 AS long FROM {db}.orders GROUP BY customer ORDER BY customer"
+        ),
+        format!(
+            "SELECT id, date_add(day, 1) AS next, add_months(day, 1) AS month_later, last_day(day) AS month_end, trunc(day, 'MM') AS month_start FROM {db}.orders ORDER BY id"
+        ),
+        format!(
+            "SELECT id, qty DIV 2 AS half, nvl(note, 'none') AS note, if(qty > 2, 'big', 'small') AS size FROM {db}.orders ORDER BY id"
+        ),
+        format!(
+            "SELECT customer, day, sum(qty) OVER (PARTITION BY customer ORDER BY day) AS running FROM {db}.orders ORDER BY customer, day"
+        ),
+        format!(
+            "SELECT percentile_approx(qty, 0.5) AS median, approx_count_distinct(customer) AS customers FROM {db}.orders"
+        ),
+        format!(
+            "SELECT customer, concat_ws(',', array_sort(collect_set(region))) AS regions, size(collect_list(tags)) AS tagged FROM {db}.orders GROUP BY customer ORDER BY customer"
+        ),
+        format!(
+            "SELECT id, get_json_object(payload, '$.size') AS size, get_json_object(payload, '$.n[1]') AS second FROM {db}.orders ORDER BY id"
+        ),
+        format!(
+            "SELECT customer, sum(points) AS points FROM {db}.big_orders GROUP BY customer ORDER BY customer"
+        ),
+        format!("SELECT count(*) AS n FROM {db}.orders TABLESAMPLE (100 PERCENT)"),
+        format!(
+            "WITH recent AS (SELECT * FROM {db}.orders WHERE day >= DATE'2024-01-01') SELECT r.customer, count(*) AS n FROM recent r GROUP BY r.customer ORDER BY r.customer"
+        ),
+        format!(
+            "SELECT id, customer <=> 'ann' AS is_ann FROM {db}.orders WHERE note IS NULL ORDER BY id"
+        ),
+    ];
+    let spark = spark_sql(&hms.dir, &format!("{setup};\n{}", notebook.join(";\n")));
+    let server = server_on(&hms.address, &scratch_dir("notebook")).await;
+    let client = server.connect().await;
+    for query in &notebook {
+        let expected: Vec<Vec<String>> = spark_rows(&spark, query)
+            .into_iter()
+            .map(|row| {
+                row.into_iter()
+                    .map(|cell| match cell.as_str() {
+                        "True" => "t".to_string(),
+                        "False" => "f".to_string(),
+                        _ => cell,
+                    })
+                    .collect()
+            })
+            .collect();
+        assert!(!expected.is_empty(), "Spark returned no rows for {query}");
+        assert_eq!(
+            lakeport_rows(&client, query).await,
+            expected,
+            "lakeport gives Spark's rows for {query}"
+        );
+    }
+    let _ = spark_sql(&hms.dir, &format!("DROP DATABASE {db} CASCADE"));
+}

@@ -23,7 +23,7 @@ use datafusion::logical_expr::simplify::{ExprSimplifyResult, SimplifyContext};
 use datafusion::logical_expr::type_coercion::functions::fields_with_udf;
 use datafusion::logical_expr::{
     AggregateUDF, ColumnarValue, Expr, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF,
-    ScalarUDFImpl, Signature,
+    ScalarUDFImpl, Signature, Volatility,
 };
 use datafusion_spark::function as spark;
 
@@ -62,6 +62,11 @@ pub fn register(state: &mut SessionState) -> Result<()> {
             name, function, true,
         ))))?;
     }
+    state.register_udf(Arc::new(ScalarUDF::new_from_impl(ListAware {
+        plain: datafusion::functions::string::concat_ws(),
+        lists: spark::string::concat_ws(),
+        signature: Signature::user_defined(Volatility::Immutable),
+    })))?;
     state.register_udf(Arc::new(ScalarUDF::new_from_impl(Adapted::new(
         SPARK_TRUNC.to_string(),
         spark::datetime::trunc(),
@@ -98,6 +103,67 @@ pub fn register(state: &mut SessionState) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// `concat_ws`: PostgreSQL's (DataFusion's) for plain values, Spark's when an argument is
+/// an array, whose elements Spark joins (`concat_ws(',', collect_set(x))`).
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct ListAware {
+    plain: Arc<ScalarUDF>,
+    lists: Arc<ScalarUDF>,
+    signature: Signature,
+}
+
+impl ListAware {
+    fn pick(&self, types: &[DataType]) -> &ScalarUDF {
+        let is_list = |t: &DataType| matches!(t, DataType::List(_) | DataType::LargeList(_));
+        match types.iter().any(is_list) {
+            true => &self.lists,
+            false => &self.plain,
+        }
+    }
+}
+
+impl ScalarUDFImpl for ListAware {
+    fn name(&self) -> &str {
+        self.plain.name()
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn coerce_types(&self, arg_types: &[DataType]) -> DfResult<Vec<DataType>> {
+        let fields: Vec<FieldRef> = arg_types
+            .iter()
+            .map(|t| Arc::new(Field::new("", t.clone(), true)))
+            .collect();
+        let coerced = fields_with_udf(&fields, self.pick(arg_types))?;
+        Ok(coerced.iter().map(|f| f.data_type().clone()).collect())
+    }
+
+    fn return_type(&self, arg_types: &[DataType]) -> DfResult<DataType> {
+        self.pick(arg_types).return_type(arg_types)
+    }
+
+    fn simplify(&self, args: Vec<Expr>, info: &SimplifyContext) -> DfResult<ExprSimplifyResult> {
+        use datafusion::logical_expr::ExprSchemable;
+        let types: DfResult<Vec<DataType>> =
+            args.iter().map(|a| a.get_type(info.schema())).collect();
+        match types {
+            Ok(types) => self.pick(&types).simplify(args, info),
+            Err(_) => Ok(ExprSimplifyResult::Original(args)),
+        }
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        let types: Vec<DataType> = args
+            .arg_fields
+            .iter()
+            .map(|f| f.data_type().clone())
+            .collect();
+        self.pick(&types).invoke_with_args(args)
+    }
 }
 
 /// A function of the `datafusion-spark` crate, planned under its own or another name (so
