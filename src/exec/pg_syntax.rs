@@ -280,7 +280,12 @@ fn call(name: &str, argument: Expr) -> Expr {
 }
 
 fn call_with(name: &str, arguments: Vec<Expr>) -> Expr {
-    Expr::Function(Function {
+    Expr::Function(function_call(name, arguments))
+}
+
+/// `name(arguments…)`, the arguments positional.
+pub(crate) fn function_call(name: &str, arguments: Vec<Expr>) -> Function {
+    Function {
         name: ObjectName(vec![ObjectNamePart::Identifier(Ident::new(name))]),
         uses_odbc_syntax: false,
         parameters: FunctionArguments::None,
@@ -296,7 +301,7 @@ fn call_with(name: &str, arguments: Vec<Expr>) -> Expr {
         null_treatment: None,
         over: None,
         within_group: Vec::new(),
-    })
+    }
 }
 
 /// Whether a function argument reads a column (is not a constant).

@@ -28,20 +28,21 @@
 
 use std::ops::ControlFlow;
 
+use datafusion::sql::sqlparser::ast::DataType as SqlType;
 use datafusion::sql::sqlparser::ast::helpers::attached_token::AttachedToken;
 use datafusion::sql::sqlparser::ast::{
     BinaryOperator, CaseWhen, CastKind, ExcludeSelectItem, Expr, ExprWithAlias, Function,
-    FunctionArg, FunctionArgExpr, FunctionArgumentList, FunctionArguments, GroupByExpr, Ident,
-    LateralView, NullInclusion, NullTreatment, ObjectName, OrderBy, OrderByExpr, OrderByKind,
-    OrderByOptions, PivotValueSource, Query, Select, SelectItem, SetExpr, SetOperator,
-    SetQuantifier, Statement, TableAlias, TableFactor, TableSample, TableSampleKind,
-    TableSampleUnit, TableWithJoins, Value, VisitMut, VisitorMut, WildcardAdditionalOptions,
-    visit_expressions, visit_expressions_mut,
+    FunctionArg, FunctionArgExpr, FunctionArguments, GroupByExpr, Ident, LateralView,
+    NullInclusion, NullTreatment, ObjectName, OrderBy, OrderByExpr, OrderByKind, OrderByOptions,
+    PivotValueSource, Query, Select, SelectItem, SetExpr, SetOperator, SetQuantifier, Statement,
+    TableAlias, TableFactor, TableSample, TableSampleKind, TableSampleUnit, TableWithJoins, Value,
+    VisitMut, VisitorMut, WildcardAdditionalOptions, visit_expressions, visit_expressions_mut,
 };
 use datafusion::sql::sqlparser::parser::Parser;
 
 use crate::error::{Error, Result};
 use crate::exec::dialect::LakeportDialect;
+use crate::exec::pg_syntax::function_call;
 use crate::exec::spark_functions::{SPARK_DIV, SPARK_TRUNC};
 
 /// Rewrites `statement` in place.
@@ -161,10 +162,14 @@ fn approx_count_distinct(function: &Function) -> Expr {
     if let FunctionArguments::List(list) = &mut distinct.args {
         list.args.truncate(1);
     }
+    cast(Expr::Function(distinct), SqlType::BigInt(None))
+}
+
+fn cast(expr: Expr, data_type: SqlType) -> Expr {
     Expr::Cast {
         kind: CastKind::Cast,
-        expr: Box::new(Expr::Function(distinct)),
-        data_type: datafusion::sql::sqlparser::ast::DataType::BigInt(None),
+        expr: Box::new(expr),
+        data_type,
         array: false,
         format: None,
     }
@@ -175,13 +180,7 @@ fn approx_count_distinct(function: &Function) -> Expr {
 fn size(function: &Function) -> Expr {
     let mut cardinality = function.clone();
     cardinality.name = ObjectName::from(vec![Ident::new("cardinality")]);
-    Expr::Cast {
-        kind: CastKind::Cast,
-        expr: Box::new(Expr::Function(cardinality)),
-        data_type: datafusion::sql::sqlparser::ast::DataType::Int(None),
-        array: false,
-        format: None,
-    }
+    cast(Expr::Function(cardinality), SqlType::Int(None))
 }
 
 /// Spark's forms of functions whose names DataFusion or PostgreSQL use differently.
@@ -503,26 +502,6 @@ fn plain_arguments(function: &Function) -> Result<Vec<&Expr>> {
 
 fn call<const N: usize>(name: &str, args: [Expr; N]) -> Expr {
     Expr::Function(function_call(name, args.into()))
-}
-
-fn function_call(name: &str, args: Vec<Expr>) -> Function {
-    Function {
-        name: ObjectName::from(vec![Ident::new(name)]),
-        uses_odbc_syntax: false,
-        parameters: FunctionArguments::None,
-        args: FunctionArguments::List(FunctionArgumentList {
-            duplicate_treatment: None,
-            args: args
-                .into_iter()
-                .map(|e| FunctionArg::Unnamed(FunctionArgExpr::Expr(e)))
-                .collect(),
-            clauses: Vec::new(),
-        }),
-        filter: None,
-        null_treatment: None,
-        over: None,
-        within_group: Vec::new(),
-    }
 }
 
 /// `PIVOT` as a grouped aggregation with one filtered aggregate per (value, aggregate).

@@ -16,7 +16,10 @@ use crate::pg_catalog::functions::quote_ident;
 use crate::session::CachedView;
 use crate::sql::Connection;
 use crate::sql::ddl::ast::{CreateView, ObjectName, ViewBody, ViewKind};
-use crate::sql::ddl::run::{Found, catalog, create_view, find, query_context, undefined_table};
+use crate::sql::ddl::run::{
+    Found, catalog, create_view, find, query_context, quoted_table, run_internal_query,
+    undefined_table,
+};
 
 pub async fn cache_table(
     connection: &mut Connection,
@@ -121,11 +124,7 @@ async fn read_rows(
     name: &ObjectName,
 ) -> Result<(Arc<dyn TableProvider>, MemoryReservation)> {
     let relation = match found {
-        Found::Catalog(table) => format!(
-            "{}.{}",
-            quote_ident(&table.database),
-            quote_ident(&table.name)
-        ),
+        Found::Catalog(table) => quoted_table(table),
         Found::Temp(view) => quote_ident(view),
         Found::GlobalTemp(_) | Found::Static(..) => {
             return Err(Error::unsupported(format!(
@@ -133,15 +132,15 @@ async fn read_rows(
             )));
         }
     };
-    let engine = &connection.service.engine;
-    let ctx = query_context(connection);
-    let statement = crate::exec::dialect::parse_sql(&format!("SELECT * FROM {relation}"))
-        .map_err(|e| Error::internal(format!("cannot read \"{name}\" to cache it: {e}")))?
-        .remove(0);
-    let planned = engine.plan(&ctx, statement, &[]).await?;
-    let pool = engine.base_state().runtime_env().memory_pool.clone();
+    let pool = connection
+        .service
+        .engine
+        .base_state()
+        .runtime_env()
+        .memory_pool
+        .clone();
     let mut reservation = MemoryConsumer::new(format!("CACHE TABLE {name}")).register(&pool);
-    let mut stream = engine.execute(&ctx, planned.plan, Vec::new()).await?;
+    let mut stream = run_internal_query(connection, &format!("SELECT * FROM {relation}")).await?;
     let schema = stream.schema();
     let batches = stream
         .collect_charged(&mut reservation)
@@ -157,7 +156,11 @@ async fn read_rows(
                 e
             }
         })?;
-    let partitions = ctx.options.execution.target_partitions.max(1);
+    let partitions = query_context(connection)
+        .options
+        .execution
+        .target_partitions
+        .max(1);
     let mut spread = vec![Vec::new(); partitions];
     for (n, batch) in batches.into_iter().enumerate() {
         spread[n % partitions].push(batch);

@@ -137,6 +137,29 @@ pub fn query_context(connection: &Connection) -> QueryContext {
     connection.session.query_context()
 }
 
+/// Runs a query lakeport writes itself over names it quoted (`CACHE TABLE` reading a
+/// table's rows, `ANALYZE TABLE` counting them), with the session's privileges.
+pub async fn run_internal_query(connection: &Connection, sql: &str) -> Result<RowStream> {
+    let statement = crate::exec::dialect::parse_sql(sql)
+        .ok()
+        .and_then(|statements| statements.into_iter().next())
+        .ok_or_else(|| Error::internal(format!("lakeport wrote a query it cannot parse: {sql}")))?;
+    let ctx = query_context(connection);
+    let engine = &connection.service.engine;
+    let planned = engine.plan(&ctx, statement, &[]).await?;
+    engine.execute(&ctx, planned.plan, Vec::new()).await
+}
+
+/// `"database"."table"`, quoted for SQL.
+pub fn quoted_table(table: &Table) -> String {
+    use crate::pg_catalog::functions::quote_ident;
+    format!(
+        "{}.{}",
+        quote_ident(&table.database),
+        quote_ident(&table.name)
+    )
+}
+
 /// Seconds since the Unix epoch.
 pub fn now() -> i64 {
     std::time::SystemTime::now()

@@ -21,12 +21,11 @@ use crate::exec::catalog_bridge::analyzed::{Analyzed, NUM_ROWS, TOTAL_SIZE};
 use crate::exec::catalog_bridge::discovery::{self, Listing};
 use crate::exec::catalog_bridge::types::arrow_type;
 use crate::exec::catalog_bridge::{Relation, options};
-use crate::pg_catalog::functions::quote_ident;
 use crate::session::Notice;
 use crate::sql::ddl::ast::*;
 use crate::sql::ddl::run::{
     Found, allowed_location, catalog, create_target, exists_or, find, find_table, local_directory,
-    now, split_name,
+    now, quoted_table, run_internal_query, split_name,
 };
 use crate::sql::{Connection, Output};
 
@@ -372,19 +371,8 @@ pub async fn analyze_table(
     let listing = list_existing(connection, &location).await?;
     let bytes: u64 = listing.files.iter().map(|(meta, _)| meta.size).sum();
     let rows = if scan {
-        let sql = format!(
-            "SELECT count(*) FROM {}.{}",
-            quote_ident(&table.database),
-            quote_ident(&table.name)
-        );
-        let statement = crate::exec::dialect::parse_sql(&sql)
-            .map_err(|e| Error::internal(format!("cannot count the rows of \"{name}\": {e}")))?
-            .remove(0);
-        let ctx = connection.session.query_context();
-        let engine = &connection.service.engine;
-        let planned = engine.plan(&ctx, statement, &[]).await?;
-        let batches = engine
-            .execute(&ctx, planned.plan, Vec::new())
+        let sql = format!("SELECT count(*) FROM {}", quoted_table(&table));
+        let batches = run_internal_query(connection, &sql)
             .await?
             .collect_all()
             .await?;
