@@ -182,11 +182,12 @@ fn sequence(values: &[ScalarValue]) -> DfResult<ScalarValue> {
                 _ if start <= stop => 1,
                 _ => -1,
             };
-            if step == 0 || (stop - start).signum() * step.signum() < 0 {
+            let span = i128::from(*stop) - i128::from(*start);
+            if step == 0 || span.signum() * i128::from(step.signum()) < 0 {
                 return Err(boundaries(&values[0], &values[1], &step.to_string()));
             }
-            let length = ((stop - start) / step) as usize + 1;
-            check_length(length)?;
+            let length = span / i128::from(step) + 1;
+            check_length(usize::try_from(length).unwrap_or(usize::MAX))?;
             let items = (0..length as i64)
                 .map(|k| ScalarValue::Int64(Some(start + k * step)))
                 .collect();
@@ -318,6 +319,12 @@ mod tests {
         assert!(sequence(&ints(&[1, 5, -1])).is_err());
         assert!(sequence(&ints(&[1, 5, 0])).is_err());
         assert!(sequence(&ints(&[0, i64::MAX])).is_err());
+        assert!(sequence(&ints(&[i64::MIN, i64::MAX])).is_err());
+        assert!(sequence(&ints(&[i64::MAX, i64::MIN, -1])).is_err());
+        assert!(
+            listed(sequence(&ints(&[i64::MAX - 1, i64::MAX])).unwrap())
+                .contains("9223372036854775807")
+        );
     }
 
     #[test]

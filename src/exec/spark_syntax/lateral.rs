@@ -1,0 +1,217 @@
+//! `LATERAL VIEW [OUTER] explode/posexplode(…) name AS columns`: the FROM item wrapped in a
+//! derived table whose select list adds the generator's `unnest`s.
+
+use std::ops::ControlFlow;
+
+use datafusion::sql::sqlparser::ast::helpers::attached_token::AttachedToken;
+use datafusion::sql::sqlparser::ast::{
+    BinaryOperator, CaseWhen, Expr, GroupByExpr, Ident, LateralView, Select, SelectItem,
+    TableFactor, TableWithJoins, Value, WildcardAdditionalOptions, visit_expressions_mut,
+};
+
+use super::build::{call, derived, plain_alias, plain_arguments, select_query_from};
+use super::reshape::same_name;
+use crate::error::{Error, Result};
+
+/// Each `LATERAL VIEW` wraps the FROM item before it in a derived table that adds the
+/// generator's columns with select-list `unnest`s (DataFusion does not run an `UNNEST` that
+/// reads a preceding table). The derived table keeps the item's name when it is one table;
+/// references qualified by a lateral view's name (or by the tables of a join it wraps) lose
+/// their qualifier, as the columns now come from the one derived table.
+pub(super) fn lateral_views(select: &mut Select) -> Result<()> {
+    if select.lateral_views.is_empty() {
+        return Ok(());
+    }
+    let mut from = select
+        .from
+        .pop()
+        .ok_or_else(|| Error::syntax("LATERAL VIEW needs a FROM clause"))?;
+    let mut qualifiers: Vec<Ident> = Vec::new();
+    let name = match from.joins.is_empty() {
+        true => factor_name(&from.relation),
+        false => None,
+    };
+    if name.is_none() {
+        qualifiers.push(factor_name(&from.relation).unwrap_or_else(|| Ident::new("")));
+        qualifiers.extend(from.joins.iter().filter_map(|j| factor_name(&j.relation)));
+    }
+    let name = name.unwrap_or_else(|| Ident::new("lateral_view_input"));
+    for view in std::mem::take(&mut select.lateral_views) {
+        let mut view = view;
+        strip_qualifiers(&mut view.lateral_view, &qualifiers);
+        if let Some(alias) = view.lateral_view_name.0.last().and_then(|p| p.as_ident()) {
+            qualifiers.push(alias.clone());
+        }
+        let mut projection = vec![SelectItem::Wildcard(WildcardAdditionalOptions::default())];
+        projection.extend(generator_columns(view)?);
+        let query = select_query_from(projection, from);
+        from = TableWithJoins {
+            relation: derived(query, Some(plain_alias(&name.value))),
+            joins: Vec::new(),
+        };
+    }
+    select.from.push(from);
+    let _ = visit_expressions_mut(&mut select.projection, |e| {
+        strip_qualifiers(e, &qualifiers);
+        ControlFlow::<()>::Continue(())
+    });
+    for expr in [
+        &mut select.selection,
+        &mut select.having,
+        &mut select.qualify,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        strip_qualifiers(expr, &qualifiers);
+    }
+    if let GroupByExpr::Expressions(exprs, _) = &mut select.group_by {
+        exprs
+            .iter_mut()
+            .for_each(|e| strip_qualifiers(e, &qualifiers));
+    }
+    select
+        .sort_by
+        .iter_mut()
+        .for_each(|o| strip_qualifiers(&mut o.expr, &qualifiers));
+    select
+        .cluster_by
+        .iter_mut()
+        .for_each(|e| strip_qualifiers(e, &qualifiers));
+    Ok(())
+}
+
+/// The name a FROM item's columns are qualified by: its alias, or a table's own name.
+pub(super) fn factor_name(factor: &TableFactor) -> Option<Ident> {
+    match factor {
+        TableFactor::Table {
+            alias: Some(alias), ..
+        }
+        | TableFactor::Derived {
+            alias: Some(alias), ..
+        } => Some(alias.name.clone()),
+        TableFactor::Table { name, .. } => name.0.last().and_then(|p| p.as_ident()).cloned(),
+        _ => None,
+    }
+}
+
+/// `q.column` → `column` for each qualifier `q` (nested subqueries included).
+pub(super) fn strip_qualifiers(expr: &mut Expr, qualifiers: &[Ident]) {
+    let _ = visit_expressions_mut(expr, |e| {
+        if let Expr::CompoundIdentifier(parts) = e
+            && parts.len() >= 2
+            && qualifiers
+                .iter()
+                .any(|q| same_name(q, &parts[parts.len() - 2]))
+            && let Some(column) = parts.last().cloned()
+        {
+            *e = Expr::Identifier(column);
+        }
+        ControlFlow::<()>::Continue(())
+    });
+}
+
+/// The select-list items a generator adds: `explode` one column (or `key, value` of a map
+/// when given two names), `posexplode` a position first; `OUTER` keeps a row of NULLs for a
+/// NULL or empty input.
+pub(super) fn generator_columns(view: LateralView) -> Result<Vec<SelectItem>> {
+    let LateralView {
+        lateral_view,
+        lateral_col_alias,
+        outer,
+        ..
+    } = view;
+    let Expr::Function(function) = lateral_view else {
+        return Err(Error::syntax(format!(
+            "LATERAL VIEW needs a generator function, not {lateral_view}"
+        )));
+    };
+    let name = function.name.to_string().to_ascii_lowercase();
+    let (generator, outer) = match name.strip_suffix("_outer") {
+        Some(base) => (base.to_string(), true),
+        None => (name, outer),
+    };
+    let [argument] = plain_arguments(&function)?[..] else {
+        return Err(Error::syntax(format!(
+            "{generator} takes one argument in LATERAL VIEW"
+        )));
+    };
+    let argument = argument.clone();
+    let aliases = lateral_col_alias.len();
+    let (arrays, default_columns): (Vec<Expr>, &[&str]) = match (generator.as_str(), aliases) {
+        ("explode", 2) => (
+            vec![
+                call("map_keys", [argument.clone()]),
+                call("map_values", [argument]),
+            ],
+            &["key", "value"],
+        ),
+        ("explode", _) => (vec![argument], &["col"]),
+        ("posexplode", 3) => (
+            vec![
+                positions(&argument),
+                call("map_keys", [argument.clone()]),
+                call("map_values", [argument]),
+            ],
+            &["pos", "key", "value"],
+        ),
+        ("posexplode", _) => (vec![positions(&argument), argument], &["pos", "col"]),
+        _ => {
+            return Err(
+                Error::unsupported(format!("LATERAL VIEW {generator} is not supported")).with_hint(
+                    "lakeport supports explode, explode_outer, posexplode and posexplode_outer",
+                ),
+            );
+        }
+    };
+    let names: Vec<Ident> = match aliases {
+        0 => default_columns.iter().map(|c| Ident::new(*c)).collect(),
+        n if n == default_columns.len() => lateral_col_alias,
+        n => {
+            return Err(Error::syntax(format!(
+                "{generator} in LATERAL VIEW produces {} columns, but {n} aliases were given",
+                default_columns.len()
+            )));
+        }
+    };
+    Ok(arrays
+        .into_iter()
+        .zip(names)
+        .map(|(array, name)| {
+            let array = if outer { or_one_null(array) } else { array };
+            SelectItem::ExprWithAlias {
+                expr: call("unnest", [array]),
+                alias: name,
+            }
+        })
+        .collect())
+}
+
+/// `CASE WHEN cardinality(a) > 0 THEN a ELSE [NULL] END`.
+pub(super) fn or_one_null(array: Expr) -> Expr {
+    Expr::Case {
+        case_token: AttachedToken::empty(),
+        end_token: AttachedToken::empty(),
+        operand: None,
+        conditions: vec![CaseWhen {
+            condition: Expr::BinaryOp {
+                left: Box::new(call("cardinality", [array.clone()])),
+                op: BinaryOperator::Gt,
+                right: Box::new(Expr::value(Value::Number("0".into(), false))),
+            },
+            result: array,
+        }],
+        else_result: Some(Box::new(call("make_array", [Expr::value(Value::Null)]))),
+    }
+}
+
+/// Zero-based positions of an array's elements: `range(0, cardinality(a))`.
+pub(super) fn positions(array: &Expr) -> Expr {
+    call(
+        "range",
+        [
+            Expr::value(Value::Number("0".into(), false)),
+            call("cardinality", [array.clone()]),
+        ],
+    )
+}

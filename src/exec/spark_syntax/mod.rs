@@ -1,0 +1,275 @@
+//! Spark SQL clauses that sqlparser reads but DataFusion does not plan, rewritten on the AST
+//! into SQL it does, with Spark's results:
+//!
+//! - `LATERAL VIEW [OUTER] explode(a) t AS x` (and `posexplode`, `explode` of a map into
+//!   `key, value`) becomes a derived table adding `unnest(a) AS x` to the FROM item's
+//!   columns; `OUTER` unnests `[NULL]` for a NULL or empty array.
+//! - `PIVOT (agg AS a FOR col IN (v AS n, …))` becomes one `agg FILTER (WHERE col IS NOT
+//!   DISTINCT FROM v)` per value and aggregate, grouped by the input's other columns, named
+//!   as Spark names them (`n`, or `n_a` with several aggregates).
+//! - `UNPIVOT [INCLUDE | EXCLUDE NULLS] (value FOR name IN (c1, c2 AS n))` becomes a
+//!   `UNION ALL` of one branch per column, NULL values dropped unless `INCLUDE NULLS`.
+//! - `TABLESAMPLE (p PERCENT)` and `(BUCKET x OUT OF y)` keep each row with that probability
+//!   (Spark samples rows the same way); `(n ROWS)` keeps the first n rows.
+//! - `SORT BY` and `CLUSTER BY` sort the result (Spark sorts each partition; one sorted
+//!   result is one of the outcomes Spark allows); `DISTRIBUTE BY` has no visible effect and
+//!   is dropped.
+//!
+//! - `a DIV b` is `spark_div(a, b)`: the quotient truncated toward zero, as a bigint.
+//! - Functions: `trunc(d, 'MM')` (a format as text) is Spark's `trunc`, planned as
+//!   `spark_trunc`; `struct(a, b)` names its fields after the columns as Spark does
+//!   (`named_struct('a', a, 'b', b)`, `colN` for other expressions); `approx_count_distinct`
+//!   is DataFusion's `approx_distinct` as a bigint; `size` is `cardinality` as an int; `first(x, true)` and
+//!   `last(x, true)` ignore NULLs; `explode(a)` and `posexplode(a)` in a select list unnest
+//!   into columns `col` and `pos, col`.
+//!
+//! The input's "other columns" of PIVOT and UNPIVOT are listed when the input is a
+//! subquery naming its columns, and otherwise taken as `* EXCLUDE (…)`.
+
+mod build;
+mod lateral;
+mod reshape;
+mod sample;
+
+use std::ops::ControlFlow;
+
+use datafusion::sql::sqlparser::ast::DataType as SqlType;
+use datafusion::sql::sqlparser::ast::{
+    BinaryOperator, Expr, Function, FunctionArguments, Ident, NullTreatment, ObjectName, OrderBy,
+    OrderByExpr, OrderByKind, OrderByOptions, Query, Select, SelectItem, SetExpr, Statement,
+    TableFactor, Value, VisitMut, VisitorMut,
+};
+
+use self::build::{call, cast, plain_arguments};
+use self::lateral::{lateral_views, positions};
+use self::reshape::{pivot, unpivot};
+use self::sample::sample;
+use crate::error::{Error, Result};
+use crate::exec::pg_syntax::function_call;
+use crate::exec::spark_functions::{SPARK_DIV, SPARK_TRUNC};
+
+/// Rewrites `statement` in place.
+pub fn rewrite(statement: &mut Statement) -> Result<()> {
+    match statement.visit(&mut SparkClauses) {
+        ControlFlow::Break(error) => Err(error),
+        ControlFlow::Continue(()) => Ok(()),
+    }
+}
+
+struct SparkClauses;
+
+impl VisitorMut for SparkClauses {
+    type Break = Error;
+
+    fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<Error> {
+        match expr {
+            Expr::Function(function) if is_named(function, "approx_count_distinct") => {
+                *expr = approx_count_distinct(function);
+            }
+            Expr::Function(function) if is_named(function, "size") => {
+                *expr = size(function);
+            }
+            Expr::Function(function) => rewrite_function(function),
+            Expr::BinaryOp {
+                left,
+                op: BinaryOperator::MyIntegerDivide,
+                right,
+            } => {
+                let (left, right) = (
+                    std::mem::replace(left.as_mut(), Expr::value(Value::Null)),
+                    std::mem::replace(right.as_mut(), Expr::value(Value::Null)),
+                );
+                *expr = call(SPARK_DIV, [left, right]);
+            }
+            _ => {}
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn post_visit_select(&mut self, select: &mut Select) -> ControlFlow<Error> {
+        select.projection = std::mem::take(&mut select.projection)
+            .into_iter()
+            .flat_map(explode_in_projection)
+            .collect();
+        select.distribute_by.clear();
+        if !select.cluster_by.is_empty() {
+            if !select.sort_by.is_empty() {
+                return ControlFlow::Break(Error::syntax(
+                    "CLUSTER BY cannot be combined with SORT BY",
+                ));
+            }
+            select.sort_by = std::mem::take(&mut select.cluster_by)
+                .into_iter()
+                .map(ascending)
+                .collect();
+        }
+        if let Err(error) = lateral_views(select) {
+            return ControlFlow::Break(error);
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn post_visit_query(&mut self, query: &mut Query) -> ControlFlow<Error> {
+        let sort_by = match query.body.as_mut() {
+            SetExpr::Select(select) => std::mem::take(&mut select.sort_by),
+            other => {
+                drop_sort_by(other);
+                Vec::new()
+            }
+        };
+        if !sort_by.is_empty() {
+            if query.order_by.is_some() {
+                return ControlFlow::Break(Error::syntax(
+                    "SORT BY and CLUSTER BY cannot be combined with ORDER BY",
+                ));
+            }
+            query.order_by = Some(OrderBy {
+                kind: OrderByKind::Expressions(sort_by),
+                interpolate: None,
+            });
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn post_visit_table_factor(&mut self, factor: &mut TableFactor) -> ControlFlow<Error> {
+        let rewritten = match factor {
+            TableFactor::Pivot { .. } => pivot(factor),
+            TableFactor::Unpivot { .. } => unpivot(factor),
+            TableFactor::Table {
+                sample: Some(_), ..
+            }
+            | TableFactor::Derived {
+                sample: Some(_), ..
+            } => sample(factor),
+            _ => return ControlFlow::Continue(()),
+        };
+        match rewritten {
+            Ok(new) => {
+                *factor = new;
+                ControlFlow::Continue(())
+            }
+            Err(error) => ControlFlow::Break(error),
+        }
+    }
+}
+
+fn is_named(function: &Function, name: &str) -> bool {
+    function.name.to_string().eq_ignore_ascii_case(name)
+}
+
+/// `approx_count_distinct(x [, relative_sd])` → `CAST(approx_distinct(x) AS BIGINT)`:
+/// DataFusion's HyperLogLog has one precision, and counts as an unsigned integer.
+fn approx_count_distinct(function: &Function) -> Expr {
+    let mut distinct = function.clone();
+    distinct.name = ObjectName::from(vec![Ident::new("approx_distinct")]);
+    if let FunctionArguments::List(list) = &mut distinct.args {
+        list.args.truncate(1);
+    }
+    cast(Expr::Function(distinct), SqlType::BigInt(None))
+}
+
+/// `size(a)` → `CAST(cardinality(a) AS INT)`: Spark's element count of an array or map,
+/// NULL for NULL (Spark's ANSI mode; its legacy mode said -1).
+fn size(function: &Function) -> Expr {
+    let mut cardinality = function.clone();
+    cardinality.name = ObjectName::from(vec![Ident::new("cardinality")]);
+    cast(Expr::Function(cardinality), SqlType::Int(None))
+}
+
+/// Spark's forms of functions whose names DataFusion or PostgreSQL use differently.
+fn rewrite_function(function: &mut Function) {
+    let name = function.name.to_string().to_ascii_lowercase();
+    let Ok(args) = plain_arguments(function) else {
+        return;
+    };
+    match (name.as_str(), args.as_slice()) {
+        ("trunc", [_, Expr::Value(format)])
+            if matches!(format.value, Value::SingleQuotedString(_)) =>
+        {
+            function.name = ObjectName::from(vec![Ident::new(SPARK_TRUNC)]);
+        }
+        ("struct", fields) if !fields.is_empty() => {
+            let named: Vec<Expr> = fields
+                .iter()
+                .enumerate()
+                .flat_map(|(i, field)| {
+                    let name = match field {
+                        Expr::Identifier(ident) => ident.value.clone(),
+                        Expr::CompoundIdentifier(parts) => {
+                            parts.last().map(|p| p.value.clone()).unwrap_or_default()
+                        }
+                        _ => format!("col{}", i + 1),
+                    };
+                    [
+                        Expr::value(Value::SingleQuotedString(name)),
+                        (*field).clone(),
+                    ]
+                })
+                .collect();
+            *function = function_call("named_struct", named);
+        }
+        ("first" | "last", [value, Expr::Value(flag)])
+            if matches!(flag.value, Value::Boolean(true)) =>
+        {
+            let value = (*value).clone();
+            let mut call = function_call(&format!("{name}_value"), vec![value]);
+            call.null_treatment = Some(NullTreatment::IgnoreNulls);
+            call.over = function.over.take();
+            *function = call;
+        }
+        _ => {}
+    }
+}
+
+/// `explode(a)` → `unnest(a) AS col`; `posexplode(a)` → `unnest(range(0, cardinality(a)))
+/// AS pos, unnest(a) AS col`.
+fn explode_in_projection(item: SelectItem) -> Vec<SelectItem> {
+    let (expr, alias) = match &item {
+        SelectItem::UnnamedExpr(expr) => (expr, None),
+        SelectItem::ExprWithAlias { expr, alias } => (expr, Some(alias.clone())),
+        _ => return vec![item],
+    };
+    let Expr::Function(function) = expr else {
+        return vec![item];
+    };
+    let name = function.name.to_string().to_ascii_lowercase();
+    let argument = match plain_arguments(function).as_deref() {
+        Ok([argument]) => (*argument).clone(),
+        _ => return vec![item],
+    };
+    let unnest = |e: Expr, name: Ident| SelectItem::ExprWithAlias {
+        expr: call("unnest", [e]),
+        alias: name,
+    };
+    match name.as_str() {
+        "explode" => vec![unnest(argument, alias.unwrap_or_else(|| Ident::new("col")))],
+        "posexplode" => vec![
+            unnest(positions(&argument), Ident::new("pos")),
+            unnest(argument, alias.unwrap_or_else(|| Ident::new("col"))),
+        ],
+        _ => vec![item],
+    }
+}
+
+/// `SORT BY` inside a set operation's arms orders nothing visible.
+fn drop_sort_by(body: &mut SetExpr) {
+    match body {
+        SetExpr::Select(select) => select.sort_by.clear(),
+        SetExpr::SetOperation { left, right, .. } => {
+            drop_sort_by(left);
+            drop_sort_by(right);
+        }
+        _ => {}
+    }
+}
+
+fn ascending(expr: Expr) -> OrderByExpr {
+    OrderByExpr {
+        expr,
+        options: OrderByOptions {
+            asc: None,
+            nulls_first: None,
+        },
+        with_fill: None,
+    }
+}
