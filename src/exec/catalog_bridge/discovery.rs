@@ -9,7 +9,7 @@ use datafusion::catalog::Session;
 use datafusion::common::ScalarValue;
 use datafusion::object_store::ObjectMeta;
 use lakeport_catalog::model::HIVE_DEFAULT_PARTITION;
-use lakeport_catalog::{Column, HiveType, Partition, Storage, Table};
+use lakeport_catalog::{Column, HiveType, Partition, Storage, StorageFormat, Table};
 
 use crate::error::{Error, Result};
 use crate::exec::catalog_bridge::hive_table::{directory_url, file_format};
@@ -83,7 +83,14 @@ pub async fn infer_columns(
                 ),
             )
         })?;
-    let columns = hive_columns(&schema)?;
+    let mut columns = hive_columns(&schema)?;
+    let unnamed = |(i, c): (usize, &Column)| c.name == format!("column_{}", i + 1);
+    if storage.format == StorageFormat::Csv && columns.iter().enumerate().all(unnamed) {
+        // A CSV file without a header: Spark's names for its columns.
+        for (i, column) in columns.iter_mut().enumerate() {
+            column.name = format!("_c{i}");
+        }
+    }
     Ok(columns
         .into_iter()
         .filter(|c| {
