@@ -86,6 +86,14 @@ pub fn normalise(text: &str) -> Result<String> {
 }
 
 /// `file:///abs/dir/` for a local directory.
+/// The local directory of a `file://` location, if it is one.
+pub fn local_directory(location: &str) -> Option<PathBuf> {
+    location
+        .strip_prefix("file://")
+        .map(|path| PathBuf::from(path.trim_end_matches('/')))
+        .filter(|path| path.is_absolute())
+}
+
 pub fn local_url(directory: &Path) -> String {
     let mut location = format!("file://{}", directory.display());
     if !location.ends_with('/') {

@@ -11,10 +11,11 @@ use datafusion::object_store::ObjectMeta;
 use lakeport_catalog::model::HIVE_DEFAULT_PARTITION;
 use lakeport_catalog::{Column, HiveType, Partition, Storage, StorageFormat, Table};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::exec::catalog_bridge::hive_table::{directory_url, file_format};
 use crate::exec::catalog_bridge::types::{arrow_type, hive_columns};
 use crate::storage::listings::list_data_files;
+use crate::storage::locations::local_directory;
 
 /// Schema inference reads at most this many files.
 const INFERENCE_SAMPLE: usize = 16;
@@ -23,6 +24,20 @@ const INFERENCE_SAMPLE: usize = 16;
 pub struct Listing {
     pub location: String,
     pub files: Vec<(ObjectMeta, Vec<String>)>,
+}
+
+/// The files at a location that must exist: a missing local directory is an error (an
+/// object store has no directories: there, nothing is there).
+pub async fn list_existing(state: &dyn Session, location: &str) -> Result<Listing> {
+    if let Some(directory) = local_directory(location)
+        && !directory.exists()
+    {
+        return Err(Error::new(
+            ErrorKind::Storage,
+            format!("location \"{location}\" does not exist"),
+        ));
+    }
+    list(state, location).await
 }
 
 pub async fn list(state: &dyn Session, location: &str) -> Result<Listing> {

@@ -9,30 +9,19 @@ use std::sync::Arc;
 use datafusion::catalog::Session;
 use lakeport_catalog::{Storage, Table, TableKind};
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::Result;
 use crate::exec::catalog_bridge::hive_table::HiveTableProvider;
-use crate::exec::catalog_bridge::{Relation, discovery, options};
+use crate::exec::catalog_bridge::{Relation, discovery, now, options};
 use crate::storage::listings::ListingCache;
 
 /// The files of `storage` as a table. The location must already be allowed.
 pub async fn files_relation(state: &dyn Session, storage: Storage) -> Result<Relation> {
     options::validate(&storage)?;
-    if let Some(directory) = storage.location.strip_prefix("file://")
-        && !std::path::Path::new(directory).exists()
-    {
-        return Err(Error::new(
-            ErrorKind::Storage,
-            format!("location \"{}\" does not exist", storage.location),
-        ));
-    }
-    let listing = discovery::list(state, &storage.location).await?;
+    let listing = discovery::list_existing(state, &storage.location).await?;
     let key_names = discovery::infer_partition_key_names(&listing);
     let partition_keys = discovery::infer_partition_key_types(&listing, &key_names);
     let columns = discovery::infer_columns(state, &storage, &listing, &key_names).await?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
+    let now = now();
     let table = Table {
         database: String::new(),
         name: String::new(),

@@ -375,14 +375,14 @@ impl TableProvider for HiveTableProvider {
         }
         files.sort_by_key(|file| std::cmp::Reverse(file.object_meta.size));
         let groups = balanced_groups(files, state.config().target_partitions());
-        let scanned_bytes: u64 = groups
-            .iter()
-            .flat_map(|group| group.iter())
-            .map(|file| file.object_meta.size)
-            .sum();
         let (groups, mut statistics) =
             compute_all_files_statistics(groups, self.schema.clone(), collect, false)?;
         if let Some(analyzed) = &self.analyzed {
+            let scanned_bytes = groups
+                .iter()
+                .flat_map(|group| group.iter())
+                .map(|file| file.object_meta.size)
+                .sum();
             statistics = analyzed.fill(statistics, scanned_bytes);
         }
         let table_schema = TableSchema::builder(self.read_schema.clone())

@@ -48,6 +48,14 @@ pub enum Relation {
     View(Arc<ViewDefinition>),
 }
 
+/// Seconds since the Unix epoch (catalog objects' creation times).
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
 /// A view's query, planned where it is used.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ViewDefinition {

@@ -39,12 +39,23 @@ pub async fn cache_table(
         };
         create_view(connection, view).await?;
     }
-    let found = find(connection, name)
-        .await?
-        .ok_or_else(|| undefined_table(name))?;
-    let (rows, reservation) = read_rows(connection, &found, name).await?;
-    match found {
-        Found::Catalog(table) => {
+    let cached = match find(connection, name).await? {
+        Some(Found::Catalog(table)) => Cached::Table(table),
+        Some(Found::Temp(view)) => Cached::View(view),
+        Some(Found::GlobalTemp(_) | Found::Static(..)) => {
+            return Err(Error::unsupported(format!(
+                "\"{name}\" cannot be cached: only catalog tables and temporary views can"
+            )));
+        }
+        None => return Err(undefined_table(name)),
+    };
+    let relation = match &cached {
+        Cached::Table(table) => quoted_table(table),
+        Cached::View(view) => quote_ident(view),
+    };
+    let (rows, reservation) = read_rows(connection, &relation, name).await?;
+    match cached {
+        Cached::Table(table) => {
             catalog(connection).cached_tables().insert(
                 &table.database,
                 &table.name,
@@ -52,7 +63,7 @@ pub async fn cache_table(
                 reservation,
             );
         }
-        Found::Temp(view) => {
+        Cached::View(view) => {
             let views = Arc::make_mut(&mut connection.session.temp_views);
             let Some(original) = views.insert(view.clone(), Relation::Table(rows.clone())) else {
                 return Err(undefined_table(name));
@@ -67,11 +78,6 @@ pub async fn cache_table(
                 reservation,
             };
             connection.session.cached_views.insert(view, cached);
-        }
-        Found::GlobalTemp(_) | Found::Static(..) => {
-            return Err(Error::unsupported(format!(
-                "\"{name}\" cannot be cached: only catalog tables and temporary views can"
-            )));
         }
     }
     Ok(())
@@ -117,21 +123,18 @@ fn restore_view(connection: &mut Connection, view: &str) {
     }
 }
 
-/// Runs `SELECT * FROM name` and keeps its rows, charged to the engine's memory pool.
+/// What `CACHE TABLE` holds rows for.
+enum Cached {
+    Table(Box<lakeport_catalog::Table>),
+    View(String),
+}
+
+/// Runs `SELECT * FROM relation` and keeps its rows, charged to the engine's memory pool.
 async fn read_rows(
     connection: &Connection,
-    found: &Found,
+    relation: &str,
     name: &ObjectName,
 ) -> Result<(Arc<dyn TableProvider>, MemoryReservation)> {
-    let relation = match found {
-        Found::Catalog(table) => quoted_table(table),
-        Found::Temp(view) => quote_ident(view),
-        Found::GlobalTemp(_) | Found::Static(..) => {
-            return Err(Error::unsupported(format!(
-                "\"{name}\" cannot be cached: only catalog tables and temporary views can"
-            )));
-        }
-    };
     let pool = connection
         .service
         .engine

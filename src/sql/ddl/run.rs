@@ -160,13 +160,7 @@ pub fn quoted_table(table: &Table) -> String {
     )
 }
 
-/// Seconds since the Unix epoch.
-pub fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
+pub use crate::exec::catalog_bridge::now;
 
 /// A name's schema (if it gives one) and object name; a three-part name must start with
 /// the connection's database.
@@ -307,13 +301,7 @@ pub fn allowed_location(connection: &Connection, text: &str) -> Result<String> {
     Ok(location)
 }
 
-/// The local directory of a `file://` location, if it is one.
-pub fn local_directory(location: &str) -> Option<std::path::PathBuf> {
-    location
-        .strip_prefix("file://")
-        .map(|path| std::path::PathBuf::from(path.trim_end_matches('/')))
-        .filter(|path| path.is_absolute())
-}
+pub use crate::storage::locations::local_directory;
 
 /// Spark's `LIKE` patterns of SHOW: `*` for any text, `|` between alternatives, case-
 /// insensitive.

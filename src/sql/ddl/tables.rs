@@ -169,19 +169,11 @@ fn with_slash(location: &str) -> String {
 
 /// Lists the files of an external table's location, which must exist.
 async fn list_existing(connection: &Connection, location: &str) -> Result<Listing> {
-    if let Some(directory) = local_directory(location)
-        && !directory.exists()
-    {
-        return Err(Error::new(
-            ErrorKind::Storage,
-            format!("location \"{location}\" does not exist"),
-        ));
-    }
     let state = connection
         .service
         .engine
         .state_for(&connection.session.query_context());
-    discovery::list(&state, location).await
+    discovery::list_existing(&state, location).await
 }
 
 /// A managed table's location starts empty: one that already holds files is refused
