@@ -13,7 +13,7 @@ use crate::error::{CatalogErrorKind, CatalogObject, CatalogResult};
 use crate::metastore::Metastore;
 use crate::model::{
     Column, Comparison, DEFAULT_DATABASE, Database, Grant, Partition, PartitionFilter,
-    PartitionTerm, Storage, StorageFormat, Table, TableKind,
+    PartitionTerm, Storage, StorageFormat, Table, TableKind, TableStatistics,
 };
 use crate::types::HiveType;
 
@@ -92,6 +92,10 @@ pub fn table_in(root: &str, database: &str, name: &str, partition_keys: &[&str])
         properties: BTreeMap::from([("source".into(), "shop".into())]),
         owner: Some("analyst".into()),
         create_time: 1_700_000_000,
+        statistics: Some(TableStatistics {
+            bytes: 4096,
+            rows: Some(100),
+        }),
     }
 }
 
@@ -108,6 +112,7 @@ fn view(database: &str, name: &str) -> Table {
         properties: BTreeMap::new(),
         owner: Some("analyst".into()),
         create_time: 1_700_000_001,
+        statistics: None,
     }
 }
 
@@ -306,6 +311,10 @@ async fn tables(metastore: &dyn Metastore, root: &str, db: &str) {
         .properties
         .insert("last_modified_by".into(), "contract".into());
     altered.columns.push(column("note", "varchar(200)"));
+    altered.statistics = Some(TableStatistics {
+        bytes: 8192,
+        rows: None,
+    });
     metastore
         .alter_table(db, "orders", &altered)
         .await
@@ -314,6 +323,16 @@ async fn tables(metastore: &dyn Metastore, root: &str, db: &str) {
         metastore.get_table(db, "orders").await.unwrap(),
         &altered,
         "alter table",
+    );
+    altered.statistics = None;
+    metastore
+        .alter_table(db, "orders", &altered)
+        .await
+        .expect("alter table");
+    same_table(
+        metastore.get_table(db, "orders").await.unwrap(),
+        &altered,
+        "statistics dropped",
     );
     expect_error(
         metastore.alter_table(db, "missing", &altered).await,

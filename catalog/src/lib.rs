@@ -22,6 +22,6 @@ pub use error::{CatalogError, CatalogErrorKind, CatalogObject, CatalogResult};
 pub use metastore::Metastore;
 pub use model::{
     Column, Comparison, Database, Grant, Partition, PartitionFilter, PartitionTerm, Storage,
-    StorageFormat, Table, TableKind,
+    StorageFormat, Table, TableKind, TableStatistics,
 };
 pub use types::{HiveType, StructField};

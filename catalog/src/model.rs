@@ -100,6 +100,18 @@ pub struct Table {
     pub owner: Option<String>,
     /// Seconds since the Unix epoch.
     pub create_time: i64,
+    /// What `ANALYZE TABLE` (lakeport's, Spark's or Hive's) last measured; `None` when never
+    /// analyzed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub statistics: Option<TableStatistics>,
+}
+
+/// A table's size as last analyzed, as Spark keeps it: the bytes of its files always, the
+/// rows only when they were counted (`NOSCAN` measures the bytes alone).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableStatistics {
+    pub bytes: u64,
+    pub rows: Option<u64>,
 }
 
 impl Table {

@@ -140,9 +140,15 @@ async fn altering_a_table_keeps_what_spark_keeps_on_it() {
     let read = metastore.get_table(&database, "orders").await.unwrap();
     assert_eq!(
         read.properties, altered.properties,
-        "Spark's keys stay hidden"
+        "Spark's keys are not properties"
+    );
+    assert_eq!(
+        read.statistics.and_then(|statistics| statistics.rows),
+        Some(42),
+        "Spark's row count is the table's statistics"
     );
     metastore.drop_database(&database, true).await.unwrap();
+    let _ = std::fs::remove_dir_all(root.trim_start_matches("file://"));
 }
 
 /// The Thrift client on its own: answers, declared exceptions, an unknown method.

@@ -82,6 +82,9 @@ pub struct RelationEntry {
     pub view_sql: Option<String>,
     pub temporary: bool,
     pub system: bool,
+    /// Rows and bytes as `ANALYZE TABLE` last measured them (`pg_class.reltuples`,
+    /// `relpages`).
+    pub statistics: Option<lakeport_catalog::TableStatistics>,
 }
 
 /// A stable OID for a named object of a kind.
@@ -160,6 +163,7 @@ impl Snapshot {
                 view_sql: None,
                 temporary: false,
                 system: true,
+                statistics: None,
             })
             .collect();
         let privileges = &ctx.privileges;
@@ -215,6 +219,7 @@ impl Snapshot {
                 entry.partition_keys = definition.partition_keys.len();
                 entry.comment = definition.comment.clone();
                 entry.view_sql = definition.view_text.clone();
+                entry.statistics = definition.statistics;
                 relations.push(entry);
             }
         }
@@ -343,6 +348,7 @@ fn user_relation(
         view_sql: None,
         temporary: false,
         system: false,
+        statistics: None,
     }
 }
 

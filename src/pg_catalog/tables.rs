@@ -102,7 +102,8 @@ fn classes(rows: &mut Rows, snapshot: &Snapshot) {
             ("relnamespace", Value::Int(relation.schema_oid)),
             ("relowner", Value::Int(OWNER_OID)),
             ("relam", Value::Int(if table { HEAP_AM_OID } else { 0 })),
-            ("reltuples", Value::Float(-1.0)),
+            ("relpages", Value::Int(pages(relation))),
+            ("reltuples", Value::Float(tuples(relation))),
             (
                 "relpersistence",
                 if relation.temporary { "t" } else { "p" }.into(),
@@ -118,6 +119,21 @@ fn classes(rows: &mut Rows, snapshot: &Snapshot) {
             ("relfrozenxid", Value::Int(0)),
         ]);
     }
+}
+
+/// PostgreSQL's 8 kB pages the analyzed bytes would fill; 0 when never analyzed.
+fn pages(relation: &RelationEntry) -> i64 {
+    relation.statistics.map_or(0, |statistics| {
+        i64::try_from(statistics.bytes.div_ceil(8192)).unwrap_or(i64::MAX)
+    })
+}
+
+/// The analyzed row count; -1, as PostgreSQL says, when it was never counted.
+fn tuples(relation: &RelationEntry) -> f64 {
+    relation
+        .statistics
+        .and_then(|statistics| statistics.rows)
+        .map_or(-1.0, |rows| rows as f64)
 }
 
 fn attributes(rows: &mut Rows, snapshot: &Snapshot) {

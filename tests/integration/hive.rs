@@ -479,7 +479,8 @@ async fn a_spark_notebook_runs_unchanged_with_sparks_results() {
            (5, 'bob', 'south', DATE'2023-11-15', 4, NULL, NULL, '{{\"size\":\"S\"}}');
          CREATE TABLE {db}.customers (name STRING, since DATE) USING parquet;
          INSERT INTO {db}.customers VALUES ('ann', DATE'2020-05-31'), ('bob', DATE'2021-01-31'), ('dee', DATE'2022-08-15');
-         CREATE VIEW {db}.big_orders AS SELECT `id`, `customer`, qty * 10 AS `points` FROM {db}.orders WHERE qty > 2"
+         CREATE VIEW {db}.big_orders AS SELECT `id`, `customer`, qty * 10 AS `points` FROM {db}.orders WHERE qty > 2;
+         ANALYZE TABLE {db}.orders COMPUTE STATISTICS"
     );
     let notebook = [
         format!(
@@ -555,5 +556,31 @@ async fn a_spark_notebook_runs_unchanged_with_sparks_results() {
             "lakeport gives Spark's rows for {query}"
         );
     }
-    let _ = spark_sql(&hms.dir, &format!("DROP DATABASE {db} CASCADE"));
+
+    let counted = format!(
+        "SELECT reltuples FROM pg_class c JOIN pg_namespace n ON c.relnamespace = n.oid \
+         WHERE n.nspname = '{db}' AND c.relname = 'orders'"
+    );
+    assert_eq!(
+        lakeport_rows(&client, &counted).await,
+        [["5"]],
+        "Spark's ANALYZE reaches lakeport"
+    );
+    client
+        .batch_execute(&format!("ANALYZE TABLE {db}.customers COMPUTE STATISTICS"))
+        .await
+        .unwrap();
+    let described = format!("DESCRIBE TABLE EXTENDED {db}.customers");
+    let spark = spark_sql(
+        &hms.dir,
+        &format!("{described};\nDROP DATABASE {db} CASCADE"),
+    );
+    let statistics = spark_rows(&spark, &described)
+        .into_iter()
+        .find(|row| row[0] == "Statistics")
+        .unwrap_or_else(|| panic!("Spark shows no statistics:\n{spark}"));
+    assert!(
+        statistics[1].ends_with(" bytes, 3 rows"),
+        "lakeport's ANALYZE reaches Spark: {statistics:?}"
+    );
 }

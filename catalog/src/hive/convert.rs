@@ -22,7 +22,7 @@ use super::thrift::Value;
 use crate::error::{CatalogError, CatalogErrorKind, CatalogResult};
 use crate::model::{
     Column, Comparison, Database, HIVE_DEFAULT_PARTITION, Partition, PartitionFilter, Storage,
-    StorageFormat, Table, TableKind,
+    StorageFormat, Table, TableKind, TableStatistics,
 };
 use crate::types::HiveType;
 
@@ -36,6 +36,10 @@ const PROVIDER: &str = "spark.sql.sources.provider";
 const PARTITION_COLUMNS: &str = "spark.sql.sources.schema.numPartCols";
 const PARTITION_COLUMN: &str = "spark.sql.sources.schema.partCol.";
 const PARTITION_PROVIDER: &str = "spark.sql.partitionProvider";
+const SPARK_BYTES: &str = "spark.sql.statistics.totalSize";
+const SPARK_ROWS: &str = "spark.sql.statistics.numRows";
+const HIVE_BYTES: &str = "totalSize";
+const HIVE_ROWS: &str = "numRows";
 
 const PARQUET_SERDE: &str = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe";
 const PARQUET_INPUT: &str = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat";
@@ -59,9 +63,9 @@ const BOOKKEEPING: &[&str] = &[
     "transient_lastDdlTime",
     "numFiles",
     "numFilesErasureCoded",
-    "numRows",
+    HIVE_ROWS,
     "rawDataSize",
-    "totalSize",
+    HIVE_BYTES,
     "COLUMN_STATS_ACCURATE",
     SYNONYMS,
     GRANTEES,
@@ -81,13 +85,40 @@ pub fn carry_bookkeeping(
     altered: &mut BTreeMap<String, String>,
 ) {
     let written_here = |key: &str| {
-        matches!(key, "comment" | "EXTERNAL" | SYNONYMS | PARTITION_PROVIDER)
-            || key.starts_with("spark.sql.sources.")
+        matches!(
+            key,
+            "comment" | "EXTERNAL" | SYNONYMS | PARTITION_PROVIDER | SPARK_BYTES | SPARK_ROWS
+        ) || key.starts_with("spark.sql.sources.")
     };
     for (key, value) in current {
         if is_bookkeeping(key) && !written_here(key) && !altered.contains_key(key) {
             altered.insert(key.clone(), value.clone());
         }
+    }
+}
+
+/// A table's statistics as Spark reads them: its own keys first, else Hive's counters when
+/// they give a size.
+fn statistics_from(parameters: &BTreeMap<String, String>) -> Option<TableStatistics> {
+    let number = |key: &str| parameters.get(key)?.trim().parse::<i64>().ok();
+    let counted = |key: &str| number(key).and_then(|n| u64::try_from(n).ok());
+    if let Some(bytes) = counted(SPARK_BYTES) {
+        return Some(TableStatistics {
+            bytes,
+            rows: counted(SPARK_ROWS),
+        });
+    }
+    let bytes = counted(HIVE_BYTES).filter(|bytes| *bytes > 0)?;
+    Some(TableStatistics {
+        bytes,
+        rows: counted(HIVE_ROWS),
+    })
+}
+
+fn statistics_to(statistics: &TableStatistics, parameters: &mut BTreeMap<String, String>) {
+    parameters.insert(SPARK_BYTES.into(), statistics.bytes.to_string());
+    if let Some(rows) = statistics.rows {
+        parameters.insert(SPARK_ROWS.into(), rows.to_string());
     }
 }
 
@@ -257,6 +288,9 @@ pub fn table_to_thrift(table: &Table) -> Value {
     let mut parameters = table.properties.clone();
     if let Some(comment) = &table.comment {
         parameters.insert("comment".into(), comment.clone());
+    }
+    if let Some(statistics) = &table.statistics {
+        statistics_to(statistics, &mut parameters);
     }
     let table_type = match table.kind {
         TableKind::Managed => MANAGED_TABLE,
@@ -480,6 +514,7 @@ pub fn table_from_thrift(value: &Value) -> CatalogResult<Table> {
     };
 
     let comment = parameters.remove("comment");
+    let statistics = statistics_from(&parameters);
     parameters.retain(|key, _| !is_bookkeeping(key));
     let view_text = (kind == TableKind::View)
         .then(|| non_empty(value.field(10)).or_else(|| non_empty(value.field(11))))
@@ -496,6 +531,7 @@ pub fn table_from_thrift(value: &Value) -> CatalogResult<Table> {
         properties: parameters,
         owner: non_empty(value.field(3)),
         create_time: value.field(4).and_then(Value::as_i32).unwrap_or(0).into(),
+        statistics,
     })
 }
 
@@ -647,6 +683,51 @@ mod tests {
             "file:///warehouse/lake/sales/orders"
         );
         assert_eq!(serde.field(2).unwrap().as_str(), Some(TEXT_SERDE));
+    }
+
+    #[test]
+    fn statistics_are_read_as_spark_reads_them() {
+        let parameters = |pairs: &[(&str, &str)]| {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect::<BTreeMap<_, _>>()
+        };
+        let spark_and_hive = parameters(&[
+            (SPARK_BYTES, "100"),
+            (SPARK_ROWS, "7"),
+            (HIVE_BYTES, "999"),
+            (HIVE_ROWS, "999"),
+        ]);
+        assert_eq!(
+            statistics_from(&spark_and_hive),
+            Some(TableStatistics {
+                bytes: 100,
+                rows: Some(7)
+            }),
+            "Spark's keys win"
+        );
+        let hive = parameters(&[(HIVE_BYTES, "300"), (HIVE_ROWS, "-1")]);
+        assert_eq!(
+            statistics_from(&hive),
+            Some(TableStatistics {
+                bytes: 300,
+                rows: None
+            }),
+            "Hive's -1 is an unknown count"
+        );
+        assert_eq!(statistics_from(&parameters(&[(HIVE_BYTES, "0")])), None);
+
+        let mut current = spark_and_hive.clone();
+        current.insert(
+            "spark.sql.statistics.colStats.id.nullCount".into(),
+            "0".into(),
+        );
+        let mut altered = BTreeMap::new();
+        carry_bookkeeping(&current, &mut altered);
+        assert!(!altered.contains_key(SPARK_ROWS), "lakeport writes its own");
+        assert_eq!(altered[HIVE_ROWS], "999");
+        assert_eq!(altered["spark.sql.statistics.colStats.id.nullCount"], "0");
     }
 
     #[test]

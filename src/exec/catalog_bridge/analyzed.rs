@@ -1,66 +1,38 @@
-//! Table statistics `ANALYZE TABLE … COMPUTE STATISTICS` stores in the table's properties,
-//! under Spark's names (so Spark's optimizer reads them too), and what a scan makes of them:
-//! when the files give the planner no row count (CSV, or `collect_statistics` off), the
-//! analyzed count, scaled to the bytes the scan reads, stands in for it.
-
-use std::collections::BTreeMap;
+//! What a scan makes of a table's analyzed statistics (`ANALYZE TABLE … COMPUTE
+//! STATISTICS`, kept in the catalog as `Table::statistics`): when the files give the planner
+//! no row count (CSV, or `collect_statistics` off), the analyzed count, scaled to the bytes
+//! the scan reads, stands in for it.
 
 use datafusion::common::Statistics;
 use datafusion::common::stats::Precision;
+use lakeport_catalog::TableStatistics;
 
-/// Spark's property for the row count.
-pub const NUM_ROWS: &str = "spark.sql.statistics.numRows";
-/// Spark's property for the bytes of the table's files.
-pub const TOTAL_SIZE: &str = "spark.sql.statistics.totalSize";
-
-/// Rows and bytes as last analyzed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Analyzed {
-    pub rows: u64,
-    pub bytes: Option<u64>,
-}
-
-impl Analyzed {
-    /// From a table's properties: Spark's keys, or Hive's `numRows` / `totalSize` when set.
-    pub fn from_properties(properties: &BTreeMap<String, String>) -> Option<Self> {
-        let number = |keys: &[&str]| {
-            keys.iter()
-                .find_map(|key| properties.get(*key)?.trim().parse::<i64>().ok())
-                .and_then(|n| u64::try_from(n).ok())
-        };
-        Some(Self {
-            rows: number(&[NUM_ROWS, "numRows"])?,
-            bytes: number(&[TOTAL_SIZE, "totalSize"]).filter(|bytes| *bytes > 0),
-        })
+/// `statistics` of a scan reading `scanned_bytes`, with a row count estimated from
+/// `analyzed` where the files gave none. The estimate follows the bytes, so it holds up when
+/// partitions are pruned and when the table grew or shrank since it was analyzed.
+pub fn estimate_rows(
+    analyzed: &TableStatistics,
+    mut statistics: Statistics,
+    scanned_bytes: u64,
+) -> Statistics {
+    let Some(rows) = analyzed.rows else {
+        return statistics;
+    };
+    if statistics.num_rows != Precision::Absent {
+        return statistics;
     }
-
-    /// The properties that record these statistics.
-    pub fn properties(&self) -> BTreeMap<String, String> {
-        let mut properties = BTreeMap::from([(NUM_ROWS.to_string(), self.rows.to_string())]);
-        if let Some(bytes) = self.bytes {
-            properties.insert(TOTAL_SIZE.to_string(), bytes.to_string());
+    let estimate = match analyzed.bytes {
+        0 => rows,
+        bytes => {
+            u64::try_from(rows as u128 * scanned_bytes as u128 / bytes as u128).unwrap_or(u64::MAX)
         }
-        properties
+    };
+    statistics.num_rows = Precision::Inexact(usize::try_from(estimate).unwrap_or(usize::MAX));
+    if statistics.total_byte_size == Precision::Absent {
+        statistics.total_byte_size =
+            Precision::Inexact(usize::try_from(scanned_bytes).unwrap_or(usize::MAX));
     }
-
-    /// `statistics` of a scan reading `scanned_bytes`, with an estimated row count where the
-    /// files gave none.
-    pub fn fill(&self, mut statistics: Statistics, scanned_bytes: u64) -> Statistics {
-        if statistics.num_rows != Precision::Absent {
-            return statistics;
-        }
-        let rows = match self.bytes {
-            Some(total) if scanned_bytes < total => {
-                (self.rows as u128 * scanned_bytes as u128 / total as u128) as usize
-            }
-            _ => self.rows as usize,
-        };
-        statistics.num_rows = Precision::Inexact(rows);
-        if statistics.total_byte_size == Precision::Absent {
-            statistics.total_byte_size = Precision::Inexact(scanned_bytes as usize);
-        }
-        statistics
-    }
+    statistics
 }
 
 #[cfg(test)]
@@ -70,27 +42,30 @@ mod tests {
 
     #[test]
     fn analyzed_rows_scale_with_the_bytes_scanned() {
-        let analyzed = Analyzed {
-            rows: 1000,
-            bytes: Some(4000),
+        let analyzed = TableStatistics {
+            bytes: 4000,
+            rows: Some(1000),
         };
-        let properties = analyzed.properties();
-        assert_eq!(Analyzed::from_properties(&properties), Some(analyzed));
         let none = Statistics::new_unknown(&Schema::empty());
+        let rows = |analyzed: &TableStatistics, statistics: &Statistics, bytes| {
+            estimate_rows(analyzed, statistics.clone(), bytes).num_rows
+        };
+        assert_eq!(rows(&analyzed, &none, 1000), Precision::Inexact(250));
+        assert_eq!(rows(&analyzed, &none, 4000), Precision::Inexact(1000));
         assert_eq!(
-            analyzed.fill(none.clone(), 1000).num_rows,
-            Precision::Inexact(250)
-        );
-        assert_eq!(
-            analyzed.fill(none.clone(), 4000).num_rows,
-            Precision::Inexact(1000)
+            rows(&analyzed, &none, 8000),
+            Precision::Inexact(2000),
+            "a table that grew"
         );
         let known = Statistics {
             num_rows: Precision::Exact(7),
-            ..none
+            ..none.clone()
         };
-        assert_eq!(analyzed.fill(known, 1000).num_rows, Precision::Exact(7));
-        let hive = BTreeMap::from([("numRows".to_string(), "-1".to_string())]);
-        assert_eq!(Analyzed::from_properties(&hive), None);
+        assert_eq!(rows(&analyzed, &known, 1000), Precision::Exact(7));
+        let bytes_only = TableStatistics {
+            bytes: 4000,
+            rows: None,
+        };
+        assert_eq!(rows(&bytes_only, &none, 1000), Precision::Absent);
     }
 }

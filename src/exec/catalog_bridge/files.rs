@@ -34,6 +34,7 @@ pub async fn files_relation(state: &dyn Session, storage: Storage) -> Result<Rel
         properties: BTreeMap::new(),
         owner: None,
         create_time: now,
+        statistics: None,
     };
     let (partitions, _) = discovery::discover_partitions(&table, &listing, now);
     let listings = Arc::new(ListingCache::new(usize::MAX, None));

@@ -40,9 +40,9 @@ use datafusion::physical_plan::empty::EmptyExec;
 use datafusion::physical_plan::projection::{ProjectionExec, ProjectionExpr};
 use datafusion_datasource::compute_all_files_statistics;
 
-use crate::exec::catalog_bridge::analyzed::Analyzed;
+use crate::exec::catalog_bridge::analyzed::estimate_rows;
 use futures::{StreamExt, TryStreamExt};
-use lakeport_catalog::{Metastore, Partition, Storage, StorageFormat, Table};
+use lakeport_catalog::{Metastore, Partition, Storage, StorageFormat, Table, TableStatistics};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::exec::catalog_bridge::options::{CsvOptions, with_table_properties};
@@ -77,7 +77,7 @@ pub struct HiveTableProvider {
     /// lives until the table changes, so entries are dropped with it.
     statistics: Mutex<HashMap<ObjectPath, (u64, Arc<Statistics>)>>,
     /// Rows and bytes `ANALYZE TABLE` recorded, for scans whose files give no row count.
-    analyzed: Option<Analyzed>,
+    analyzed: Option<TableStatistics>,
 }
 
 /// Parquet string and binary columns are read as views, as DataFusion reads its own Parquet
@@ -209,7 +209,7 @@ impl HiveTableProvider {
             table_key: (table.database.clone(), table.name.clone()),
             listings,
             statistics: Mutex::default(),
-            analyzed: Analyzed::from_properties(&table.properties),
+            analyzed: table.statistics,
         })
     }
 
@@ -377,13 +377,13 @@ impl TableProvider for HiveTableProvider {
         let groups = balanced_groups(files, state.config().target_partitions());
         let (groups, mut statistics) =
             compute_all_files_statistics(groups, self.schema.clone(), collect, false)?;
-        if let Some(analyzed) = &self.analyzed {
+        if let Some(analyzed) = self.analyzed.filter(|a| a.rows.is_some()) {
             let scanned_bytes = groups
                 .iter()
                 .flat_map(|group| group.iter())
                 .map(|file| file.object_meta.size)
                 .sum();
-            statistics = analyzed.fill(statistics, scanned_bytes);
+            statistics = estimate_rows(&analyzed, statistics, scanned_bytes);
         }
         let table_schema = TableSchema::builder(self.read_schema.clone())
             .with_table_partition_cols(self.partition_fields.clone())

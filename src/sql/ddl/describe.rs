@@ -321,6 +321,13 @@ fn table_details(table: &Table) -> Vec<(&'static str, String)> {
     if !table.properties.is_empty() {
         details.push(("Table Properties", bracketed(&table.properties)));
     }
+    if let Some(statistics) = &table.statistics {
+        let rows = statistics
+            .rows
+            .map(|rows| format!(", {rows} rows"))
+            .unwrap_or_default();
+        details.push(("Statistics", format!("{} bytes{rows}", statistics.bytes)));
+    }
     if table.is_partitioned() {
         details.push(("Partition Provider", "Catalog".to_string()));
     }

@@ -470,6 +470,7 @@ pub async fn create_table_as(connection: &mut Connection, create: CreateTable) -
         properties: create.properties.clone(),
         owner: Some(connection.session.user.clone()),
         create_time: now(),
+        statistics: None,
     };
     finish(async move {
         let published = staged.final_paths();

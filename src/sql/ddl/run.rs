@@ -656,6 +656,7 @@ async fn create_persistent_view(
         properties,
         owner: Some(connection.session.user.clone()),
         create_time: now(),
+        statistics: None,
     };
     let catalog = catalog(connection);
     let existing = find(

@@ -13,11 +13,10 @@ use datafusion::arrow::array::AsArray;
 use datafusion::arrow::datatypes::Int64Type;
 use datafusion::object_store::ObjectStoreExt;
 use lakeport_catalog::{
-    CatalogErrorKind, Column, Partition, Storage, StorageFormat, Table, TableKind,
+    CatalogErrorKind, Column, Partition, Storage, StorageFormat, Table, TableKind, TableStatistics,
 };
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::exec::catalog_bridge::analyzed::{Analyzed, NUM_ROWS, TOTAL_SIZE};
 use crate::exec::catalog_bridge::discovery::{self, Listing};
 use crate::exec::catalog_bridge::types::arrow_type;
 use crate::exec::catalog_bridge::{Relation, options};
@@ -85,6 +84,7 @@ pub async fn create_table(connection: &mut Connection, create: CreateTable) -> R
         properties: create.properties.clone(),
         owner: Some(connection.session.user.clone()),
         create_time: now(),
+        statistics: None,
     };
     let partitions = match &listing {
         Some(listing) if table.is_partitioned() => {
@@ -351,8 +351,8 @@ async fn add_discovered_partitions(
 }
 
 /// `ANALYZE TABLE … COMPUTE STATISTICS [NOSCAN]`: the bytes of the table's files and (unless
-/// NOSCAN) its rows, stored as the table's statistics properties. Hive's own `numRows` is
-/// read too, but only Spark's keys are written.
+/// NOSCAN) its rows, stored as the table's statistics (which the Hive Metastore backend
+/// keeps under Spark's keys, so Spark's optimizer reads them too).
 pub async fn analyze_table(
     connection: &mut Connection,
     name: &ObjectName,
@@ -381,27 +381,13 @@ pub async fn analyze_table(
         Some(u64::try_from(count).unwrap_or(0))
     } else {
         // As Spark: a row count stays only while the files keep the size it was counted at.
-        Analyzed::from_properties(&table.properties)
-            .filter(|known| known.bytes == Some(bytes))
-            .map(|known| known.rows)
+        table
+            .statistics
+            .filter(|known| known.bytes == bytes)
+            .and_then(|known| known.rows)
     };
     let mut altered = table.clone();
-    altered.properties.remove(NUM_ROWS);
-    altered.properties.remove(TOTAL_SIZE);
-    match rows {
-        Some(rows) => altered.properties.extend(
-            Analyzed {
-                rows,
-                bytes: Some(bytes),
-            }
-            .properties(),
-        ),
-        None => {
-            altered
-                .properties
-                .insert(TOTAL_SIZE.to_string(), bytes.to_string());
-        }
-    }
+    altered.statistics = Some(TableStatistics { bytes, rows });
     let catalog = catalog(connection);
     let result = catalog
         .metastore()
