@@ -532,6 +532,15 @@ async fn a_spark_notebook_runs_unchanged_with_sparks_results() {
         format!(
             "SELECT id, customer <=> 'ann' AS is_ann FROM {db}.orders WHERE note IS NULL ORDER BY id"
         ),
+        format!(
+            "SELECT year(day) AS y, month(day) AS m, count_if(qty > 2) AS big, max_by(customer, qty) AS top FROM {db}.orders GROUP BY year(day), month(day) ORDER BY y, m"
+        ),
+        format!(
+            "SELECT customer, string(sum(qty)) AS total, dayofweek(min(day)) AS dow FROM {db}.orders WHERE customer RLIKE '^(ann|bob)$' GROUP BY customer ORDER BY customer"
+        ),
+        format!(
+            "SELECT region, grouping_id() AS g, sum(qty) AS qty FROM {db}.orders GROUP BY ROLLUP(region) ORDER BY g, region"
+        ),
     ];
     let spark = spark_sql(&hms.dir, &format!("{setup};\n{}", notebook.join(";\n")));
     let server = server_on(&hms.address, &scratch_dir("notebook")).await;

@@ -40,22 +40,43 @@ pub const SPARK_TRUNC: &str = "spark_trunc";
 
 /// Adds Spark's functions to a session state.
 pub fn register(state: &mut SessionState) -> Result<()> {
+    // Spark's `array_contains` (NULL when the array holds a NULL and no match) replaces
+    // DataFusion's; PostgreSQL has no such function.
+    state.register_udf(spark::array::spark_array_contains())?;
     let crate_functions = [
         spark::array::array(),
-        spark::array::spark_array_contains(),
         spark::conditional::r#if(),
         spark::datetime::date_diff(),
         spark::datetime::last_day(),
         spark::datetime::next_day(),
+        spark::datetime::from_utc_timestamp(),
+        spark::datetime::to_utc_timestamp(),
+        spark::array::slice(),
+        spark::hash::crc32(),
+        spark::hash::sha1(),
+        spark::hash::sha2(),
+        spark::map::str_to_map(),
+        spark::math::pmod(),
+        spark::string::base64(),
+        spark::string::unbase64(),
+        spark::string::format_string(),
+        spark::string::soundex(),
     ];
     for function in crate_functions {
+        if state.scalar_functions().contains_key(function.name()) {
+            return Err(crate::error::Error::internal(format!(
+                "Spark's {} would replace a function of the same name",
+                function.name()
+            )));
+        }
         state.register_udf(function)?;
     }
-    // Their day and month counts are `int`; lakeport's integer literals are `bigint`.
+    // Their counts are `int`; lakeport's integer literals are `bigint`.
     for function in [
         spark::datetime::add_months(),
         spark::datetime::date_add(),
         spark::datetime::date_sub(),
+        spark::string::space(),
     ] {
         let name = function.name().to_string();
         state.register_udf(Arc::new(ScalarUDF::new_from_impl(Adapted::new(
@@ -95,7 +116,12 @@ pub fn register(state: &mut SessionState) -> Result<()> {
     )))?;
     state.register_udaf(spark::aggregate::collect_list())?;
     state.register_udaf(spark::aggregate::collect_set())?;
-    let aliases = [("first_value", "first"), ("last_value", "last")];
+    let aliases = [
+        ("first_value", "first"),
+        ("last_value", "last"),
+        ("var_samp", "variance"),
+        ("stddev_samp", "std"),
+    ];
     for (existing, alias) in aliases {
         if let Some(function) = state.aggregate_functions().get(existing).cloned() {
             let aliased = AggregateUDF::clone(&function).with_aliases([alias]);

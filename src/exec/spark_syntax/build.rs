@@ -5,7 +5,7 @@ use datafusion::sql::sqlparser::ast::{
     CastKind, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArguments, Ident, ObjectName,
     Query, SelectItem, SetExpr, TableAlias, TableFactor, TableWithJoins,
 };
-use datafusion::sql::sqlparser::parser::Parser;
+use datafusion::sql::sqlparser::parser::{Parser, ParserError};
 
 use crate::error::{Error, Result};
 use crate::exec::dialect::LakeportDialect;
@@ -105,9 +105,8 @@ pub(super) fn parse_query(sql: &str) -> Query {
     }
 }
 
-pub(super) fn parse_expr(sql: &str) -> Result<Expr> {
+pub(super) fn parse_expr(sql: &str) -> std::result::Result<Expr, ParserError> {
     Parser::new(&LakeportDialect::default())
         .try_with_sql(sql)
         .and_then(|mut p| p.parse_expr())
-        .map_err(|e| Error::syntax(format!("invalid TABLESAMPLE size: {e}")))
 }

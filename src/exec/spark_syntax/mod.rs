@@ -15,38 +15,33 @@
 //!   result is one of the outcomes Spark allows); `DISTRIBUTE BY` has no visible effect and
 //!   is dropped.
 //!
-//! - `a DIV b` is `spark_div(a, b)`: the quotient truncated toward zero, as a bigint.
-//! - Functions: `trunc(d, 'MM')` (a format as text) is Spark's `trunc`, planned as
-//!   `spark_trunc`; `struct(a, b)` names its fields after the columns as Spark does
-//!   (`named_struct('a', a, 'b', b)`, `colN` for other expressions); `approx_count_distinct`
-//!   is DataFusion's `approx_distinct` as a bigint; `size` is `cardinality` as an int; `first(x, true)` and
-//!   `last(x, true)` ignore NULLs; `explode(a)` and `posexplode(a)` in a select list unnest
-//!   into columns `col` and `pos, col`.
+//! - `explode(a)` and `posexplode(a)` in a select list unnest into columns `col` and
+//!   `pos, col`.
+//! - Calls and operators Spark spells differently (date parts, casts written as calls,
+//!   `count_if`, `trunc(d, 'MM')`, `struct`, `DIV`, `RLIKE`, …): see `functions`.
 //!
 //! The input's "other columns" of PIVOT and UNPIVOT are listed when the input is a
 //! subquery naming its columns, and otherwise taken as `* EXCLUDE (…)`.
 
 mod build;
+mod functions;
 mod lateral;
 mod reshape;
 mod sample;
 
 use std::ops::ControlFlow;
 
-use datafusion::sql::sqlparser::ast::DataType as SqlType;
 use datafusion::sql::sqlparser::ast::{
-    BinaryOperator, Expr, Function, FunctionArguments, Ident, NullTreatment, ObjectName, OrderBy,
-    OrderByExpr, OrderByKind, OrderByOptions, Query, Select, SelectItem, SetExpr, Statement,
-    TableFactor, Value, VisitMut, VisitorMut,
+    Expr, Ident, OrderBy, OrderByExpr, OrderByKind, OrderByOptions, Query, Select, SelectItem,
+    SetExpr, Statement, TableFactor, VisitMut, VisitorMut,
 };
 
-use self::build::{call, cast, plain_arguments};
+use self::build::{call, plain_arguments};
+use self::functions::{complete_grouping_id, rewrite_expr};
 use self::lateral::{lateral_views, positions};
 use self::reshape::{pivot, unpivot};
 use self::sample::sample;
 use crate::error::{Error, Result};
-use crate::exec::pg_syntax::function_call;
-use crate::exec::spark_functions::{SPARK_DIV, SPARK_TRUNC};
 
 /// Rewrites `statement` in place.
 pub fn rewrite(statement: &mut Statement) -> Result<()> {
@@ -62,28 +57,10 @@ impl VisitorMut for SparkClauses {
     type Break = Error;
 
     fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<Error> {
-        match expr {
-            Expr::Function(function) if is_named(function, "approx_count_distinct") => {
-                *expr = approx_count_distinct(function);
-            }
-            Expr::Function(function) if is_named(function, "size") => {
-                *expr = size(function);
-            }
-            Expr::Function(function) => rewrite_function(function),
-            Expr::BinaryOp {
-                left,
-                op: BinaryOperator::MyIntegerDivide,
-                right,
-            } => {
-                let (left, right) = (
-                    std::mem::replace(left.as_mut(), Expr::value(Value::Null)),
-                    std::mem::replace(right.as_mut(), Expr::value(Value::Null)),
-                );
-                *expr = call(SPARK_DIV, [left, right]);
-            }
-            _ => {}
+        match rewrite_expr(expr) {
+            Ok(()) => ControlFlow::Continue(()),
+            Err(error) => ControlFlow::Break(error),
         }
-        ControlFlow::Continue(())
     }
 
     fn post_visit_select(&mut self, select: &mut Select) -> ControlFlow<Error> {
@@ -110,6 +87,7 @@ impl VisitorMut for SparkClauses {
     }
 
     fn post_visit_query(&mut self, query: &mut Query) -> ControlFlow<Error> {
+        complete_grouping_id(query);
         let sort_by = match query.body.as_mut() {
             SetExpr::Select(select) => std::mem::take(&mut select.sort_by),
             other => {
@@ -150,74 +128,6 @@ impl VisitorMut for SparkClauses {
             }
             Err(error) => ControlFlow::Break(error),
         }
-    }
-}
-
-fn is_named(function: &Function, name: &str) -> bool {
-    function.name.to_string().eq_ignore_ascii_case(name)
-}
-
-/// `approx_count_distinct(x [, relative_sd])` → `CAST(approx_distinct(x) AS BIGINT)`:
-/// DataFusion's HyperLogLog has one precision, and counts as an unsigned integer.
-fn approx_count_distinct(function: &Function) -> Expr {
-    let mut distinct = function.clone();
-    distinct.name = ObjectName::from(vec![Ident::new("approx_distinct")]);
-    if let FunctionArguments::List(list) = &mut distinct.args {
-        list.args.truncate(1);
-    }
-    cast(Expr::Function(distinct), SqlType::BigInt(None))
-}
-
-/// `size(a)` → `CAST(cardinality(a) AS INT)`: Spark's element count of an array or map,
-/// NULL for NULL (Spark's ANSI mode; its legacy mode said -1).
-fn size(function: &Function) -> Expr {
-    let mut cardinality = function.clone();
-    cardinality.name = ObjectName::from(vec![Ident::new("cardinality")]);
-    cast(Expr::Function(cardinality), SqlType::Int(None))
-}
-
-/// Spark's forms of functions whose names DataFusion or PostgreSQL use differently.
-fn rewrite_function(function: &mut Function) {
-    let name = function.name.to_string().to_ascii_lowercase();
-    let Ok(args) = plain_arguments(function) else {
-        return;
-    };
-    match (name.as_str(), args.as_slice()) {
-        ("trunc", [_, Expr::Value(format)])
-            if matches!(format.value, Value::SingleQuotedString(_)) =>
-        {
-            function.name = ObjectName::from(vec![Ident::new(SPARK_TRUNC)]);
-        }
-        ("struct", fields) if !fields.is_empty() => {
-            let named: Vec<Expr> = fields
-                .iter()
-                .enumerate()
-                .flat_map(|(i, field)| {
-                    let name = match field {
-                        Expr::Identifier(ident) => ident.value.clone(),
-                        Expr::CompoundIdentifier(parts) => {
-                            parts.last().map(|p| p.value.clone()).unwrap_or_default()
-                        }
-                        _ => format!("col{}", i + 1),
-                    };
-                    [
-                        Expr::value(Value::SingleQuotedString(name)),
-                        (*field).clone(),
-                    ]
-                })
-                .collect();
-            *function = function_call("named_struct", named);
-        }
-        ("first" | "last", [value, Expr::Value(flag)])
-            if matches!(flag.value, Value::Boolean(true)) =>
-        {
-            let value = (*value).clone();
-            let mut call = function_call(&format!("{name}_value"), vec![value]);
-            call.null_treatment = Some(NullTreatment::IgnoreNulls);
-            call.over = function.over.take();
-            *function = call;
-        }
-        _ => {}
     }
 }
 

@@ -50,7 +50,7 @@ pub(super) fn sample(factor: &mut TableFactor) -> Result<TableFactor> {
                     "TABLESAMPLE (BUCKET … ON …) is not supported",
                 ));
             }
-            parse_expr(&format!("{} / {}.0", bucket.bucket, bucket.total))?
+            sample_fraction(&format!("{} / {}.0", bucket.bucket, bucket.total))?
         }
         (Some(quantity), None) if quantity.unit == Some(TableSampleUnit::Rows) => {
             query.limit_clause = Some(datafusion::sql::sqlparser::ast::LimitClause::LimitOffset {
@@ -60,7 +60,7 @@ pub(super) fn sample(factor: &mut TableFactor) -> Result<TableFactor> {
             });
             return Ok(derived(query, alias));
         }
-        (Some(quantity), None) => parse_expr(&format!("({}) / 100.0", quantity.value))?,
+        (Some(quantity), None) => sample_fraction(&format!("({}) / 100.0", quantity.value))?,
         (None, None) => return Err(Error::syntax("TABLESAMPLE needs a sample size")),
     };
     if let SetExpr::Select(select) = query.body.as_mut() {
@@ -71,4 +71,8 @@ pub(super) fn sample(factor: &mut TableFactor) -> Result<TableFactor> {
         });
     }
     Ok(derived(query, alias))
+}
+
+fn sample_fraction(sql: &str) -> Result<Expr> {
+    parse_expr(sql).map_err(|e| Error::syntax(format!("invalid TABLESAMPLE size: {e}")))
 }

@@ -1,0 +1,438 @@
+//! Spark's function calls that DataFusion knows under another name or form, rewritten into
+//! calls it plans with Spark's results:
+//!
+//! - date parts: `year(d)`, `month`, `day` / `dayofmonth`, `hour`, `minute`, `second`,
+//!   `quarter`, `dayofyear`, `weekofyear` (ISO weeks), `dayofweek` (1 = Sunday) are
+//!   `date_part` as an int;
+//! - casts written as calls: `int(x)`, `bigint`, `smallint`, `tinyint`, `double`, `float`,
+//!   `decimal`, `string`, `boolean`, `date`, `timestamp`, `binary`;
+//! - `isnull(x)` / `isnotnull(x)`, `count_if(c)`, `any` / `some` / `every`, `max_by` /
+//!   `min_by`, `percentile` (exact, interpolated), `try_divide`, `locate(s, str [, pos])`,
+//!   `decode(x, v1, r1, …, default)` (PostgreSQL's two-argument `decode` is left alone),
+//!   `sort_array(a [, asc])`, `grouping_id(…)`, `x RLIKE p` / `x REGEXP p`;
+//! - `a DIV b` is `spark_div(a, b)`: the quotient truncated toward zero, as a bigint;
+//! - `trunc(d, 'MM')` (a format as text) is Spark's `trunc`, planned as `spark_trunc`;
+//!   `struct(a, b)` names its fields after the columns (`named_struct('a', a, 'b', b)`,
+//!   `colN` for other expressions); `approx_count_distinct` is `approx_distinct` as a bigint;
+//!   `size` is `cardinality` as an int; `first(x, true)` / `last(x, true)` ignore NULLs.
+
+use datafusion::sql::sqlparser::ast::DataType as SqlType;
+use datafusion::sql::sqlparser::ast::{
+    BinaryOperator, Expr, Function, FunctionArguments, GroupByExpr, Ident, NullTreatment,
+    ObjectName, Query, SetExpr, Value, visit_expressions_mut,
+};
+use std::ops::ControlFlow;
+
+use super::build::{call, cast, parse_expr, plain_arguments};
+use crate::error::{Error, Result};
+use crate::exec::pg_syntax::function_call;
+use crate::exec::spark_functions::{SPARK_DIV, SPARK_TRUNC};
+
+/// Spark's date-part functions: the `date_part` field each reads, and what Spark adds to it.
+const DATE_PARTS: &[(&str, &str, i64)] = &[
+    ("year", "year", 0),
+    ("quarter", "quarter", 0),
+    ("month", "month", 0),
+    ("day", "day", 0),
+    ("dayofmonth", "day", 0),
+    ("dayofyear", "doy", 0),
+    ("weekofyear", "week", 0),
+    ("dayofweek", "dow", 1),
+    ("hour", "hour", 0),
+    ("minute", "minute", 0),
+    ("second", "second", 0),
+];
+
+/// Spark's cast functions and the type each casts to.
+const CASTS: &[(&str, &str)] = &[
+    ("int", "INT"),
+    ("integer", "INT"),
+    ("bigint", "BIGINT"),
+    ("smallint", "SMALLINT"),
+    ("tinyint", "TINYINT"),
+    ("double", "DOUBLE"),
+    ("float", "REAL"),
+    ("decimal", "DECIMAL(10, 0)"),
+    ("string", "VARCHAR"),
+    ("boolean", "BOOLEAN"),
+    ("date", "DATE"),
+    ("timestamp", "TIMESTAMP"),
+    ("binary", "BYTEA"),
+];
+
+/// `expr` in Spark's meaning, when it is a call or operator written the Spark way.
+pub(super) fn rewrite_expr(expr: &mut Expr) -> Result<()> {
+    match expr {
+        Expr::BinaryOp {
+            left,
+            op: BinaryOperator::MyIntegerDivide,
+            right,
+        } => {
+            *expr = call(SPARK_DIV, [take(left), take(right)]);
+        }
+        Expr::RLike {
+            negated,
+            expr: value,
+            pattern,
+            ..
+        } => {
+            let op = match negated {
+                true => BinaryOperator::PGRegexNotMatch,
+                false => BinaryOperator::PGRegexMatch,
+            };
+            *expr = Expr::BinaryOp {
+                left: Box::new(take(value)),
+                op,
+                right: Box::new(take(pattern)),
+            };
+        }
+        Expr::Function(function) => {
+            if let Some(new) = replacement(function)? {
+                *expr = new;
+            } else {
+                rename_in_place(function);
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// A call Spark spells differently, as the expression DataFusion plans.
+fn replacement(function: &Function) -> Result<Option<Expr>> {
+    if function.over.is_some() && !is_aggregate_rewrite(function) {
+        return Ok(None);
+    }
+    let name = function.name.to_string().to_ascii_lowercase();
+    let Ok(args) = plain_arguments(function) else {
+        return Ok(None);
+    };
+    let args: Vec<Expr> = args.into_iter().cloned().collect();
+    if let [value] = args.as_slice() {
+        if let Some((field, offset)) = date_part(&name) {
+            return Ok(Some(date_part_call(field, offset, value)));
+        }
+        if let Some(target) = cast_type(&name) {
+            return template(&format!("CAST($1 AS {target})"), &[value]).map(Some);
+        }
+    }
+    let new = match (name.as_str(), args.as_slice()) {
+        ("approx_count_distinct", [value, ..]) => cast(
+            Expr::Function(renamed(function, "approx_distinct", vec![value.clone()])),
+            SqlType::BigInt(None),
+        ),
+        ("size", [_]) => cast(
+            Expr::Function(renamed(function, "cardinality", args.clone())),
+            SqlType::Int(None),
+        ),
+        ("max_by" | "min_by", [value, ordering]) => {
+            let order = if name == "max_by" { "DESC" } else { "ASC" };
+            template(
+                &format!("first_value($1 ORDER BY $2 {order}) FILTER (WHERE $2 IS NOT NULL)"),
+                &[value, ordering],
+            )?
+        }
+        ("any" | "some", [condition]) => {
+            Expr::Function(renamed(function, "bool_or", vec![condition.clone()]))
+        }
+        ("every", [condition]) => {
+            Expr::Function(renamed(function, "bool_and", vec![condition.clone()]))
+        }
+        ("percentile", [value, fraction]) => template(
+            "percentile_cont($2) WITHIN GROUP (ORDER BY $1)",
+            &[value, fraction],
+        )?,
+        ("try_divide", [dividend, divisor]) => template(
+            "CAST($1 AS DOUBLE) / CAST(NULLIF($2, 0) AS DOUBLE)",
+            &[dividend, divisor],
+        )?,
+        ("count_if", [condition]) => {
+            let when = template("CASE WHEN $1 THEN 1 END", &[condition])?;
+            Expr::Function(renamed(function, "count", vec![when]))
+        }
+        ("isnull", [value]) => Expr::IsNull(Box::new(value.clone())),
+        ("isnotnull", [value]) => Expr::IsNotNull(Box::new(value.clone())),
+        ("locate", [needle, haystack]) => call("strpos", [haystack.clone(), needle.clone()]),
+        ("locate", [needle, haystack, start]) => template(
+            "CASE WHEN $3 < 1 THEN 0 \
+             WHEN strpos(substr($2, $3), $1) = 0 THEN 0 \
+             ELSE strpos(substr($2, $3), $1) + $3 - 1 END",
+            &[needle, haystack, start],
+        )?,
+        ("decode", [value, rest @ ..]) if rest.len() >= 2 => decode(value, rest)?,
+        ("sort_array", [array]) => sorted(array, true),
+        ("sort_array", [array, Expr::Value(ascending)]) => match ascending.value {
+            Value::Boolean(ascending) => sorted(array, ascending),
+            _ => return Ok(None),
+        },
+        ("grouping_id", columns) if !columns.is_empty() => grouping_id(columns.to_vec()),
+        ("struct", fields) if !fields.is_empty() => named_struct(fields),
+        ("first" | "last", [value, Expr::Value(flag)])
+            if matches!(flag.value, Value::Boolean(true)) =>
+        {
+            let mut ignoring = function_call(&format!("{name}_value"), vec![value.clone()]);
+            ignoring.null_treatment = Some(NullTreatment::IgnoreNulls);
+            ignoring.over = function.over.clone();
+            Expr::Function(ignoring)
+        }
+        _ => return Ok(None),
+    };
+    Ok(Some(new))
+}
+
+/// Aggregates whose rewrite keeps the call (and so its window).
+fn is_aggregate_rewrite(function: &Function) -> bool {
+    let name = function.name.to_string().to_ascii_lowercase();
+    matches!(
+        name.as_str(),
+        "approx_count_distinct" | "count_if" | "first" | "last" | "any" | "some" | "every"
+    )
+}
+
+/// Calls kept as they are but for their name.
+fn rename_in_place(function: &mut Function) {
+    let name = function.name.to_string().to_ascii_lowercase();
+    let Ok(args) = plain_arguments(function) else {
+        return;
+    };
+    if let ("trunc", [_, Expr::Value(format)]) = (name.as_str(), args.as_slice())
+        && matches!(format.value, Value::SingleQuotedString(_))
+    {
+        function.name = ObjectName::from(vec![Ident::new(SPARK_TRUNC)]);
+    }
+}
+
+/// `grouping_id()` without arguments names every grouping column, in GROUP BY's order (in
+/// the select list, HAVING and the query's ORDER BY).
+pub(super) fn complete_grouping_id(query: &mut Query) {
+    let SetExpr::Select(select) = query.body.as_mut() else {
+        return;
+    };
+    let GroupByExpr::Expressions(groups, _) = &select.group_by else {
+        return;
+    };
+    let mut columns: Vec<Expr> = Vec::new();
+    for group in groups {
+        let sets = match group {
+            Expr::Rollup(sets) | Expr::Cube(sets) | Expr::GroupingSets(sets) => sets.clone(),
+            other => vec![vec![other.clone()]],
+        };
+        for column in sets.into_iter().flatten() {
+            if !columns.contains(&column) {
+                columns.push(column);
+            }
+        }
+    }
+    if columns.is_empty() {
+        return;
+    }
+    let mut complete = |expr: &mut Expr| {
+        if let Expr::Function(function) = expr
+            && function
+                .name
+                .to_string()
+                .eq_ignore_ascii_case("grouping_id")
+            && plain_arguments(function).is_ok_and(|args| args.is_empty())
+        {
+            *expr = grouping_id(columns.clone());
+        }
+        ControlFlow::<()>::Continue(())
+    };
+    let _ = visit_expressions_mut(&mut select.projection, &mut complete);
+    let _ = visit_expressions_mut(&mut select.having, &mut complete);
+    let _ = visit_expressions_mut(&mut query.order_by, &mut complete);
+}
+
+fn grouping_id(columns: Vec<Expr>) -> Expr {
+    cast(
+        Expr::Function(function_call("grouping", columns)),
+        SqlType::BigInt(None),
+    )
+}
+
+/// `CAST(date_part('field', value) AS INT) [+ offset]`.
+fn date_part_call(field: &str, offset: i64, value: &Expr) -> Expr {
+    let part = call(
+        "date_part",
+        [
+            Expr::value(Value::SingleQuotedString(field.into())),
+            value.clone(),
+        ],
+    );
+    let part = cast(part, SqlType::Int(None));
+    match offset {
+        0 => part,
+        n => Expr::BinaryOp {
+            left: Box::new(part),
+            op: BinaryOperator::Plus,
+            right: Box::new(Expr::value(Value::Number(n.to_string(), false))),
+        },
+    }
+}
+
+fn date_part(name: &str) -> Option<(&'static str, i64)> {
+    DATE_PARTS
+        .iter()
+        .find(|(spark, _, _)| *spark == name)
+        .map(|(_, field, offset)| (*field, *offset))
+}
+
+fn cast_type(name: &str) -> Option<&'static str> {
+    CASTS
+        .iter()
+        .find(|(spark, _)| *spark == name)
+        .map(|(_, target)| *target)
+}
+
+/// `decode(x, v1, r1, v2, r2, …[, default])`: the result of the first value `x` equals,
+/// NULL matching NULL as in Spark.
+fn decode(value: &Expr, rest: &[Expr]) -> Result<Expr> {
+    let mut sql = String::from("CASE");
+    let mut args = vec![value];
+    for pair in rest.chunks_exact(2) {
+        args.extend([&pair[0], &pair[1]]);
+        sql.push_str(&format!(
+            " WHEN $1 IS NOT DISTINCT FROM ${} THEN ${}",
+            args.len() - 1,
+            args.len()
+        ));
+    }
+    if let [.., default] = rest
+        && rest.len() % 2 == 1
+    {
+        args.push(default);
+        sql.push_str(&format!(" ELSE ${}", args.len()));
+    }
+    sql.push_str(" END");
+    template(&sql, &args)
+}
+
+/// `sort_array(a, asc)`: NULLs first when ascending, last when descending, as Spark.
+fn sorted(array: &Expr, ascending: bool) -> Expr {
+    let (order, nulls) = match ascending {
+        true => ("ASC", "NULLS FIRST"),
+        false => ("DESC", "NULLS LAST"),
+    };
+    call(
+        "array_sort",
+        [
+            array.clone(),
+            Expr::value(Value::SingleQuotedString(order.into())),
+            Expr::value(Value::SingleQuotedString(nulls.into())),
+        ],
+    )
+}
+
+/// `struct(a, b)` → `named_struct('a', a, 'b', b)`; other expressions are `colN`.
+fn named_struct(fields: &[Expr]) -> Expr {
+    let named: Vec<Expr> = fields
+        .iter()
+        .enumerate()
+        .flat_map(|(i, field)| {
+            let name = match field {
+                Expr::Identifier(ident) => ident.value.clone(),
+                Expr::CompoundIdentifier(parts) => {
+                    parts.last().map(|p| p.value.clone()).unwrap_or_default()
+                }
+                _ => format!("col{}", i + 1),
+            };
+            [Expr::value(Value::SingleQuotedString(name)), field.clone()]
+        })
+        .collect();
+    Expr::Function(function_call("named_struct", named))
+}
+
+/// `function` under another name with other arguments, keeping its window, filter and
+/// DISTINCT.
+fn renamed(function: &Function, name: &str, args: Vec<Expr>) -> Function {
+    let mut new = function.clone();
+    let call = function_call(name, args);
+    new.name = call.name;
+    if let (FunctionArguments::List(list), FunctionArguments::List(mut built)) =
+        (&function.args, call.args)
+    {
+        built.duplicate_treatment = list.duplicate_treatment;
+        new.args = FunctionArguments::List(built);
+    }
+    new
+}
+
+/// An expression from SQL text in which `$1`, `$2`, … stand for `args` (each written once
+/// into the text, parenthesised).
+fn template(sql: &str, args: &[&Expr]) -> Result<Expr> {
+    let mut text = String::with_capacity(sql.len());
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '$' {
+            text.push(c);
+            continue;
+        }
+        let mut digits = String::new();
+        while let Some(d) = chars.peek().filter(|d| d.is_ascii_digit()) {
+            digits.push(*d);
+            chars.next();
+        }
+        let arg = digits
+            .parse::<usize>()
+            .ok()
+            .and_then(|n| args.get(n.checked_sub(1)?));
+        match arg {
+            Some(arg) => text.push_str(&format!("({arg})")),
+            None => text.extend(['$'].into_iter().chain(digits.chars())),
+        }
+    }
+    parse_expr(&text).map_err(|e| Error::internal(format!("rewritten call {text:?}: {e}")))
+}
+
+fn take(expr: &mut Box<Expr>) -> Expr {
+    std::mem::replace(expr.as_mut(), Expr::value(Value::Null))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rewritten(sql: &str) -> String {
+        let mut expr = parse_expr(sql).expect("parses");
+        let _ = datafusion::sql::sqlparser::ast::visit_expressions_mut(&mut expr, |e| {
+            rewrite_expr(e).expect("rewrites");
+            ControlFlow::<()>::Continue(())
+        });
+        expr.to_string()
+    }
+
+    #[test]
+    fn templates_place_each_argument_once() {
+        let dollar = parse_expr("'costs $2'").unwrap();
+        let two = parse_expr("2").unwrap();
+        assert_eq!(
+            template("$1 || $2 || $3 || $0", &[&dollar, &two])
+                .unwrap()
+                .to_string(),
+            "('costs $2') || (2) || $3 || $0"
+        );
+    }
+
+    #[test]
+    fn spark_spellings_become_datafusion_calls() {
+        assert_eq!(
+            rewritten("dayofweek(d)"),
+            "CAST(date_part('dow', d) AS INT) + 1"
+        );
+        assert_eq!(rewritten("int(x)"), "CAST((x) AS INT)");
+        assert_eq!(rewritten("x NOT RLIKE 'a'"), "x !~ 'a'");
+        assert_eq!(
+            rewritten("decode(x, 1, 'one', 'other')"),
+            "CASE WHEN (x) IS NOT DISTINCT FROM (1) THEN ('one') ELSE ('other') END"
+        );
+        assert_eq!(
+            rewritten("decode(b, 'hex')"),
+            "decode(b, 'hex')",
+            "PostgreSQL's decode"
+        );
+        assert_eq!(
+            rewritten("count_if(x > 1) OVER (PARTITION BY y)"),
+            "count(CASE WHEN (x > 1) THEN 1 END) OVER (PARTITION BY y)"
+        );
+    }
+}
