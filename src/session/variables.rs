@@ -765,10 +765,7 @@ impl Variables {
                 .map(|e| (e.key, e.value.unwrap_or_default()))
                 .ok_or_else(|| unrecognized(name));
         }
-        let fixed = SPARK_FIXED_SETTINGS
-            .iter()
-            .find(|(k, _)| *k == key)
-            .map(|(_, v)| v.to_string());
+        let fixed = spark_fixed_setting(key).map(str::to_string);
         store
             .custom
             .get(key)
@@ -896,19 +893,33 @@ impl std::fmt::Debug for Variables {
 /// are spellings of `TimeZone` and `datafusion.execution.target_partitions`.)
 const SPARK_FIXED_SETTINGS: &[(&str, &str)] = &[
     ("spark.sql.ansi.enabled", "true"),
-    ("spark.sql.casesensitive", "false"),
-    ("spark.sql.crossjoin.enabled", "true"),
+    ("spark.sql.caseSensitive", "false"),
+    ("spark.sql.crossJoin.enabled", "true"),
+    ("spark.sql.sources.partitionOverwriteMode", "dynamic"),
 ];
+
+fn spark_fixed_setting(key: &str) -> Option<&'static str> {
+    SPARK_FIXED_SETTINGS
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(key))
+        .map(|(_, v)| *v)
+}
 
 /// Checks `SET spark.… = value`: a Spark setting lakeport does not implement is refused
 /// rather than ignored, so that no query silently runs with other semantics than asked.
 fn spark_setting(key: &str, value: &str) -> Result<String> {
     let supported = || {
-        "lakeport honours spark.sql.session.timeZone and spark.sql.shuffle.partitions, and \
-         accepts spark.sql.ansi.enabled = true, spark.sql.caseSensitive = false and \
-         spark.sql.crossJoin.enabled = true"
+        let fixed: Vec<String> = SPARK_FIXED_SETTINGS
+            .iter()
+            .map(|(k, v)| format!("{k} = {v}"))
+            .collect();
+        format!(
+            "lakeport honours spark.sql.session.timeZone and spark.sql.shuffle.partitions, and \
+             accepts {}",
+            fixed.join(", ")
+        )
     };
-    let Some((_, fixed)) = SPARK_FIXED_SETTINGS.iter().find(|(k, _)| *k == key) else {
+    let Some(fixed) = spark_fixed_setting(key) else {
         return Err(Error::new(
             ErrorKind::FeatureNotSupported,
             format!("Spark setting \"{key}\" is not supported"),
@@ -921,7 +932,7 @@ fn spark_setting(key: &str, value: &str) -> Result<String> {
         "off" | "no" | "0" | "false" => "false".to_string(),
         _ => given,
     };
-    if given != *fixed {
+    if given != fixed {
         return Err(Error::new(
             ErrorKind::FeatureNotSupported,
             format!("Spark setting \"{key}\" cannot be {given}: lakeport always runs with {fixed}"),

@@ -207,7 +207,7 @@ fn statement_keyword(sql: &str) -> String {
 fn unsupported_statement(statement: &Statement) -> Error {
     let keyword = statement_keyword(&statement.to_string());
     Error::unsupported(format!("{keyword} is not supported"))
-        .with_hint("lakeport runs queries; catalog DDL and writes are not available yet")
+        .with_hint("see the README for the statements lakeport runs")
 }
 
 fn text_schema(names: &[&str]) -> SchemaRef {

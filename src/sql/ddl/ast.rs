@@ -179,6 +179,11 @@ pub enum CatalogStatement {
         if_exists: bool,
     },
     ClearCache,
+    /// `TRUNCATE [TABLE] name [PARTITION (…)]`.
+    TruncateTable {
+        name: ObjectName,
+        partition: Option<PartitionSpec>,
+    },
     ShowTables {
         database: Option<String>,
         pattern: Option<String>,
@@ -219,6 +224,7 @@ impl CatalogStatement {
             Self::CacheTable { .. } => "CACHE TABLE",
             Self::UncacheTable { .. } => "UNCACHE TABLE",
             Self::ClearCache => "CLEAR CACHE",
+            Self::TruncateTable { .. } => "TRUNCATE TABLE",
             _ => "SHOW",
         }
     }

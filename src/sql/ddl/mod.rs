@@ -16,5 +16,6 @@ mod insert;
 pub mod parse;
 pub mod run;
 mod tables;
+mod truncate;
 
 pub use run::run;

@@ -1,6 +1,7 @@
 //! The parser for catalog statements, in Spark SQL / HiveQL syntax, on sqlparser's
 //! tokenizer: `CREATE DATABASE|SCHEMA|TABLE|VIEW`, `DROP`, `ALTER TABLE`, `USE`, `SHOW`,
-//! `DESCRIBE`, `MSCK REPAIR TABLE`, `REFRESH TABLE`.
+//! `DESCRIBE`, `MSCK REPAIR TABLE`, `REFRESH TABLE`, `ANALYZE TABLE`, `CACHE TABLE`,
+//! `TRUNCATE TABLE`.
 //!
 //! [`parse`] looks at a statement's leading keywords and returns `None` for anything else
 //! (queries, `SET`, `SHOW search_path`, ...), which the PostgreSQL parser then reads.
@@ -94,6 +95,7 @@ impl<'a> DdlParser<'a> {
             }
             "CLEAR" => second == "CACHE",
             "ANALYZE" => second == "TABLE",
+            "TRUNCATE" => true,
             "SHOW" => matches!(
                 second.as_str(),
                 "DATABASES"
@@ -533,6 +535,15 @@ impl<'a> DdlParser<'a> {
         }
         if self.keywords(&["ANALYZE", "TABLE"]) {
             return self.analyze_table();
+        }
+        if self.keyword("TRUNCATE") {
+            let _ = self.keyword("TABLE");
+            let name = self.object_name()?;
+            let partition = match self.keyword("PARTITION") {
+                true => Some(self.partition_spec()?),
+                false => None,
+            };
+            return Ok(CatalogStatement::TruncateTable { name, partition });
         }
         if self.keywords(&["UNCACHE", "TABLE"]) {
             let if_exists = self.keywords(&["IF", "EXISTS"]);

@@ -17,7 +17,7 @@ use crate::exec::catalog_bridge::{
 use crate::exec::{RowCursor, RowStream};
 use crate::session::{Notice, QueryContext};
 use crate::sql::ddl::ast::*;
-use crate::sql::ddl::{cache, describe, insert, tables};
+use crate::sql::ddl::{cache, describe, insert, tables, truncate};
 use crate::sql::{Connection, Output, RowsTag};
 
 /// Runs one catalog statement.
@@ -73,6 +73,9 @@ pub async fn run(connection: &mut Connection, statement: CatalogStatement) -> Re
         },
         CatalogStatement::AnalyzeTable { name, scan } => {
             tables::analyze_table(connection, &name, scan).await?
+        }
+        CatalogStatement::TruncateTable { name, partition } => {
+            truncate::truncate_table(connection, &name, partition.as_ref()).await?
         }
         CatalogStatement::CacheTable { name, query } => {
             cache::cache_table(connection, &name, query).await?

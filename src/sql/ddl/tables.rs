@@ -549,7 +549,7 @@ pub async fn delete_files(connection: &mut Connection, storage: &Storage) {
     }
 }
 
-fn storage_of(table: &Table) -> Result<&Storage> {
+pub fn storage_of(table: &Table) -> Result<&Storage> {
     table.storage.as_ref().ok_or_else(|| {
         Error::new(
             ErrorKind::WrongObjectType,
