@@ -1,6 +1,7 @@
-//! The SQL dialect lakeport parses: PostgreSQL's, plus the two pieces of Spark SQL's lexical
-//! syntax that PostgreSQL leaves free — backquoted identifiers (`` `order date` ``) and the
-//! integer division operator `a DIV b`. Backquoted names are case-insensitive, as in Spark:
+//! The SQL dialect lakeport parses: PostgreSQL's, plus the pieces of Spark SQL's lexical
+//! syntax that PostgreSQL leaves free — backquoted identifiers (`` `order date` ``), the
+//! integer division operator `a DIV b`, lambdas (`x -> x * 2`, `(acc, x) -> acc + x`) and
+//! `exists(array, x -> …)` as a call where PostgreSQL's `EXISTS (subquery)` cannot be meant. Backquoted names are case-insensitive, as in Spark:
 //! [`tokenize`] folds them to lowercase (the case the catalog stores), except a file path
 //! after `parquet.`, `csv.` or `json.`. Everything else is sqlparser's PostgreSQL dialect,
 //! and the parser takes this dialect for PostgreSQL wherever it checks (`dialect()`), so
@@ -10,7 +11,7 @@
 
 use std::any::TypeId;
 
-use datafusion::sql::sqlparser::ast::{BinaryOperator, Expr};
+use datafusion::sql::sqlparser::ast::{BinaryOperator, Expr, Ident, ObjectName};
 use datafusion::sql::sqlparser::dialect::{Dialect, PostgreSqlDialect, Precedence};
 use datafusion::sql::sqlparser::keywords::Keyword;
 use datafusion::sql::sqlparser::parser::{Parser, ParserError};
@@ -80,6 +81,34 @@ impl Dialect for LakeportDialect {
 
     fn is_custom_operator_part(&self, ch: char) -> bool {
         ch != '`' && self.postgres.is_custom_operator_part(ch)
+    }
+
+    /// Spark's higher-order functions take lambdas. PostgreSQL's only `->` is the JSON
+    /// operator, which lakeport does not support; `spark_syntax` turns a lambda outside a
+    /// higher-order call back into that operator.
+    fn supports_lambda_functions(&self) -> bool {
+        true
+    }
+
+    fn parse_prefix(&self, parser: &mut Parser) -> Option<Result<Expr, ParserError>> {
+        let is_exists =
+            matches!(&parser.peek_token().token, Token::Word(w) if w.keyword == Keyword::EXISTS);
+        if !is_exists || parser.peek_nth_token(1).token != Token::LParen {
+            return None;
+        }
+        let subquery = match &parser.peek_nth_token(2).token {
+            Token::Word(w) => {
+                matches!(w.keyword, Keyword::SELECT | Keyword::WITH | Keyword::VALUES)
+            }
+            Token::LParen => true,
+            _ => false,
+        };
+        if subquery {
+            return None;
+        }
+        let name = parser.next_token();
+        let name = ObjectName::from(vec![Ident::new(name.token.to_string())]);
+        Some(parser.parse_function(name))
     }
 
     fn parse_infix(

@@ -541,6 +541,9 @@ async fn a_spark_notebook_runs_unchanged_with_sparks_results() {
         format!(
             "SELECT region, grouping_id() AS g, sum(qty) AS qty FROM {db}.orders GROUP BY ROLLUP(region) ORDER BY g, region"
         ),
+        format!(
+            "SELECT id, size(filter(split(tags, ','), t -> t <> '')) AS n, exists(split(tags, ','), t -> t = 'red') AS red FROM {db}.orders WHERE tags IS NOT NULL ORDER BY id"
+        ),
     ];
     let spark = spark_sql(&hms.dir, &format!("{setup};\n{}", notebook.join(";\n")));
     let server = server_on(&hms.address, &scratch_dir("notebook")).await;

@@ -11,6 +11,9 @@
 //!   `decode(x, v1, r1, …, default)` (PostgreSQL's two-argument `decode` is left alone),
 //!   `sort_array(a [, asc])`, `grouping_id(…)`, `x RLIKE p` / `x REGEXP p`;
 //! - `a DIV b` is `spark_div(a, b)`: the quotient truncated toward zero, as a bigint;
+//! - higher-order functions: `transform(a, x -> …)`, `filter`, `exists`, `forall` are
+//!   DataFusion's `array_transform`, `array_filter`, `array_any_match` (lambdas of one
+//!   parameter; Spark's element-index parameter is not supported);
 //! - `trunc(d, 'MM')` (a format as text) is Spark's `trunc`, planned as `spark_trunc`;
 //!   `struct(a, b)` names its fields after the columns (`named_struct('a', a, 'b', b)`,
 //!   `colN` for other expressions); `approx_count_distinct` is `approx_distinct` as a bigint;
@@ -18,8 +21,9 @@
 
 use datafusion::sql::sqlparser::ast::DataType as SqlType;
 use datafusion::sql::sqlparser::ast::{
-    BinaryOperator, Expr, Function, FunctionArguments, GroupByExpr, Ident, NullTreatment,
-    ObjectName, Query, SetExpr, Value, visit_expressions_mut,
+    BinaryOperator, Expr, Function, FunctionArguments, GroupByExpr, Ident, LambdaFunction,
+    NullTreatment, ObjectName, OneOrManyWithParens, Query, SetExpr, UnaryOperator, Value,
+    visit_expressions_mut,
 };
 use std::ops::ControlFlow;
 
@@ -42,6 +46,74 @@ const DATE_PARTS: &[(&str, &str, i64)] = &[
     ("minute", "minute", 0),
     ("second", "second", 0),
 ];
+
+/// Spark's higher-order functions DataFusion has under other names.
+const HIGHER_ORDER: &[(&str, &str)] = &[
+    ("transform", "array_transform"),
+    ("filter", "array_filter"),
+    ("exists", "array_any_match"),
+];
+
+/// Spark's higher-order functions lakeport does not have.
+const HIGHER_ORDER_MISSING: &[&str] = &[
+    "aggregate",
+    "reduce",
+    "zip_with",
+    "map_filter",
+    "map_zip_with",
+    "transform_keys",
+    "transform_values",
+];
+
+/// Whether a call takes lambdas (by Spark's name or DataFusion's), so that its lambda
+/// arguments stay lambdas.
+pub(super) fn is_higher_order(function: &Function) -> bool {
+    let name = function.name.to_string().to_ascii_lowercase();
+    name == "forall"
+        || HIGHER_ORDER_MISSING.contains(&name.as_str())
+        || HIGHER_ORDER
+            .iter()
+            .any(|(spark, datafusion)| name == *spark || name == *datafusion)
+}
+
+/// Refuses the lambdas lakeport cannot run: those of Spark's missing higher-order
+/// functions, and a second (element index) parameter.
+fn supported_lambdas(name: &str, args: &[Expr]) -> Result<()> {
+    let lambdas = args.iter().filter_map(|arg| match arg {
+        Expr::Lambda(lambda) => Some(lambda),
+        _ => None,
+    });
+    for lambda in lambdas {
+        if HIGHER_ORDER_MISSING.contains(&name) {
+            return Err(Error::unsupported(format!(
+                "Spark's higher-order function {name} is not supported"
+            ))
+            .with_hint("transform, filter, exists and forall are"));
+        }
+        if matches!(lambda.params, OneOrManyWithParens::Many(ref params) if params.len() > 1) {
+            return Err(Error::unsupported(format!(
+                "a lambda of {name} with an index parameter is not supported"
+            ))
+            .with_hint(format!("{name}(array, x -> …) takes the element only")));
+        }
+    }
+    Ok(())
+}
+
+/// A lambda outside a higher-order call: PostgreSQL's JSON operator `a -> b`.
+pub(super) fn stray_lambda(lambda: &mut LambdaFunction) -> Result<Expr> {
+    match &lambda.params {
+        OneOrManyWithParens::One(param) if param.data_type.is_none() => Ok(Expr::BinaryOp {
+            left: Box::new(Expr::Identifier(param.name.clone())),
+            op: BinaryOperator::Arrow,
+            right: Box::new(take(&mut lambda.body)),
+        }),
+        _ => Err(
+            Error::syntax(format!("lambda {lambda} outside a higher-order function"))
+                .with_hint("lambdas are arguments of transform, filter, exists and forall"),
+        ),
+    }
+}
 
 /// Spark's cast functions and the type each casts to.
 const CASTS: &[(&str, &str)] = &[
@@ -108,6 +180,7 @@ fn replacement(function: &Function) -> Result<Option<Expr>> {
         return Ok(None);
     };
     let args: Vec<Expr> = args.into_iter().cloned().collect();
+    supported_lambdas(&name, &args)?;
     if let [value] = args.as_slice() {
         if let Some((field, offset)) = date_part(&name) {
             return Ok(Some(date_part_call(field, offset, value)));
@@ -146,6 +219,20 @@ fn replacement(function: &Function) -> Result<Option<Expr>> {
             "CAST($1 AS DOUBLE) / CAST(NULLIF($2, 0) AS DOUBLE)",
             &[dividend, divisor],
         )?,
+        ("forall", [array, Expr::Lambda(predicate)]) => {
+            let mut negated = predicate.clone();
+            negated.body = Box::new(Expr::UnaryOp {
+                op: UnaryOperator::Not,
+                expr: Box::new(Expr::Nested(negated.body)),
+            });
+            Expr::UnaryOp {
+                op: UnaryOperator::Not,
+                expr: Box::new(call(
+                    "array_any_match",
+                    [array.clone(), Expr::Lambda(negated)],
+                )),
+            }
+        }
         ("count_if", [condition]) => {
             let when = template("CASE WHEN $1 THEN 1 END", &[condition])?;
             Expr::Function(renamed(function, "count", vec![when]))
@@ -195,11 +282,19 @@ fn rename_in_place(function: &mut Function) {
     let Ok(args) = plain_arguments(function) else {
         return;
     };
-    if let ("trunc", [_, Expr::Value(format)]) = (name.as_str(), args.as_slice())
-        && matches!(format.value, Value::SingleQuotedString(_))
-    {
-        function.name = ObjectName::from(vec![Ident::new(SPARK_TRUNC)]);
-    }
+    let new_name = match (name.as_str(), args.as_slice()) {
+        ("trunc", [_, Expr::Value(format)])
+            if matches!(format.value, Value::SingleQuotedString(_)) =>
+        {
+            SPARK_TRUNC
+        }
+        (name, [_, Expr::Lambda(_)]) => match HIGHER_ORDER.iter().find(|(s, _)| *s == name) {
+            Some((_, datafusion)) => datafusion,
+            None => return,
+        },
+        _ => return,
+    };
+    function.name = ObjectName::from(vec![Ident::new(new_name)]);
 }
 
 /// `grouping_id()` without arguments names every grouping column, in GROUP BY's order (in

@@ -37,7 +37,7 @@ use datafusion::sql::sqlparser::ast::{
 };
 
 use self::build::{call, plain_arguments};
-use self::functions::{complete_grouping_id, rewrite_expr};
+use self::functions::{complete_grouping_id, is_higher_order, rewrite_expr, stray_lambda};
 use self::lateral::{lateral_views, positions};
 use self::reshape::{pivot, unpivot};
 use self::sample::sample;
@@ -45,18 +45,39 @@ use crate::error::{Error, Result};
 
 /// Rewrites `statement` in place.
 pub fn rewrite(statement: &mut Statement) -> Result<()> {
-    match statement.visit(&mut SparkClauses) {
+    match statement.visit(&mut SparkClauses::default()) {
         ControlFlow::Break(error) => Err(error),
         ControlFlow::Continue(()) => Ok(()),
     }
 }
 
-struct SparkClauses;
+#[derive(Default)]
+struct SparkClauses {
+    /// How many higher-order calls enclose the expression being visited.
+    higher_order_depth: usize,
+}
 
 impl VisitorMut for SparkClauses {
     type Break = Error;
 
+    fn pre_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<Error> {
+        if matches!(expr, Expr::Function(f) if is_higher_order(f)) {
+            self.higher_order_depth += 1;
+        }
+        ControlFlow::Continue(())
+    }
+
     fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<Error> {
+        match expr {
+            Expr::Function(function) if is_higher_order(function) => {
+                self.higher_order_depth = self.higher_order_depth.saturating_sub(1);
+            }
+            Expr::Lambda(lambda) if self.higher_order_depth == 0 => match stray_lambda(lambda) {
+                Ok(operator) => *expr = operator,
+                Err(error) => return ControlFlow::Break(error),
+            },
+            _ => {}
+        }
         match rewrite_expr(expr) {
             Ok(()) => ControlFlow::Continue(()),
             Err(error) => ControlFlow::Break(error),
