@@ -16,6 +16,7 @@ pub mod functions;
 pub mod literals;
 pub mod memory;
 pub mod pg_syntax;
+pub mod pg_text;
 pub mod resolve;
 pub mod runtime;
 pub mod signal_functions;
@@ -39,7 +40,7 @@ use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::execution::{FunctionRegistry, SessionStateBuilder, TaskContext};
 use datafusion::logical_expr::expr::{Cast, Placeholder, TryCast};
-use datafusion::logical_expr::{AggregateUDF, Expr, LogicalPlan, TypeSignature};
+use datafusion::logical_expr::{AggregateUDF, Expr, LogicalPlan, ScalarUDF, TypeSignature};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::SessionConfig;
 use datafusion::sql::planner::{ParserOptions, PlannerContext, SqlToRel};
@@ -390,6 +391,9 @@ pub fn state_with_functions(
         single_value::SingleValue::new(),
     )))?;
     spark_functions::register(&mut state)?;
+    let pg_text = Arc::new(ScalarUDF::new_from_impl(pg_text::PgText::new()));
+    state.register_udf(pg_text.clone())?;
+    state.add_analyzer_rule(Arc::new(pg_text::PgTextCasts::new(pg_text)));
     Ok(state)
 }
 

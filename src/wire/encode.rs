@@ -8,7 +8,8 @@ use std::fmt::Write as _;
 
 use bytes::{BufMut, BytesMut};
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, GenericListArray, OffsetSizeTrait, RecordBatch,
+    Array, ArrayRef, AsArray, GenericListArray, OffsetSizeTrait, RecordBatch, StringArray,
+    StringBuilder,
 };
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{
@@ -810,6 +811,25 @@ pub fn write_numeric_binary(unscaled: &str, scale: i8, out: &mut BytesMut) {
     for g in groups {
         out.put_i16(g);
     }
+}
+
+/// The text PostgreSQL writes for each value of `array` (NULL stays NULL): what a query's
+/// CAST to text gives where Arrow's own text differs (timestamps, times, intervals).
+pub fn text_column(array: &ArrayRef, options: &EncodeOptions) -> Result<StringArray> {
+    let array = plain_array(array)?;
+    let writer = text_writer(&array, options)?;
+    let mut buffer = BytesMut::new();
+    let mut texts = StringBuilder::with_capacity(array.len(), array.len() * 20);
+    for row in 0..array.len() {
+        if array.is_null(row) {
+            texts.append_null();
+            continue;
+        }
+        buffer.clear();
+        writer(row, &mut buffer);
+        texts.append_value(String::from_utf8_lossy(&buffer));
+    }
+    Ok(texts.finish())
 }
 
 #[cfg(test)]

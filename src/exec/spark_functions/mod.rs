@@ -56,11 +56,13 @@ pub fn register(state: &mut SessionState) -> Result<()> {
         spark::hash::sha1(),
         spark::hash::sha2(),
         spark::map::str_to_map(),
+        spark::map::map_from_arrays(),
         spark::math::pmod(),
         spark::string::base64(),
         spark::string::unbase64(),
         spark::string::format_string(),
         spark::string::soundex(),
+        spark::string::elt(),
     ];
     for function in crate_functions {
         if state.scalar_functions().contains_key(function.name()) {

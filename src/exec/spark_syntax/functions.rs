@@ -14,6 +14,9 @@
 //! - higher-order functions: `transform(a, x -> …)`, `filter`, `exists`, `forall` are
 //!   DataFusion's `array_transform`, `array_filter`, `array_any_match` (lambdas of one
 //!   parameter; Spark's element-index parameter is not supported);
+//! - `count(DISTINCT a, b)` (rows where none is NULL), `INTERVAL 30 DAYS` (a number),
+//!   `lcase`, `ucase`, `startswith`, `endswith`, `array_size`, `unix_seconds`,
+//!   `timestamp_seconds`;
 //! - `trunc(d, 'MM')` (a format as text) is Spark's `trunc`, planned as `spark_trunc`;
 //!   `struct(a, b)` names its fields after the columns (`named_struct('a', a, 'b', b)`,
 //!   `colN` for other expressions); `approx_count_distinct` is `approx_distinct` as a bigint;
@@ -21,9 +24,9 @@
 
 use datafusion::sql::sqlparser::ast::DataType as SqlType;
 use datafusion::sql::sqlparser::ast::{
-    BinaryOperator, Expr, Function, FunctionArguments, GroupByExpr, Ident, LambdaFunction,
-    NullTreatment, ObjectName, OneOrManyWithParens, Query, SetExpr, UnaryOperator, Value,
-    visit_expressions_mut,
+    BinaryOperator, DuplicateTreatment, Expr, Function, FunctionArguments, GroupByExpr, Ident,
+    LambdaFunction, NullTreatment, ObjectName, OneOrManyWithParens, Query, SetExpr, UnaryOperator,
+    Value, visit_expressions_mut,
 };
 use std::ops::ControlFlow;
 
@@ -115,6 +118,15 @@ pub(super) fn stray_lambda(lambda: &mut LambdaFunction) -> Result<Expr> {
     }
 }
 
+/// Spark's names of functions DataFusion has under another name, same arguments.
+const RENAMES: &[(&str, &str)] = &[
+    ("lcase", "lower"),
+    ("ucase", "upper"),
+    ("startswith", "starts_with"),
+    ("endswith", "ends_with"),
+    ("timestamp_seconds", "to_timestamp_seconds"),
+];
+
 /// Spark's cast functions and the type each casts to.
 const CASTS: &[(&str, &str)] = &[
     ("int", "INT"),
@@ -158,6 +170,13 @@ pub(super) fn rewrite_expr(expr: &mut Expr) -> Result<()> {
                 right: Box::new(take(pattern)),
             };
         }
+        Expr::Interval(interval) if interval.leading_field.is_some() => {
+            if let Expr::Value(value) = interval.value.as_mut()
+                && let Value::Number(number, _) = &value.value
+            {
+                value.value = Value::SingleQuotedString(number.clone());
+            }
+        }
         Expr::Function(function) => {
             if let Some(new) = replacement(function)? {
                 *expr = new;
@@ -194,7 +213,7 @@ fn replacement(function: &Function) -> Result<Option<Expr>> {
             Expr::Function(renamed(function, "approx_distinct", vec![value.clone()])),
             SqlType::BigInt(None),
         ),
-        ("size", [_]) => cast(
+        ("size" | "array_size", [_]) => cast(
             Expr::Function(renamed(function, "cardinality", args.clone())),
             SqlType::Int(None),
         ),
@@ -233,6 +252,29 @@ fn replacement(function: &Function) -> Result<Option<Expr>> {
                 )),
             }
         }
+        ("count", [_, _, ..]) if is_distinct(function) => {
+            let any_null: Vec<String> = (1..=args.len()).map(|i| format!("${i} IS NULL")).collect();
+            let fields: Vec<String> = (1..=args.len()).map(|i| format!("'c{i}', ${i}")).collect();
+            let tuple = template(
+                &format!(
+                    "CASE WHEN {} THEN NULL ELSE named_struct({}) END",
+                    any_null.join(" OR "),
+                    fields.join(", ")
+                ),
+                &args.iter().collect::<Vec<_>>(),
+            )?;
+            Expr::Function(renamed(function, "count", vec![tuple]))
+        }
+        ("unix_seconds", [value]) => cast(
+            call(
+                "date_part",
+                [
+                    Expr::value(Value::SingleQuotedString("epoch".into())),
+                    value.clone(),
+                ],
+            ),
+            SqlType::BigInt(None),
+        ),
         ("count_if", [condition]) => {
             let when = template("CASE WHEN $1 THEN 1 END", &[condition])?;
             Expr::Function(renamed(function, "count", vec![when]))
@@ -292,7 +334,10 @@ fn rename_in_place(function: &mut Function) {
             Some((_, datafusion)) => datafusion,
             None => return,
         },
-        _ => return,
+        (name, _) => match RENAMES.iter().find(|(spark, _)| *spark == name) {
+            Some((_, datafusion)) => datafusion,
+            None => return,
+        },
     };
     function.name = ObjectName::from(vec![Ident::new(new_name)]);
 }
@@ -363,6 +408,11 @@ fn date_part_call(field: &str, offset: i64, value: &Expr) -> Expr {
             right: Box::new(Expr::value(Value::Number(n.to_string(), false))),
         },
     }
+}
+
+fn is_distinct(function: &Function) -> bool {
+    matches!(&function.args, FunctionArguments::List(list)
+        if list.duplicate_treatment == Some(DuplicateTreatment::Distinct))
 }
 
 fn date_part(name: &str) -> Option<(&'static str, i64)> {
