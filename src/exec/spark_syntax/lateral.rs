@@ -1,5 +1,6 @@
 //! `LATERAL VIEW [OUTER] explode/posexplode(…) name AS columns`: the FROM item wrapped in a
-//! derived table whose select list adds the generator's `unnest`s.
+//! derived table whose select list adds the generator's `unnest`s (`json_tuple`: its
+//! columns, one row per row).
 
 use std::ops::ControlFlow;
 
@@ -131,6 +132,10 @@ pub(super) fn generator_columns(view: LateralView) -> Result<Vec<SelectItem>> {
         Some(base) => (base.to_string(), true),
         None => (name, outer),
     };
+    if generator == "json_tuple" {
+        let arguments: Vec<Expr> = plain_arguments(&function)?.into_iter().cloned().collect();
+        return json_tuple(&arguments, lateral_col_alias);
+    }
     let [argument] = plain_arguments(&function)?[..] else {
         return Err(Error::syntax(format!(
             "{generator} takes one argument in LATERAL VIEW"
@@ -159,7 +164,8 @@ pub(super) fn generator_columns(view: LateralView) -> Result<Vec<SelectItem>> {
         _ => {
             return Err(
                 Error::unsupported(format!("LATERAL VIEW {generator} is not supported")).with_hint(
-                    "lakeport supports explode, explode_outer, posexplode and posexplode_outer",
+                    "lakeport supports explode, explode_outer, posexplode, posexplode_outer and \
+                     json_tuple",
                 ),
             );
         }
@@ -182,6 +188,42 @@ pub(super) fn generator_columns(view: LateralView) -> Result<Vec<SelectItem>> {
             SelectItem::ExprWithAlias {
                 expr: call("unnest", [array]),
                 alias: name,
+            }
+        })
+        .collect())
+}
+
+/// `json_tuple(json, 'k1', 'k2', …)`: one column per key, the key's value as text (JSON
+/// text for objects and arrays, NULL when missing or when `json` is not JSON), named by
+/// `names` or Spark's `c0, c1, …`.
+pub(super) fn json_tuple(arguments: &[Expr], names: Vec<Ident>) -> Result<Vec<SelectItem>> {
+    let [json, keys @ ..] = arguments else {
+        return Err(Error::syntax(
+            "json_tuple needs a JSON text and at least one key",
+        ));
+    };
+    if keys.is_empty() {
+        return Err(Error::syntax("json_tuple needs at least one key"));
+    }
+    if !names.is_empty() && names.len() != keys.len() {
+        return Err(Error::syntax(format!(
+            "json_tuple produces {} columns, but {} aliases were given",
+            keys.len(),
+            names.len()
+        )));
+    }
+    let quote = |text: &str| Expr::value(Value::SingleQuotedString(text.into()));
+    Ok(keys
+        .iter()
+        .enumerate()
+        .map(|(i, key)| {
+            let path = call("concat", [quote("$['"), key.clone(), quote("']")]);
+            SelectItem::ExprWithAlias {
+                expr: call("get_json_object", [json.clone(), path]),
+                alias: names
+                    .get(i)
+                    .cloned()
+                    .unwrap_or_else(|| Ident::new(format!("c{i}"))),
             }
         })
         .collect())

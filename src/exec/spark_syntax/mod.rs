@@ -16,7 +16,7 @@
 //!   is dropped.
 //!
 //! - `explode(a)` and `posexplode(a)` in a select list unnest into columns `col` and
-//!   `pos, col`.
+//!   `pos, col`; `json_tuple(j, 'k1', …)` gives columns `c0, …`.
 //! - Calls and operators Spark spells differently (date parts, casts written as calls,
 //!   `count_if`, `trunc(d, 'MM')`, `struct`, `DIV`, `RLIKE`, …): see `functions`.
 //!
@@ -38,7 +38,7 @@ use datafusion::sql::sqlparser::ast::{
 
 use self::build::{call, plain_arguments};
 use self::functions::{complete_grouping_id, is_higher_order, rewrite_expr, stray_lambda};
-use self::lateral::{lateral_views, positions};
+use self::lateral::{json_tuple, lateral_views, positions};
 use self::reshape::{pivot, unpivot};
 use self::sample::sample;
 use crate::error::{Error, Result};
@@ -164,6 +164,13 @@ fn explode_in_projection(item: SelectItem) -> Vec<SelectItem> {
         return vec![item];
     };
     let name = function.name.to_string().to_ascii_lowercase();
+    if name == "json_tuple" && alias.is_none() {
+        let arguments: Vec<Expr> = match plain_arguments(function) {
+            Ok(arguments) => arguments.into_iter().cloned().collect(),
+            Err(_) => return vec![item],
+        };
+        return json_tuple(&arguments, Vec::new()).unwrap_or_else(|_| vec![item]);
+    }
     let argument = match plain_arguments(function).as_deref() {
         Ok([argument]) => (*argument).clone(),
         _ => return vec![item],
