@@ -311,29 +311,22 @@ async fn tables(metastore: &dyn Metastore, root: &str, db: &str) {
         .properties
         .insert("last_modified_by".into(), "contract".into());
     altered.columns.push(column("note", "varchar(200)"));
-    altered.statistics = Some(TableStatistics {
+    let measured = Some(TableStatistics {
         bytes: 8192,
         rows: None,
     });
-    metastore
-        .alter_table(db, "orders", &altered)
-        .await
-        .expect("alter table");
-    same_table(
-        metastore.get_table(db, "orders").await.unwrap(),
-        &altered,
-        "alter table",
-    );
-    altered.statistics = None;
-    metastore
-        .alter_table(db, "orders", &altered)
-        .await
-        .expect("alter table");
-    same_table(
-        metastore.get_table(db, "orders").await.unwrap(),
-        &altered,
-        "statistics dropped",
-    );
+    for (statistics, what) in [(measured, "alter table"), (None, "statistics dropped")] {
+        altered.statistics = statistics;
+        metastore
+            .alter_table(db, "orders", &altered)
+            .await
+            .expect(what);
+        same_table(
+            metastore.get_table(db, "orders").await.unwrap(),
+            &altered,
+            what,
+        );
+    }
     expect_error(
         metastore.alter_table(db, "missing", &altered).await,
         CatalogErrorKind::NotFound,

@@ -265,16 +265,7 @@ fn replacement(function: &Function) -> Result<Option<Expr>> {
             )?;
             Expr::Function(renamed(function, "count", vec![tuple]))
         }
-        ("unix_seconds", [value]) => cast(
-            call(
-                "date_part",
-                [
-                    Expr::value(Value::SingleQuotedString("epoch".into())),
-                    value.clone(),
-                ],
-            ),
-            SqlType::BigInt(None),
-        ),
+        ("unix_seconds", [value]) => cast(date_part_of("epoch", value), SqlType::BigInt(None)),
         ("count_if", [condition]) => {
             let when = template("CASE WHEN $1 THEN 1 END", &[condition])?;
             Expr::Function(renamed(function, "count", vec![when]))
@@ -390,16 +381,19 @@ fn grouping_id(columns: Vec<Expr>) -> Expr {
     )
 }
 
-/// `CAST(date_part('field', value) AS INT) [+ offset]`.
-fn date_part_call(field: &str, offset: i64, value: &Expr) -> Expr {
-    let part = call(
+fn date_part_of(field: &str, value: &Expr) -> Expr {
+    call(
         "date_part",
         [
             Expr::value(Value::SingleQuotedString(field.into())),
             value.clone(),
         ],
-    );
-    let part = cast(part, SqlType::Int(None));
+    )
+}
+
+/// `CAST(date_part('field', value) AS INT) [+ offset]`.
+fn date_part_call(field: &str, offset: i64, value: &Expr) -> Expr {
+    let part = cast(date_part_of(field, value), SqlType::Int(None));
     match offset {
         0 => part,
         n => Expr::BinaryOp {

@@ -85,10 +85,14 @@ impl VisitorMut for SparkClauses {
     }
 
     fn post_visit_select(&mut self, select: &mut Select) -> ControlFlow<Error> {
-        select.projection = std::mem::take(&mut select.projection)
-            .into_iter()
-            .flat_map(explode_in_projection)
-            .collect();
+        let mut projection = Vec::with_capacity(select.projection.len());
+        for item in std::mem::take(&mut select.projection) {
+            match generators_in_projection(item) {
+                Ok(items) => projection.extend(items),
+                Err(error) => return ControlFlow::Break(error),
+            }
+        }
+        select.projection = projection;
         select.distribute_by.clear();
         if !select.cluster_by.is_empty() {
             if !select.sort_by.is_empty() {
@@ -153,40 +157,37 @@ impl VisitorMut for SparkClauses {
 }
 
 /// `explode(a)` → `unnest(a) AS col`; `posexplode(a)` → `unnest(range(0, cardinality(a)))
-/// AS pos, unnest(a) AS col`.
-fn explode_in_projection(item: SelectItem) -> Vec<SelectItem> {
+/// AS pos, unnest(a) AS col`; `json_tuple(j, 'k1', …)` → one column per key.
+fn generators_in_projection(item: SelectItem) -> Result<Vec<SelectItem>> {
     let (expr, alias) = match &item {
         SelectItem::UnnamedExpr(expr) => (expr, None),
         SelectItem::ExprWithAlias { expr, alias } => (expr, Some(alias.clone())),
-        _ => return vec![item],
+        _ => return Ok(vec![item]),
     };
     let Expr::Function(function) = expr else {
-        return vec![item];
+        return Ok(vec![item]);
     };
     let name = function.name.to_string().to_ascii_lowercase();
     if name == "json_tuple" && alias.is_none() {
-        let arguments: Vec<Expr> = match plain_arguments(function) {
-            Ok(arguments) => arguments.into_iter().cloned().collect(),
-            Err(_) => return vec![item],
-        };
-        return json_tuple(&arguments, Vec::new()).unwrap_or_else(|_| vec![item]);
+        let arguments: Vec<Expr> = plain_arguments(function)?.into_iter().cloned().collect();
+        return json_tuple(&arguments, Vec::new());
     }
     let argument = match plain_arguments(function).as_deref() {
         Ok([argument]) => (*argument).clone(),
-        _ => return vec![item],
+        _ => return Ok(vec![item]),
     };
     let unnest = |e: Expr, name: Ident| SelectItem::ExprWithAlias {
         expr: call("unnest", [e]),
         alias: name,
     };
-    match name.as_str() {
+    Ok(match name.as_str() {
         "explode" => vec![unnest(argument, alias.unwrap_or_else(|| Ident::new("col")))],
         "posexplode" => vec![
             unnest(positions(&argument), Ident::new("pos")),
             unnest(argument, alias.unwrap_or_else(|| Ident::new("col"))),
         ],
         _ => vec![item],
-    }
+    })
 }
 
 /// `SORT BY` inside a set operation's arms orders nothing visible.
