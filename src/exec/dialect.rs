@@ -1,13 +1,13 @@
 //! The SQL dialect lakeport parses: PostgreSQL's, plus the pieces of Spark SQL's lexical
 //! syntax that PostgreSQL leaves free — backquoted identifiers (`` `order date` ``), the
 //! integer division operator `a DIV b`, lambdas (`x -> x * 2`, `(acc, x) -> acc + x`) and
-//! `exists(array, x -> …)` as a call where PostgreSQL's `EXISTS (subquery)` cannot be meant. Backquoted names are case-insensitive, as in Spark:
-//! [`tokenize`] folds them to lowercase (the case the catalog stores), except a file path
-//! after `parquet.`, `csv.` or `json.`. Everything else is sqlparser's PostgreSQL dialect,
-//! and the parser takes this dialect for PostgreSQL wherever it checks (`dialect()`), so
-//! PostgreSQL-only syntax keeps working. Spark's clauses that sqlparser reads for every
-//! dialect (`LEFT SEMI JOIN`, `LATERAL VIEW`, `PIVOT`, `<=>`, …) are planned by
-//! `spark_syntax`.
+//! `exists(array, x -> …)` as a call where PostgreSQL's `EXISTS (subquery)` cannot be
+//! meant. Backquoted names are case-insensitive, as in Spark: [`tokenize`] folds them to
+//! lowercase (the case the catalog stores), except a file path after `parquet.`, `csv.` or
+//! `json.`. Everything else is sqlparser's PostgreSQL dialect, and the parser takes this
+//! dialect for PostgreSQL wherever it checks (`dialect()`), so PostgreSQL-only syntax keeps
+//! working. Spark's clauses that sqlparser reads for every dialect (`LEFT SEMI JOIN`,
+//! `LATERAL VIEW`, `PIVOT`, `<=>`, …) are planned by `spark_syntax`.
 
 use std::any::TypeId;
 
@@ -90,6 +90,7 @@ impl Dialect for LakeportDialect {
         true
     }
 
+    /// `exists(…)` is Spark's higher-order call unless a subquery follows the parenthesis.
     fn parse_prefix(&self, parser: &mut Parser) -> Option<Result<Expr, ParserError>> {
         let is_exists =
             matches!(&parser.peek_token().token, Token::Word(w) if w.keyword == Keyword::EXISTS);
