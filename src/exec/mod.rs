@@ -25,6 +25,7 @@ pub mod spark_functions;
 pub mod spark_syntax;
 pub mod subquery;
 pub mod tables;
+pub mod whole_numbers;
 pub mod write;
 
 use std::collections::HashMap;
@@ -390,6 +391,15 @@ pub fn state_with_functions(
     state.register_udaf(Arc::new(AggregateUDF::from(
         single_value::SingleValue::new(),
     )))?;
+    for function in [
+        datafusion::functions::math::floor(),
+        datafusion::functions::math::ceil(),
+        datafusion::functions::math::trunc(),
+    ] {
+        state.register_udf(Arc::new(ScalarUDF::new_from_impl(
+            whole_numbers::WholeNumber::new(function),
+        )))?;
+    }
     spark_functions::register(&mut state)?;
     let pg_text = Arc::new(ScalarUDF::new_from_impl(pg_text::PgText::new()));
     state.register_udf(pg_text.clone())?;
