@@ -1,6 +1,6 @@
 //! `LATERAL VIEW [OUTER] explode/posexplode(…) name AS columns`: the FROM item wrapped in a
-//! derived table whose select list adds the generator's `unnest`s (`json_tuple`: its
-//! columns, one row per row).
+//! derived table whose select list adds the generator's `unnest`s (`stack` too;
+//! `json_tuple`: its columns, one row per row).
 
 use std::ops::ControlFlow;
 
@@ -13,6 +13,7 @@ use datafusion::sql::sqlparser::ast::{
 use super::build::{call, derived, plain_alias, plain_arguments, select_query_from};
 use super::reshape::same_name;
 use crate::error::{Error, Result};
+use crate::exec::pg_syntax::function_call;
 
 /// Each `LATERAL VIEW` wraps the FROM item before it in a derived table that adds the
 /// generator's columns with select-list `unnest`s (DataFusion does not run an `UNNEST` that
@@ -132,9 +133,12 @@ pub(super) fn generator_columns(view: LateralView) -> Result<Vec<SelectItem>> {
         Some(base) => (base.to_string(), true),
         None => (name, outer),
     };
-    if generator == "json_tuple" {
+    if generator == "json_tuple" || generator == "stack" {
         let arguments: Vec<Expr> = plain_arguments(&function)?.into_iter().cloned().collect();
-        return json_tuple(&arguments, lateral_col_alias);
+        return match generator.as_str() {
+            "stack" => stack(&arguments, lateral_col_alias),
+            _ => json_tuple(&arguments, lateral_col_alias),
+        };
     }
     let [argument] = plain_arguments(&function)?[..] else {
         return Err(Error::syntax(format!(
@@ -164,8 +168,8 @@ pub(super) fn generator_columns(view: LateralView) -> Result<Vec<SelectItem>> {
         _ => {
             return Err(
                 Error::unsupported(format!("LATERAL VIEW {generator} is not supported")).with_hint(
-                    "lakeport supports explode, explode_outer, posexplode, posexplode_outer and \
-                     json_tuple",
+                    "lakeport supports explode, explode_outer, posexplode, posexplode_outer, \
+                     json_tuple and stack",
                 ),
             );
         }
@@ -224,6 +228,53 @@ pub(super) fn json_tuple(arguments: &[Expr], names: Vec<Ident>) -> Result<Vec<Se
                     .get(i)
                     .cloned()
                     .unwrap_or_else(|| Ident::new(format!("c{i}"))),
+            }
+        })
+        .collect())
+}
+
+/// `stack(n, v1, v2, …)`: the values laid out in `n` rows, filled row by row, the last row
+/// padded with NULLs; column `j` is `unnest([v(j), v(j + columns), …])` (unnests in one select
+/// list advance together). Named by `names` or Spark's `col0, col1, …`.
+pub(super) fn stack(arguments: &[Expr], names: Vec<Ident>) -> Result<Vec<SelectItem>> {
+    let usage = || Error::syntax("stack needs a positive integer row count and values");
+    let [Expr::Value(count), values @ ..] = arguments else {
+        return Err(usage());
+    };
+    let rows = match &count.value {
+        Value::Number(n, _) => n.parse::<usize>().ok().filter(|n| *n > 0),
+        _ => None,
+    }
+    .ok_or_else(usage)?;
+    if values.is_empty() {
+        return Err(usage());
+    }
+    let columns = values.len().div_ceil(rows);
+    if !names.is_empty() && names.len() != columns {
+        return Err(Error::syntax(format!(
+            "stack produces {columns} columns, but {} aliases were given",
+            names.len()
+        )));
+    }
+    Ok((0..columns)
+        .map(|column| {
+            let cells: Vec<Expr> = (0..rows)
+                .map(|row| {
+                    values
+                        .get(row * columns + column)
+                        .cloned()
+                        .unwrap_or_else(|| Expr::value(Value::Null))
+                })
+                .collect();
+            SelectItem::ExprWithAlias {
+                expr: call(
+                    "unnest",
+                    [Expr::Function(function_call("make_array", cells))],
+                ),
+                alias: names
+                    .get(column)
+                    .cloned()
+                    .unwrap_or_else(|| Ident::new(format!("col{column}"))),
             }
         })
         .collect())

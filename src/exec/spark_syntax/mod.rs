@@ -16,7 +16,8 @@
 //!   is dropped.
 //!
 //! - `explode(a)` and `posexplode(a)` in a select list unnest into columns `col` and
-//!   `pos, col`; `json_tuple(j, 'k1', …)` gives columns `c0, …`.
+//!   `pos, col`; `json_tuple(j, 'k1', …)` gives columns `c0, …`, `stack(n, …)` n rows of
+//!   columns `col0, …`.
 //! - Calls and operators Spark spells differently (date parts, casts written as calls,
 //!   `count_if`, `trunc(d, 'MM')`, `struct`, `DIV`, `RLIKE`, …): see `functions`.
 //!
@@ -38,7 +39,7 @@ use datafusion::sql::sqlparser::ast::{
 
 use self::build::{call, plain_arguments};
 use self::functions::{complete_grouping_id, is_higher_order, rewrite_expr, stray_lambda};
-use self::lateral::{json_tuple, lateral_views, positions};
+use self::lateral::{json_tuple, lateral_views, positions, stack};
 use self::reshape::{pivot, unpivot};
 use self::sample::sample;
 use crate::error::{Error, Result};
@@ -157,7 +158,8 @@ impl VisitorMut for SparkClauses {
 }
 
 /// `explode(a)` → `unnest(a) AS col`; `posexplode(a)` → `unnest(range(0, cardinality(a)))
-/// AS pos, unnest(a) AS col`; `json_tuple(j, 'k1', …)` → one column per key.
+/// AS pos, unnest(a) AS col`; `json_tuple(j, 'k1', …)` → one column per key; `stack(n, …)`
+/// → its columns.
 fn generators_in_projection(item: SelectItem) -> Result<Vec<SelectItem>> {
     let (expr, alias) = match &item {
         SelectItem::UnnamedExpr(expr) => (expr, None),
@@ -168,9 +170,12 @@ fn generators_in_projection(item: SelectItem) -> Result<Vec<SelectItem>> {
         return Ok(vec![item]);
     };
     let name = function.name.to_string().to_ascii_lowercase();
-    if name == "json_tuple" && alias.is_none() {
+    if (name == "json_tuple" || name == "stack") && alias.is_none() {
         let arguments: Vec<Expr> = plain_arguments(function)?.into_iter().cloned().collect();
-        return json_tuple(&arguments, Vec::new());
+        return match name.as_str() {
+            "stack" => stack(&arguments, Vec::new()),
+            _ => json_tuple(&arguments, Vec::new()),
+        };
     }
     let argument = match plain_arguments(function).as_deref() {
         Ok([argument]) => (*argument).clone(),
