@@ -13,6 +13,7 @@ mod json;
 mod patterns;
 mod percentile;
 mod text;
+mod types;
 
 use std::sync::Arc;
 
@@ -109,6 +110,7 @@ pub fn register(state: &mut SessionState) -> Result<()> {
         Arc::new(SparkCollection::new(CollectionKind::Sequence)),
         Arc::new(SparkJson::new(JsonKind::ToJson)),
         Arc::new(SparkJson::new(JsonKind::FromJson)),
+        Arc::new(types::TypeOf::new()),
     ];
     for function in own {
         state.register_udf(Arc::new(ScalarUDF::new_from_shared_impl(function)))?;
