@@ -1,6 +1,7 @@
 //! The SQL dialect lakeport parses: PostgreSQL's, plus the pieces of Spark SQL's lexical
 //! syntax that PostgreSQL leaves free — backquoted identifiers (`` `order date` ``), the
-//! integer division operator `a DIV b`, lambdas (`x -> x * 2`, `(acc, x) -> acc + x`) and
+//! integer division operator `a DIV b`, `FROM VALUES (…), (…) AS t(…)` without parentheses
+//! around `VALUES`, lambdas (`x -> x * 2`, `(acc, x) -> acc + x`) and
 //! `exists(array, x -> …)` as a call where PostgreSQL's `EXISTS (subquery)` cannot be
 //! meant. Backquoted names are case-insensitive, as in Spark: [`tokenize`] folds them to
 //! lowercase (the case the catalog stores), except a file path after `parquet.`, `csv.` or
@@ -54,7 +55,77 @@ pub fn tokenize(dialect: &LakeportDialect, sql: &str) -> Result<Vec<TokenWithSpa
             previous = [previous[1], Some(i)];
         }
     }
-    Ok(tokens)
+    Ok(parenthesize_from_values(tokens))
+}
+
+/// Spark's `FROM VALUES (1, 'a'), (2, 'b') AS t(id, name)`: PostgreSQL needs parentheses
+/// around `VALUES …`, so they are added where a FROM (or JOIN) is followed by VALUES and
+/// parenthesised rows.
+fn parenthesize_from_values(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
+    let keyword = |token: &TokenWithSpan| match &token.token {
+        Token::Word(w) if w.quote_style.is_none() => Some(w.keyword),
+        _ => None,
+    };
+    let code: Vec<usize> = (0..tokens.len())
+        .filter(|&i| !matches!(tokens[i].token, Token::Whitespace(_)))
+        .collect();
+    let mut opens = Vec::new();
+    let mut closes = Vec::new();
+    for window in code.windows(3) {
+        let [from, values, first] = [window[0], window[1], window[2]];
+        let introduces = matches!(keyword(&tokens[from]), Some(Keyword::FROM | Keyword::JOIN));
+        if !introduces
+            || keyword(&tokens[values]) != Some(Keyword::VALUES)
+            || tokens[first].token != Token::LParen
+        {
+            continue;
+        }
+        if let Some(end) = end_of_rows(&tokens, &code, first) {
+            opens.push(values);
+            closes.push(end);
+        }
+    }
+    if opens.is_empty() {
+        return tokens;
+    }
+    let mut out = Vec::with_capacity(tokens.len() + 2 * opens.len());
+    for (i, token) in tokens.into_iter().enumerate() {
+        if opens.contains(&i) {
+            out.push(TokenWithSpan::wrap(Token::LParen));
+        }
+        out.push(token);
+        if closes.contains(&i) {
+            out.push(TokenWithSpan::wrap(Token::RParen));
+        }
+    }
+    out
+}
+
+/// The index of the `)` closing the last of the parenthesised rows starting at `first`.
+fn end_of_rows(tokens: &[TokenWithSpan], code: &[usize], first: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    let start = code.iter().position(|&i| i == first)?;
+    let mut at = start;
+    while let Some(&i) = code.get(at) {
+        match tokens[i].token {
+            Token::LParen => depth += 1,
+            Token::RParen => {
+                depth = depth.checked_sub(1)?;
+                if depth == 0 {
+                    let next = code.get(at + 1).map(|&n| &tokens[n].token);
+                    if next != Some(&Token::Comma) {
+                        return Some(i);
+                    }
+                    if code.get(at + 2).map(|&n| &tokens[n].token) != Some(&Token::LParen) {
+                        return None;
+                    }
+                }
+            }
+            _ => {}
+        }
+        at += 1;
+    }
+    None
 }
 
 /// PostgreSQL with backquoted identifiers and `DIV`.
@@ -201,6 +272,19 @@ mod tests {
         let sql = parse("select * from parquet.`s3://B/Path` join CSV . `/Data/x.csv` on true");
         assert!(sql.to_string().contains("parquet.`s3://B/Path`"), "{sql}");
         assert!(sql.to_string().contains("CSV.`/Data/x.csv`"), "{sql}");
+    }
+
+    #[test]
+    fn values_after_from_need_no_parentheses() {
+        assert_eq!(
+            parse("select * from values (1, 'a'), (2, 'b') as t(id, name)"),
+            parse("select * from (values (1, 'a'), (2, 'b')) as t(id, name)")
+        );
+        let sql = parse("select * from (values (1)) v join values (2) as w(x) on true");
+        assert_eq!(
+            sql.to_string(),
+            "SELECT * FROM (VALUES (1)) v JOIN (VALUES (2)) AS w (x) ON true"
+        );
     }
 
     #[test]
