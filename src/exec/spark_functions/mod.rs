@@ -10,6 +10,7 @@ mod arithmetic;
 mod collections;
 mod datetime;
 mod json;
+mod numbers;
 mod patterns;
 mod percentile;
 mod text;
@@ -111,6 +112,7 @@ pub fn register(state: &mut SessionState) -> Result<()> {
         Arc::new(SparkJson::new(JsonKind::ToJson)),
         Arc::new(SparkJson::new(JsonKind::FromJson)),
         Arc::new(types::TypeOf::new()),
+        Arc::new(numbers::FormatNumber::new()),
     ];
     for function in own {
         state.register_udf(Arc::new(ScalarUDF::new_from_shared_impl(function)))?;
