@@ -12,7 +12,7 @@ use datafusion::sql::sqlparser::ast::{
 
 use super::build::{call, derived, plain_alias, plain_arguments, select_query_from};
 use super::reshape::same_name;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::exec::pg_syntax::function_call;
 
 /// Each `LATERAL VIEW` wraps the FROM item before it in a derived table that adds the
@@ -233,6 +233,9 @@ pub(super) fn json_tuple(arguments: &[Expr], names: Vec<Ident>) -> Result<Vec<Se
         .collect())
 }
 
+/// The most rows `stack` lays out beyond its values (each row is written into the query).
+const STACK_ROWS_LIMIT: usize = 10_000;
+
 /// `stack(n, v1, v2, …)`: the values laid out in `n` rows, filled row by row, the last row
 /// padded with NULLs; column `j` is `unnest([v(j), v(j + columns), …])` (unnests in one select
 /// list advance together). Named by `names` or Spark's `col0, col1, …`.
@@ -248,6 +251,12 @@ pub(super) fn stack(arguments: &[Expr], names: Vec<Ident>) -> Result<Vec<SelectI
     .ok_or_else(usage)?;
     if values.is_empty() {
         return Err(usage());
+    }
+    if rows > STACK_ROWS_LIMIT.max(values.len()) {
+        return Err(Error::new(
+            ErrorKind::ProgramLimitExceeded,
+            format!("stack of {rows} rows is more than the {STACK_ROWS_LIMIT} lakeport writes out"),
+        ));
     }
     let columns = values.len().div_ceil(rows);
     if !names.is_empty() && names.len() != columns {
