@@ -396,6 +396,8 @@ fn default_delimiter() -> String {
 pub enum FileFormat {
     Parquet,
     Csv,
+    /// JSON Lines: one object per line.
+    Json,
 }
 
 impl TableConfig {

@@ -58,6 +58,8 @@ pub enum StorageFormat {
     Parquet,
     /// Delimited text (Hive's TEXTFILE, Spark's `USING csv`).
     Csv,
+    /// JSON Lines: one object per line (Spark's `USING json`, Hive's JSONFILE).
+    Json,
 }
 
 impl StorageFormat {
@@ -66,6 +68,7 @@ impl StorageFormat {
         match self {
             StorageFormat::Parquet => "parquet",
             StorageFormat::Csv => "csv",
+            StorageFormat::Json => "json",
         }
     }
 }

@@ -1,6 +1,6 @@
-//! Spark's file queries: ``SELECT * FROM parquet.`s3://bucket/sales/` `` (or ``csv.`…` ``)
-//! reads the files at a path as a table, its columns and `key=value` partitions inferred
-//! from them. The path must lie inside the location allow-list (42501 otherwise), and only
+//! Spark's file queries: ``SELECT * FROM parquet.`s3://bucket/sales/` `` (or ``csv.`…` ``,
+//! ``json.`…` ``) reads the files at a path as a table, its columns and `key=value`
+//! partitions inferred from them. The path must lie inside the location allow-list (42501 otherwise), and only
 //! users whose reading no schema allow list limits may read files directly (a file query
 //! would otherwise reach around the tables they may not read).
 //!
@@ -16,7 +16,6 @@ use lakeport_catalog::{Storage, StorageFormat};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::exec::catalog_bridge::files::files_relation;
-use crate::exec::dialect::FILE_FORMATS;
 use crate::session::QueryContext;
 use crate::storage::locations::{AllowedLocations, normalise};
 
@@ -53,16 +52,6 @@ pub async fn resolve(
     let mut ctx = ctx.clone();
     let views = Arc::make_mut(&mut ctx.temp_views);
     for (n, (format, path)) in files.into_iter().enumerate() {
-        let format = match format.as_str() {
-            "parquet" => StorageFormat::Parquet,
-            "csv" => StorageFormat::Csv,
-            other => {
-                return Err(
-                    Error::unsupported(format!("reading {other} files is not supported"))
-                        .with_hint("lakeport reads Parquet and CSV files"),
-                );
-            }
-        };
         let location = normalise(&path)?;
         locations.check(&location)?;
         let storage = Storage {
@@ -79,7 +68,7 @@ pub async fn resolve(
 }
 
 /// ``format.`path` ``: a format name, then a backquoted path.
-fn file_reference(name: &ObjectName) -> Option<(String, String)> {
+fn file_reference(name: &ObjectName) -> Option<(StorageFormat, String)> {
     let [format, path] = name.0.as_slice() else {
         return None;
     };
@@ -87,9 +76,11 @@ fn file_reference(name: &ObjectName) -> Option<(String, String)> {
     if format.quote_style.is_some() || path.quote_style != Some('`') {
         return None;
     }
-    let format = format.value.to_ascii_lowercase();
-    if !FILE_FORMATS.contains(&format.as_str()) {
-        return None;
-    }
+    let format = match format.value.to_ascii_lowercase().as_str() {
+        "parquet" => StorageFormat::Parquet,
+        "csv" => StorageFormat::Csv,
+        "json" => StorageFormat::Json,
+        _ => return None,
+    };
     Some((format, path.value.clone()))
 }

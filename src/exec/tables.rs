@@ -9,6 +9,7 @@ use std::sync::{Arc, RwLock};
 
 use datafusion::catalog::TableProvider;
 use datafusion::datasource::file_format::csv::CsvFormat;
+use datafusion::datasource::file_format::json::JsonFormat;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
@@ -92,7 +93,7 @@ pub async fn listing_table(
                 table.name,
                 path.display()
             ))
-            .with_hint("add format = \"parquet\" or \"csv\" to its [[tables]] entry")
+            .with_hint("add format = \"parquet\", \"csv\" or \"json\" to its [[tables]] entry")
         })?,
     };
     let absolute = std::path::absolute(path)
@@ -114,6 +115,10 @@ pub async fn listing_table(
             let extension = if metadata.is_dir() { ".csv" } else { "" };
             ListingOptions::new(Arc::new(csv)).with_file_extension(extension)
         }
+        FileFormat::Json => {
+            let extension = if metadata.is_dir() { ".json" } else { "" };
+            ListingOptions::new(Arc::new(JsonFormat::default())).with_file_extension(extension)
+        }
     };
     let config = ListingTableConfig::new(url)
         .with_listing_options(options)
@@ -130,6 +135,7 @@ fn guess_format(path: &Path, is_dir: bool) -> Option<FileFormat> {
     let from_extension = |p: &Path| match p.extension()?.to_str()?.to_ascii_lowercase().as_str() {
         "parquet" | "parq" => Some(FileFormat::Parquet),
         "csv" | "tsv" => Some(FileFormat::Csv),
+        "json" | "jsonl" | "ndjson" => Some(FileFormat::Json),
         _ => None,
     };
     if !is_dir {

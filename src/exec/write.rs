@@ -15,19 +15,22 @@ use std::sync::Arc;
 use datafusion::arrow::array::{ArrayRef, RecordBatch, UInt32Array};
 use datafusion::arrow::compute::take;
 use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::json::LineDelimitedWriter;
 use datafusion::arrow::util::display::array_value_to_string;
+use datafusion::common::parsers::CompressionTypeVariant;
 use datafusion::datasource::listing::ListingTableUrl;
 use datafusion::object_store::buffered::BufWriter;
 use datafusion::object_store::path::Path;
-use datafusion::object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use datafusion::object_store::{ObjectStore, ObjectStoreExt};
 use datafusion::parquet::arrow::AsyncArrowWriter;
 use futures::StreamExt;
 use lakeport_catalog::{Column, Partition, Storage, StorageFormat};
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::exec::RowStream;
 use crate::exec::catalog_bridge::hive_table::directory_url;
-use crate::exec::catalog_bridge::options::CsvOptions;
+use crate::exec::catalog_bridge::options::{CsvOptions, JsonOptions};
 use crate::storage::listings::list_data_files;
 
 /// Where and how a write puts its rows.
@@ -75,6 +78,7 @@ pub async fn stage(
         .filter(|i| target.static_values.get(*i).is_none_or(Option::is_none))
         .collect();
     let mut writers: BTreeMap<String, FileWriter> = BTreeMap::new();
+    let extension = file_extension(target.storage)?;
     while let Some(batch) = rows.next().await {
         let batch = batch?;
         if batch.num_rows() == 0 {
@@ -88,11 +92,7 @@ pub async fn stage(
             let writer = match writers.get_mut(&directory) {
                 Some(writer) => writer,
                 None => {
-                    let name = format!(
-                        "part-{write_id}-{:05}.{}",
-                        writers.len(),
-                        target.storage.format.name()
-                    );
+                    let name = format!("part-{write_id}-{:05}.{extension}", writers.len());
                     let parent = if directory.is_empty() {
                         table_url.prefix().to_string()
                     } else {
@@ -263,7 +263,7 @@ fn uuid_like() -> String {
     format!("{:032x}", rand::random::<u128>())
 }
 
-fn parquet_error(location: &str, error: datafusion::parquet::errors::ParquetError) -> Error {
+fn write_error(location: &str, error: impl std::fmt::Display) -> Error {
     Error::new(ErrorKind::Storage, format!("cannot write \"{location}\""))
         .with_detail(crate::storage::errors::scrub_configured(&error.to_string()))
 }
@@ -283,14 +283,66 @@ enum FileWriter {
         writer: Box<AsyncArrowWriter<BufWriter>>,
         location: String,
     },
+    /// CSV or JSON Lines: each batch encoded, then compressed as the table's options say.
+    Text {
+        writer: Box<dyn AsyncWrite + Send + Unpin>,
+        encoding: TextEncoding,
+        location: String,
+    },
+}
+
+enum TextEncoding {
     Csv {
-        store: Arc<dyn ObjectStore>,
-        store_url: String,
-        path: Path,
-        bytes: Vec<u8>,
         options: CsvOptions,
         header_written: bool,
     },
+    Json,
+}
+
+impl TextEncoding {
+    fn encode(&mut self, batch: &RecordBatch) -> Result<Vec<u8>> {
+        let mut bytes = Vec::new();
+        match self {
+            TextEncoding::Csv {
+                options,
+                header_written,
+            } => {
+                let mut builder = datafusion::arrow::csv::WriterBuilder::new()
+                    .with_header(options.header && !*header_written)
+                    .with_delimiter(options.delimiter)
+                    .with_quote(options.quote);
+                if let Some(null) = &options.null_value {
+                    builder = builder.with_null(null.clone());
+                }
+                builder.build(&mut bytes).write(batch)?;
+                *header_written = true;
+            }
+            TextEncoding::Json => {
+                let mut writer = LineDelimitedWriter::new(&mut bytes);
+                writer.write(batch)?;
+                writer.finish()?;
+            }
+        }
+        Ok(bytes)
+    }
+}
+
+/// The extension of the table's data files: the format's, then the codec's (`.json.gz`), by
+/// which Spark and Hive tell how to read them.
+fn file_extension(storage: &Storage) -> Result<String> {
+    let compression = match storage.format {
+        StorageFormat::Parquet => return Ok("parquet".into()),
+        StorageFormat::Csv => CsvOptions::from_storage(storage)?.compression,
+        StorageFormat::Json => JsonOptions::from_storage(storage)?.compression,
+    };
+    let codec = match compression.get_variant() {
+        CompressionTypeVariant::GZIP => ".gz",
+        CompressionTypeVariant::BZIP2 => ".bz2",
+        CompressionTypeVariant::XZ => ".xz",
+        CompressionTypeVariant::ZSTD => ".zst",
+        CompressionTypeVariant::UNCOMPRESSED => "",
+    };
+    Ok(format!("{}{codec}", storage.format.name()))
 }
 
 impl FileWriter {
@@ -301,24 +353,34 @@ impl FileWriter {
         storage: &Storage,
         schema: SchemaRef,
     ) -> Result<Self> {
-        Ok(match storage.format {
+        let location = format!("{store_url}{path}");
+        let (encoding, compression) = match storage.format {
             StorageFormat::Parquet => {
-                let location = format!("{store_url}{path}");
                 let writer = AsyncArrowWriter::try_new(BufWriter::new(store, path), schema, None)
-                    .map_err(|e| parquet_error(&location, e))?;
-                FileWriter::Parquet {
+                    .map_err(|e| write_error(&location, e))?;
+                return Ok(FileWriter::Parquet {
                     writer: Box::new(writer),
                     location,
-                }
+                });
             }
-            StorageFormat::Csv => FileWriter::Csv {
-                store,
-                store_url: store_url.to_string(),
-                path,
-                bytes: Vec::new(),
-                options: CsvOptions::from_storage(storage)?,
-                header_written: false,
-            },
+            StorageFormat::Csv => {
+                let options = CsvOptions::from_storage(storage)?;
+                let compression = options.compression;
+                let encoding = TextEncoding::Csv {
+                    options,
+                    header_written: false,
+                };
+                (encoding, compression)
+            }
+            StorageFormat::Json => (
+                TextEncoding::Json,
+                JsonOptions::from_storage(storage)?.compression,
+            ),
+        };
+        Ok(FileWriter::Text {
+            writer: compression.convert_async_writer(BufWriter::new(store, path))?,
+            encoding,
+            location,
         })
     }
 
@@ -327,24 +389,17 @@ impl FileWriter {
             FileWriter::Parquet { writer, location } => writer
                 .write(batch)
                 .await
-                .map_err(|e| parquet_error(location, e)),
-            FileWriter::Csv {
-                bytes,
-                options,
-                header_written,
-                ..
+                .map_err(|e| write_error(location, e)),
+            FileWriter::Text {
+                writer,
+                encoding,
+                location,
             } => {
-                let mut builder = datafusion::arrow::csv::WriterBuilder::new()
-                    .with_header(options.header && !*header_written)
-                    .with_delimiter(options.delimiter)
-                    .with_quote(options.quote);
-                if let Some(null) = &options.null_value {
-                    builder = builder.with_null(null.clone());
-                }
-                let mut writer = builder.build(&mut *bytes);
-                writer.write(batch)?;
-                *header_written = true;
-                Ok(())
+                let bytes = encoding.encode(batch)?;
+                writer
+                    .write_all(&bytes)
+                    .await
+                    .map_err(|e| write_error(location, e))
             }
         }
     }
@@ -355,23 +410,18 @@ impl FileWriter {
                 writer
                     .close()
                     .await
-                    .map_err(|e| parquet_error(&location, e))?;
-                Ok(())
+                    .map_err(|e| write_error(&location, e))?;
             }
-            FileWriter::Csv {
-                store,
-                store_url,
-                path,
-                bytes,
+            FileWriter::Text {
+                mut writer,
+                location,
                 ..
-            } => {
-                store
-                    .put(&path, PutPayload::from(bytes))
-                    .await
-                    .map_err(|e| storage_error("write", &store_url, &path, &e))?;
-                Ok(())
-            }
+            } => writer
+                .shutdown()
+                .await
+                .map_err(|e| write_error(&location, e))?,
         }
+        Ok(())
     }
 }
 

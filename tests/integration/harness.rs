@@ -194,7 +194,7 @@ pub fn rows_of(messages: &[SimpleQueryMessage]) -> Vec<Vec<Option<String>>> {
 pub fn fixtures() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("lakeport-fixtures-v3");
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("lakeport-fixtures-v4");
         if !dir.join("_SUCCESS").exists() {
             let staging = Path::new(env!("CARGO_TARGET_TMPDIR"))
                 .join(format!("lakeport-fixtures-staging-{}", std::process::id()));
@@ -248,7 +248,9 @@ fn write_fixtures(dir: &Path) -> std::io::Result<()> {
 /// Files laid out as a data lake holds them, for tables declared over existing files:
 /// `events/` (Parquet, Hive-partitioned by year and zero-padded month, with Hadoop's
 /// marker and checksum files), `cities/` (CSV with a header), `pipes/` (`|`-delimited
-/// text, no header) and `logs/` (CSV partitioned by date, one partition NULL).
+/// text, no header), `logs/` (CSV partitioned by date, one partition NULL) and `clicks/`
+/// (JSON Lines partitioned by region: nested objects, arrays, keys in any order, a field
+/// that is always null).
 fn write_lake(lake: &Path) -> std::io::Result<()> {
     for (directory, start, end) in [
         ("events/year=2024/month=01", 0, 3),
@@ -273,6 +275,24 @@ fn write_lake(lake: &Path) -> std::io::Result<()> {
     )?;
     std::fs::create_dir_all(lake.join("pipes"))?;
     std::fs::write(lake.join("pipes/data.txt"), "1|one\n2|two\n3|NULL\n")?;
+    for (directory, body) in [
+        (
+            "clicks/region=eu",
+            concat!(
+                r#"{"name":"ann","id":1,"tags":["a","b"],"device":{"os":"ios","version":17},"amount":2.5,"at":"2024-01-01T10:00:00Z"}"#,
+                "\n",
+                r#"{"id":2,"name":"bo","tags":[],"device":{"version":14,"os":"android"},"amount":null,"extra":null}"#,
+                "\n",
+            ),
+        ),
+        (
+            "clicks/region=us",
+            concat!(r#"{"id":3,"name":"cy","amount":10,"extra":null}"#, "\n"),
+        ),
+    ] {
+        std::fs::create_dir_all(lake.join(directory))?;
+        std::fs::write(lake.join(directory).join("part-00000.json"), body)?;
+    }
     for (directory, body) in [
         ("logs/dt=2024-01-01", "1,start\n2,stop\n"),
         ("logs/dt=2024-01-02", "3,start\n"),

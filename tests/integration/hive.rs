@@ -146,13 +146,16 @@ async fn spark_and_lakeport_share_tables_through_the_metastore() {
              INSERT INTO {db}.people VALUES (1, 'x'), (2, 'y, z');
              CREATE TABLE {db}.hive_text (a INT, b STRING) ROW FORMAT DELIMITED FIELDS TERMINATED BY '|' STORED AS TEXTFILE;
              INSERT INTO {db}.hive_text VALUES (1, 'one'), (2, NULL), (3, '\"hi\" there');
+             CREATE TABLE {db}.clicks (id BIGINT, at TIMESTAMP, price DECIMAL(10,2), tags ARRAY<STRING>, day STRING) USING json PARTITIONED BY (day);
+             INSERT INTO {db}.clicks VALUES (1, TIMESTAMP '2024-01-01 10:00:00', 2.50, array('a', 'b'), '2024-01-01'), (2, NULL, NULL, NULL, '2024-01-02');
              CREATE TABLE {db}.orc_events (a INT) USING orc;
              CREATE VIEW {db}.big_sales AS SELECT id, amount FROM {db}.sales WHERE amount > 2.75;
              SELECT * FROM {db}.big_sales ORDER BY id;
              SELECT id, userName, amount, day FROM {db}.sales ORDER BY id;
              SELECT day, count(*), sum(amount) FROM {db}.sales GROUP BY day ORDER BY day;
              SELECT * FROM {db}.people ORDER BY id;
-             SELECT * FROM {db}.hive_text ORDER BY a",
+             SELECT * FROM {db}.hive_text ORDER BY a;
+             SELECT id, at, price, concat_ws('|', tags), day FROM {db}.clicks ORDER BY id",
             lake = lake.display()
         ),
     );
@@ -168,7 +171,13 @@ async fn spark_and_lakeport_share_tables_through_the_metastore() {
     .await;
     assert_eq!(
         tables,
-        [["big_sales"], ["hive_text"], ["people"], ["sales"]],
+        [
+            ["big_sales"],
+            ["clicks"],
+            ["hive_text"],
+            ["people"],
+            ["sales"]
+        ],
         "tables in formats lakeport does not read are left out"
     );
     let orc = client
@@ -196,6 +205,10 @@ async fn spark_and_lakeport_share_tables_through_the_metastore() {
         (
             format!("SELECT * FROM {db}.big_sales ORDER BY id"),
             format!("SELECT * FROM {db}.big_sales ORDER BY id"),
+        ),
+        (
+            format!("SELECT id, at, price, concat_ws('|', tags), day FROM {db}.clicks ORDER BY id"),
+            format!("SELECT id, at, price, concat_ws('|', tags), day FROM {db}.clicks ORDER BY id"),
         ),
     ] {
         assert_eq!(
@@ -252,6 +265,8 @@ async fn spark_and_lakeport_share_tables_through_the_metastore() {
              INSERT INTO {db}.made_csv VALUES (1, 'a'), (2, NULL);
              CREATE EXTERNAL TABLE {db}.made_external (id INT, label VARCHAR(10)) USING parquet PARTITIONED BY (region STRING) LOCATION '{lake}/{db}.db/made_here';
              ALTER TABLE {db}.made_external DROP PARTITION (region = 'south');
+             CREATE TABLE {db}.made_json (id INT, at TIMESTAMP, price DECIMAL(10,2), tags ARRAY<STRING>) USING json OPTIONS (compression 'gzip');
+             INSERT INTO {db}.made_json VALUES (1, TIMESTAMP '2024-01-01 10:00:00', 2.50, array('a', 'b')), (2, NULL, NULL, NULL);
              CREATE VIEW {db}.made_view AS SELECT id, upper(label) AS shout FROM {db}.made_here WHERE id < 3;
              CREATE TABLE {db}.to_rename (id INT) USING parquet;
              INSERT INTO {db}.to_rename VALUES (7);
@@ -268,7 +283,8 @@ async fn spark_and_lakeport_share_tables_through_the_metastore() {
              SELECT * FROM {db}.made_csv ORDER BY id;
              SELECT * FROM {db}.made_external ORDER BY id;
              SELECT * FROM {db}.made_view ORDER BY id;
-             SELECT * FROM {db}.renamed"
+             SELECT * FROM {db}.renamed;
+             SELECT id, at, price, concat_ws('|', tags) FROM {db}.made_json ORDER BY id"
         ),
     );
     for (spark_statement, lakeport_sql) in [
@@ -291,6 +307,10 @@ async fn spark_and_lakeport_share_tables_through_the_metastore() {
         (
             format!("SELECT * FROM {db}.renamed"),
             format!("SELECT * FROM {db}.renamed"),
+        ),
+        (
+            format!("SELECT id, at, price, concat_ws('|', tags) FROM {db}.made_json ORDER BY id"),
+            format!("SELECT id, at, price, concat_ws('|', tags) FROM {db}.made_json ORDER BY id"),
         ),
     ] {
         assert_eq!(

@@ -47,6 +47,9 @@ const PARQUET_OUTPUT: &str = "org.apache.hadoop.hive.ql.io.parquet.MapredParquet
 const TEXT_SERDE: &str = "org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe";
 const TEXT_INPUT: &str = "org.apache.hadoop.mapred.TextInputFormat";
 const TEXT_OUTPUT: &str = "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat";
+/// Hive's own JSON serde (JSONFILE), and HCatalog's older one, both over text files.
+const JSON_SERDE: &str = "org.apache.hadoop.hive.serde2.JsonSerDe";
+const HCATALOG_JSON_SERDE: &str = "org.apache.hive.hcatalog.data.JsonSerDe";
 
 /// What Spark 2 wrote as the descriptor's location of tables Hive cannot read (the real one
 /// is in `path`).
@@ -197,6 +200,7 @@ fn descriptor(
     let (serde, input, output) = match format {
         Some(StorageFormat::Parquet) => (PARQUET_SERDE, PARQUET_INPUT, PARQUET_OUTPUT),
         Some(StorageFormat::Csv) | None => (TEXT_SERDE, TEXT_INPUT, TEXT_OUTPUT),
+        Some(StorageFormat::Json) => (JSON_SERDE, TEXT_INPUT, TEXT_OUTPUT),
     };
     let mut fields = vec![(1, columns_to_thrift(columns))];
     if let Some(location) = location {
@@ -279,6 +283,7 @@ fn serde_parameters(storage: &Storage) -> (BTreeMap<String, String>, Vec<String>
                 parameters.add("skip.header.line.count", "1");
             }
         }
+        StorageFormat::Json => parameters.add("serialization.format", "1"),
     }
     parameters.add("path", &storage.location);
     (parameters.map, parameters.added)
@@ -376,6 +381,8 @@ fn storage_format(
                 Ok(StorageFormat::Parquet)
             } else if serde == TEXT_SERDE && input == TEXT_INPUT {
                 Ok(StorageFormat::Csv)
+            } else if (serde == JSON_SERDE || serde == HCATALOG_JSON_SERDE) && input == TEXT_INPUT {
+                Ok(StorageFormat::Json)
             } else {
                 Err(unsupported(serde))
             }
@@ -387,6 +394,9 @@ fn storage_format(
         }
         Some(p) if p == "csv" || p.ends_with(".csv") || p.ends_with("csvfileformat") => {
             Ok(StorageFormat::Csv)
+        }
+        Some(p) if p == "json" || p.ends_with(".json") || p.ends_with("jsonfileformat") => {
+            Ok(StorageFormat::Json)
         }
         Some(other) => Err(unsupported(other)),
     }
@@ -762,5 +772,44 @@ mod tests {
             "Hive text has no quoting"
         );
         assert_eq!(storage.options["skip.header.line.count"], "1");
+    }
+
+    #[test]
+    fn json_tables_are_json_to_spark_and_to_hive() {
+        let mut table = contract::table("sales", "events", &[]);
+        let storage = table.storage.as_mut().unwrap();
+        storage.format = StorageFormat::Json;
+        storage.options = BTreeMap::from([("compression".into(), "gzip".into())]);
+        let mut thrift = table_to_thrift(&table);
+        assert_eq!(table_from_thrift(&thrift).unwrap(), table);
+        assert_eq!(thrift.field(9).unwrap().as_string_map()[PROVIDER], "json");
+        let sd = thrift.field(7).unwrap();
+        assert_eq!(
+            sd.field(7).unwrap().field(2).unwrap().as_str(),
+            Some(JSON_SERDE)
+        );
+        assert_eq!(sd.field(3).unwrap().as_str(), Some(TEXT_INPUT));
+
+        for serde in [JSON_SERDE, HCATALOG_JSON_SERDE] {
+            // As Hive writes `STORED AS JSONFILE` or `ROW FORMAT SERDE '…JsonSerDe'`.
+            thrift.set_field(9, Value::string_map(&BTreeMap::new()));
+            let mut sd = descriptor(
+                &table.columns,
+                Some("file:/lake/events"),
+                None,
+                &BTreeMap::new(),
+            );
+            sd.set_field(
+                7,
+                Value::Struct(vec![
+                    (2, Value::string(serde)),
+                    (3, Value::string_map(&BTreeMap::new())),
+                ]),
+            );
+            thrift.set_field(7, sd);
+            let read = table_from_thrift(&thrift).unwrap().storage.unwrap();
+            assert_eq!(read.format, StorageFormat::Json, "{serde}");
+            assert!(read.options.is_empty(), "{:?}", read.options);
+        }
     }
 }

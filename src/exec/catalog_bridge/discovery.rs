@@ -1,8 +1,6 @@
-//! What existing files say about a table: its columns (from Parquet metadata or CSV
+//! What existing files say about a table: its columns (from Parquet metadata, CSV or JSON
 //! inference), its partition keys and their types (from `key=value` directories), and its
 //! partitions (for `MSCK REPAIR TABLE` and for declaring a table over existing data).
-
-use std::collections::{BTreeMap, BTreeSet};
 
 use datafusion::arrow::datatypes::DataType;
 use datafusion::catalog::Session;
@@ -10,9 +8,11 @@ use datafusion::common::ScalarValue;
 use datafusion::object_store::ObjectMeta;
 use lakeport_catalog::model::HIVE_DEFAULT_PARTITION;
 use lakeport_catalog::{Column, HiveType, Partition, Storage, StorageFormat, Table};
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::exec::catalog_bridge::hive_table::{directory_url, file_format};
+use crate::exec::catalog_bridge::json_schema;
 use crate::exec::catalog_bridge::types::{arrow_type, hive_columns};
 use crate::storage::listings::list_data_files;
 use crate::storage::locations::local_directory;
@@ -63,6 +63,17 @@ pub async fn list(state: &dyn Session, location: &str) -> Result<Listing> {
     Ok(Listing { location, files })
 }
 
+fn unreadable(listing: &Listing, error: datafusion::error::DataFusionError) -> Error {
+    let e = Error::from(error);
+    Error::new(
+        e.kind,
+        format!(
+            "cannot read the files at \"{}\": {}",
+            listing.location, e.message
+        ),
+    )
+}
+
 /// The data columns of the files, from a sample of them; partition directories excluded.
 pub async fn infer_columns(
     state: &dyn Session,
@@ -85,19 +96,28 @@ pub async fn infer_columns(
         .take(INFERENCE_SAMPLE)
         .map(|(meta, _)| meta.clone())
         .collect();
-    let schema = file_format(storage)?
-        .infer_schema(state, &store, &sample)
-        .await
-        .map_err(|e| {
-            let e = Error::from(e);
-            Error::new(
-                e.kind,
-                format!(
-                    "cannot read the files at \"{}\": {}",
-                    listing.location, e.message
-                ),
-            )
-        })?;
+    let format = file_format(storage)?;
+    let schema = match storage.format {
+        // Spark widens what the files disagree on (a long and a double: a double; anything
+        // else: a string) where DataFusion refuses to merge.
+        StorageFormat::Json => {
+            let mut schemas = Vec::with_capacity(sample.len());
+            for file in &sample {
+                let schema = format
+                    .infer_schema(state, &store, std::slice::from_ref(file))
+                    .await
+                    .map_err(|e| unreadable(listing, e))?;
+                schemas.push(schema);
+            }
+            json_schema::as_spark_infers(&schemas)
+        }
+        StorageFormat::Parquet | StorageFormat::Csv => format
+            .infer_schema(state, &store, &sample)
+            .await
+            .map_err(|e| unreadable(listing, e))?
+            .as_ref()
+            .clone(),
+    };
     let mut columns = hive_columns(&schema)?;
     let unnamed = |(i, c): (usize, &Column)| c.name == format!("column_{}", i + 1);
     if storage.format == StorageFormat::Csv && columns.iter().enumerate().all(unnamed) {

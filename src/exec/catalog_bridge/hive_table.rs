@@ -25,6 +25,7 @@ use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::{DFSchema, ScalarValue, Statistics, project_schema};
 use datafusion::datasource::file_format::FileFormat;
 use datafusion::datasource::file_format::csv::CsvFormat;
+use datafusion::datasource::file_format::json::JsonFormat;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::helpers::expr_applicable_for_cols;
 use datafusion::datasource::listing::{ListingTableUrl, PartitionedFile};
@@ -45,7 +46,7 @@ use futures::{StreamExt, TryStreamExt};
 use lakeport_catalog::{Metastore, Partition, Storage, StorageFormat, Table, TableStatistics};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::exec::catalog_bridge::options::{CsvOptions, with_table_properties};
+use crate::exec::catalog_bridge::options::{CsvOptions, JsonOptions, with_table_properties};
 use crate::exec::catalog_bridge::partition_filter::partition_filter;
 use crate::exec::catalog_bridge::types::arrow_field;
 use crate::registry::activity::StatementProgress;
@@ -143,7 +144,7 @@ impl HiveTableProvider {
                 .iter()
                 .map(|column| match storage.format {
                     StorageFormat::Parquet => with_view_type(arrow_field(column)),
-                    StorageFormat::Csv => arrow_field(column),
+                    StorageFormat::Csv | StorageFormat::Json => arrow_field(column),
                 })
                 .collect::<Vec<_>>(),
         ));
@@ -178,14 +179,13 @@ impl HiveTableProvider {
                 values: None,
             })
         };
-        let (format, null_text): (Arc<dyn FileFormat>, _) = match storage.format {
-            StorageFormat::Parquet => (Arc::new(ParquetFormat::default()), None),
-            StorageFormat::Csv => {
-                let options = CsvOptions::from_storage(storage)?;
-                let null_text = options.null_value.clone().filter(|text| !text.is_empty());
-                (Arc::new(csv_format(options)), null_text)
-            }
+        let null_text = match storage.format {
+            StorageFormat::Csv => CsvOptions::from_storage(storage)?
+                .null_value
+                .filter(|text| !text.is_empty()),
+            StorageFormat::Parquet | StorageFormat::Json => None,
         };
+        let format = file_format(storage)?;
         let read_schema = match &null_text {
             Some(_) => Arc::new(Schema::new(
                 file_schema
@@ -589,6 +589,10 @@ pub fn file_format(storage: &Storage) -> Result<Arc<dyn FileFormat>> {
     match storage.format {
         StorageFormat::Parquet => Ok(Arc::new(ParquetFormat::default())),
         StorageFormat::Csv => Ok(Arc::new(csv_format(CsvOptions::from_storage(storage)?))),
+        StorageFormat::Json => Ok(Arc::new(
+            JsonFormat::default()
+                .with_file_compression_type(JsonOptions::from_storage(storage)?.compression),
+        )),
     }
 }
 

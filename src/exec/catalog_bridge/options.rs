@@ -34,12 +34,14 @@ const CSV: &[&str] = &[
     "line.delim",
 ];
 const PARQUET: &[&str] = &["compression", "parquet.compression", "mergeschema"];
+const JSON: &[&str] = &["compression", "codec", "multiline", "encoding", "charset"];
 
 /// Refuses options the format does not know, and values that cannot work.
 pub fn validate(storage: &Storage) -> Result<()> {
     let known: &[&str] = match storage.format {
         StorageFormat::Csv => CSV,
         StorageFormat::Parquet => PARQUET,
+        StorageFormat::Json => JSON,
     };
     for key in storage.options.keys() {
         let lower = key.to_ascii_lowercase();
@@ -57,6 +59,7 @@ pub fn validate(storage: &Storage) -> Result<()> {
     }
     match storage.format {
         StorageFormat::Csv => CsvOptions::from_storage(storage).map(|_| ()),
+        StorageFormat::Json => JsonOptions::from_storage(storage).map(|_| ()),
         StorageFormat::Parquet => Ok(()),
     }
 }
@@ -87,15 +90,18 @@ pub struct CsvOptions {
     pub compression: FileCompressionType,
 }
 
+/// The first option of `names` the storage has (case-insensitively), as `(key, value)`.
+fn option<'a>(storage: &'a Storage, names: &[&str]) -> Option<(&'a str, &'a str)> {
+    storage
+        .options
+        .iter()
+        .find(|(key, _)| names.iter().any(|n| key.eq_ignore_ascii_case(n)))
+        .map(|(key, value)| (key.as_str(), value.as_str()))
+}
+
 impl CsvOptions {
     pub fn from_storage(storage: &Storage) -> Result<Self> {
-        let get = |names: &[&str]| {
-            storage
-                .options
-                .iter()
-                .find(|(key, _)| names.iter().any(|n| key.eq_ignore_ascii_case(n)))
-                .map(|(key, value)| (key.as_str(), value.as_str()))
-        };
+        let get = |names: &[&str]| option(storage, names);
         let header = match get(&["header"]) {
             Some((key, value)) => boolean(key, value)?,
             None => false,
@@ -126,31 +132,8 @@ impl CsvOptions {
             Some((key, value)) => Some(single_byte(key, value)?),
             None => None,
         };
-        let compression = match get(&["compression", "codec"]) {
-            Some((key, value)) => match value.to_ascii_lowercase().as_str() {
-                "none" | "uncompressed" | "" => FileCompressionType::UNCOMPRESSED,
-                "gzip" => FileCompressionType::GZIP,
-                "bzip2" => FileCompressionType::BZIP2,
-                "xz" => FileCompressionType::XZ,
-                "zstd" => FileCompressionType::ZSTD,
-                other => {
-                    return Err(Error::invalid_parameter(format!(
-                        "option \"{key}\" names an unknown codec \"{other}\""
-                    ))
-                    .with_hint("use none, gzip, bzip2, xz or zstd"));
-                }
-            },
-            None => FileCompressionType::UNCOMPRESSED,
-        };
-        for (names, allowed) in [(&["encoding", "charset"][..], ["utf-8", "utf8"])] {
-            if let Some((key, value)) = get(names)
-                && !allowed.contains(&value.to_ascii_lowercase().as_str())
-            {
-                return Err(Error::unsupported(format!(
-                    "option \"{key}\" = \"{value}\" is not supported: files must be UTF-8"
-                )));
-            }
-        }
+        let compression = compression(get(&["compression", "codec"]))?;
+        utf8(storage)?;
         if let Some((key, value)) = get(&["line.delim"])
             && value != "\n"
         {
@@ -167,6 +150,61 @@ impl CsvOptions {
                 .map(|(_, value)| value.to_string()),
             compression,
         })
+    }
+}
+
+/// How a JSON Lines table's files read and write.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JsonOptions {
+    pub compression: FileCompressionType,
+}
+
+impl JsonOptions {
+    pub fn from_storage(storage: &Storage) -> Result<Self> {
+        if let Some((key, value)) = option(storage, &["multiLine"])
+            && boolean(key, value)?
+        {
+            return Err(Error::unsupported(format!(
+                "option \"{key}\" = \"{value}\" is not supported"
+            ))
+            .with_hint("lakeport reads JSON Lines: one object per line"));
+        }
+        utf8(storage)?;
+        Ok(Self {
+            compression: compression(option(storage, &["compression", "codec"]))?,
+        })
+    }
+}
+
+/// The codec a `compression` option names; uncompressed without one.
+fn compression(option: Option<(&str, &str)>) -> Result<FileCompressionType> {
+    let Some((key, value)) = option else {
+        return Ok(FileCompressionType::UNCOMPRESSED);
+    };
+    Ok(match value.to_ascii_lowercase().as_str() {
+        "none" | "uncompressed" | "" => FileCompressionType::UNCOMPRESSED,
+        "gzip" => FileCompressionType::GZIP,
+        "bzip2" => FileCompressionType::BZIP2,
+        "xz" => FileCompressionType::XZ,
+        "zstd" => FileCompressionType::ZSTD,
+        other => {
+            return Err(Error::invalid_parameter(format!(
+                "option \"{key}\" names an unknown codec \"{other}\""
+            ))
+            .with_hint("use none, gzip, bzip2, xz or zstd"));
+        }
+    })
+}
+
+/// Refuses an `encoding` other than UTF-8.
+fn utf8(storage: &Storage) -> Result<()> {
+    match option(storage, &["encoding", "charset"]) {
+        Some((key, value)) if !["utf-8", "utf8"].contains(&value.to_ascii_lowercase().as_str()) => {
+            Err(Error::unsupported(format!(
+                "option \"{key}\" = \"{value}\" is not supported: files must be UTF-8"
+            )))
+        }
+        _ => Ok(()),
     }
 }
 

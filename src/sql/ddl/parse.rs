@@ -487,14 +487,16 @@ impl<'a> DdlParser<'a> {
         match name.to_ascii_lowercase().as_str() {
             "parquet" => Ok(StorageFormat::Parquet),
             "csv" | "textfile" => Ok(StorageFormat::Csv),
-            "orc" | "avro" | "json" | "sequencefile" | "rcfile" | "delta" | "iceberg" | "hive"
-            | "text" => Err(Error::unsupported(format!(
-                "tables stored as {name} are not supported"
-            ))
-            .with_hint("lakeport reads and writes parquet and csv")),
+            "json" | "jsonfile" => Ok(StorageFormat::Json),
+            "orc" | "avro" | "sequencefile" | "rcfile" | "delta" | "iceberg" | "hive" | "text" => {
+                Err(
+                    Error::unsupported(format!("tables stored as {name} are not supported"))
+                        .with_hint("lakeport reads and writes parquet, csv and json"),
+                )
+            }
             _ => Err(
                 Error::invalid_parameter(format!("unknown table format \"{name}\""))
-                    .with_hint("use parquet or csv"),
+                    .with_hint("use parquet, csv or json"),
             ),
         }
     }
