@@ -161,6 +161,11 @@ impl Dialect for LakeportDialect {
         true
     }
 
+    /// Spark's generators name their columns together: `posexplode(a) AS (p, v)`.
+    fn supports_select_item_multi_column_alias(&self) -> bool {
+        true
+    }
+
     /// `exists(…)` is Spark's higher-order call unless a subquery follows the parenthesis.
     fn parse_prefix(&self, parser: &mut Parser) -> Option<Result<Expr, ParserError>> {
         let is_exists =

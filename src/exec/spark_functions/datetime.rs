@@ -1,7 +1,8 @@
-//! Spark's date and time functions that take Spark's datetime patterns or epoch seconds:
-//! `date_format`, `from_unixtime`, `unix_timestamp`, `to_date` with a format, and
-//! `months_between`. Timestamps without a time zone are wall times; with one, they are read
-//! in the session's time zone, as Spark reads its timestamps.
+//! Spark's date and time functions that take Spark's datetime patterns, epoch seconds or
+//! units: `date_format`, `from_unixtime`, `unix_timestamp`, `to_date` with a format,
+//! `months_between`, `timestampadd` and `timestampdiff`. Timestamps without a time zone are
+//! wall times; with one, they are read in the session's time zone, as Spark reads its
+//! timestamps.
 
 use std::fmt::Write as _;
 use std::str::FromStr;
@@ -31,6 +32,12 @@ pub enum DateTimeKind {
     ToDate,
     /// `months_between(later, earlier [, round])` → months as a double, 8 digits.
     MonthsBetween,
+    /// `timestampadd('unit', n, timestamp)` → the timestamp `n` units later (months clamp
+    /// to the month's last day).
+    TimestampAdd,
+    /// `timestampdiff('unit', start, end)` → the whole units from `start` to `end`, counted
+    /// as Java's `ChronoUnit.between` counts them.
+    TimestampDiff,
 }
 
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -58,6 +65,7 @@ impl SparkDateTime {
             DateTimeKind::UnixTimestamp => (0, 2),
             DateTimeKind::ToDate => (1, usize::MAX),
             DateTimeKind::MonthsBetween => (2, 3),
+            DateTimeKind::TimestampAdd | DateTimeKind::TimestampDiff => (3, 3),
         }
     }
 
@@ -79,7 +87,7 @@ impl SparkDateTime {
                 ScalarValue::Utf8(Some(format(&time, &pattern(1)?)?))
             }
             DateTimeKind::FromUnixtime => {
-                let seconds = integer(&values[0])?;
+                let seconds = integer("from_unixtime", &values[0])?;
                 let Some(instant) = DateTime::from_timestamp(seconds, 0) else {
                     return Err(out_of_range(seconds));
                 };
@@ -134,7 +142,161 @@ impl SparkDateTime {
                 };
                 ScalarValue::Float64(Some(months_between(&later, &earlier, round)))
             }
+            DateTimeKind::TimestampAdd => {
+                let unit = TimeUnitName::parse(&text(&values[0])?)?;
+                let Some(time) = wall_time(&values[2], tz)? else {
+                    return Ok(ScalarValue::Null);
+                };
+                let amount = integer("timestampadd", &values[1])?;
+                let later = unit.add(time, amount).ok_or_else(|| out_of_range(amount))?;
+                timestamp_value(later, &values[2], tz)?
+            }
+            DateTimeKind::TimestampDiff => {
+                let unit = TimeUnitName::parse(&text(&values[0])?)?;
+                let (Some(start), Some(end)) =
+                    (wall_time(&values[1], tz)?, wall_time(&values[2], tz)?)
+                else {
+                    return Ok(ScalarValue::Null);
+                };
+                ScalarValue::Int64(Some(unit.between(start, end)))
+            }
         })
+    }
+}
+
+/// The units of `timestampadd` and `timestampdiff`, as Spark names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TimeUnitName {
+    Year,
+    Quarter,
+    Month,
+    Week,
+    Day,
+    Hour,
+    Minute,
+    Second,
+    Millisecond,
+    Microsecond,
+}
+
+impl TimeUnitName {
+    const NAMES: &[&str] = &[
+        "YEAR",
+        "QUARTER",
+        "MONTH",
+        "WEEK",
+        "DAY",
+        "DAYOFYEAR",
+        "HOUR",
+        "MINUTE",
+        "SECOND",
+        "MILLISECOND",
+        "MICROSECOND",
+    ];
+
+    fn parse(name: &str) -> DfResult<Self> {
+        Ok(match name.to_ascii_uppercase().as_str() {
+            "YEAR" => Self::Year,
+            "QUARTER" => Self::Quarter,
+            "MONTH" => Self::Month,
+            "WEEK" => Self::Week,
+            "DAY" | "DAYOFYEAR" => Self::Day,
+            "HOUR" => Self::Hour,
+            "MINUTE" => Self::Minute,
+            "SECOND" => Self::Second,
+            "MILLISECOND" => Self::Millisecond,
+            "MICROSECOND" => Self::Microsecond,
+            _ => {
+                return Err(
+                    Error::invalid_parameter(format!("unit \"{name}\" not recognized"))
+                        .with_hint(format!("use one of {}", Self::NAMES.join(", ")))
+                        .into(),
+                );
+            }
+        })
+    }
+
+    /// Months in a unit of months, microseconds in a unit of time (weeks and days too).
+    fn months(self) -> Option<i64> {
+        match self {
+            Self::Year => Some(12),
+            Self::Quarter => Some(3),
+            Self::Month => Some(1),
+            _ => None,
+        }
+    }
+
+    fn micros(self) -> i64 {
+        match self {
+            Self::Week => 7 * 86_400_000_000,
+            Self::Day => 86_400_000_000,
+            Self::Hour => 3_600_000_000,
+            Self::Minute => 60_000_000,
+            Self::Second => 1_000_000,
+            Self::Millisecond => 1_000,
+            _ => 1,
+        }
+    }
+
+    fn add(self, time: NaiveDateTime, amount: i64) -> Option<NaiveDateTime> {
+        match self.months() {
+            Some(months) => {
+                let months = amount.checked_mul(months)?;
+                let step = chrono::Months::new(u32::try_from(months.unsigned_abs()).ok()?);
+                match months < 0 {
+                    true => time.checked_sub_months(step),
+                    false => time.checked_add_months(step),
+                }
+            }
+            None => time.checked_add_signed(chrono::Duration::microseconds(
+                amount.checked_mul(self.micros())?,
+            )),
+        }
+    }
+
+    /// Days, weeks and months count whole days from `start`'s time of day (an end earlier
+    /// in its day than the start ends the day before); units of time count elapsed time.
+    fn between(self, start: NaiveDateTime, end: NaiveDateTime) -> i64 {
+        if !matches!(self, Self::Day | Self::Week) && self.months().is_none() {
+            let elapsed = (end - start).num_microseconds().unwrap_or(i64::MAX);
+            return elapsed / self.micros();
+        }
+        let mut end_date = end.date();
+        if end_date > start.date() && end.time() < start.time() {
+            end_date = end_date.pred_opt().unwrap_or(end_date);
+        } else if end_date < start.date() && end.time() > start.time() {
+            end_date = end_date.succ_opt().unwrap_or(end_date);
+        }
+        let start_date = start.date();
+        match self.months() {
+            Some(months) => {
+                let packed = |d: NaiveDate| {
+                    (i64::from(d.year()) * 12 + i64::from(d.month0())) * 32 + i64::from(d.day())
+                };
+                (packed(end_date) - packed(start_date)) / 32 / months
+            }
+            None => (end_date - start_date).num_days() / (self.micros() / 86_400_000_000),
+        }
+    }
+}
+
+/// A wall time as a value of the type `like` has: a timestamp with its zone, or without.
+fn timestamp_value(time: NaiveDateTime, like: &ScalarValue, tz: &Tz) -> DfResult<ScalarValue> {
+    match like.data_type() {
+        DataType::Timestamp(_, Some(zone)) => {
+            let instant = tz
+                .from_local_datetime(&time)
+                .earliest()
+                .ok_or_else(|| datetime_error(&time.to_string(), "the session's time zone"))?;
+            Ok(ScalarValue::TimestampMicrosecond(
+                Some(instant.timestamp_micros()),
+                Some(zone),
+            ))
+        }
+        _ => Ok(ScalarValue::TimestampMicrosecond(
+            Some(time.and_utc().timestamp_micros()),
+            None,
+        )),
     }
 }
 
@@ -146,6 +308,8 @@ impl ScalarUDFImpl for SparkDateTime {
             DateTimeKind::UnixTimestamp => "unix_timestamp",
             DateTimeKind::ToDate => "to_date",
             DateTimeKind::MonthsBetween => "months_between",
+            DateTimeKind::TimestampAdd => "timestampadd",
+            DateTimeKind::TimestampDiff => "timestampdiff",
         }
     }
 
@@ -183,6 +347,13 @@ impl ScalarUDFImpl for SparkDateTime {
             DateTimeKind::UnixTimestamp => DataType::Int64,
             DateTimeKind::ToDate => DataType::Date32,
             DateTimeKind::MonthsBetween => DataType::Float64,
+            DateTimeKind::TimestampAdd => match &arg_types[2] {
+                DataType::Timestamp(_, zone) => {
+                    DataType::Timestamp(TimeUnit::Microsecond, zone.clone())
+                }
+                _ => DataType::Timestamp(TimeUnit::Microsecond, None),
+            },
+            DateTimeKind::TimestampDiff => DataType::Int64,
         })
     }
 
@@ -221,12 +392,12 @@ fn text(value: &ScalarValue) -> DfResult<String> {
     }
 }
 
-fn integer(value: &ScalarValue) -> DfResult<i64> {
+fn integer(function: &str, value: &ScalarValue) -> DfResult<i64> {
     match value.cast_to(&DataType::Int64)? {
         ScalarValue::Int64(Some(n)) => Ok(n),
         other => Err(argument_error(
-            "from_unixtime",
-            &format!("seconds, not {other}"),
+            function,
+            &format!("an integer, not {other}"),
         )),
     }
 }
@@ -363,6 +534,78 @@ mod tests {
 
     fn at(text: &str) -> NaiveDateTime {
         NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S").unwrap()
+    }
+
+    #[test]
+    fn units_are_counted_as_java_counts_them() {
+        use TimeUnitName::*;
+        let between = |unit: TimeUnitName, start: &str, end: &str| unit.between(at(start), at(end));
+        assert_eq!(
+            between(Month, "2024-01-31 00:00:00", "2024-02-29 00:00:00"),
+            0
+        );
+        assert_eq!(
+            between(Month, "2024-01-15 10:00:00", "2024-02-15 09:59:59"),
+            0
+        );
+        assert_eq!(
+            between(Month, "2024-01-15 10:00:00", "2024-02-15 10:00:00"),
+            1
+        );
+        assert_eq!(
+            between(Month, "2024-02-15 10:00:00", "2024-01-15 10:00:01"),
+            0
+        );
+        assert_eq!(
+            between(Year, "2020-03-01 00:00:00", "2024-02-29 00:00:00"),
+            3
+        );
+        assert_eq!(
+            between(Quarter, "2024-01-01 00:00:00", "2024-07-01 00:00:00"),
+            2
+        );
+        assert_eq!(
+            between(Day, "2024-01-01 10:00:00", "2024-01-03 09:00:00"),
+            1
+        );
+        assert_eq!(
+            between(Day, "2024-01-03 09:00:00", "2024-01-01 10:00:00"),
+            -1
+        );
+        assert_eq!(
+            between(Week, "2024-01-01 00:00:00", "2024-01-15 00:00:00"),
+            2
+        );
+        assert_eq!(
+            between(Hour, "2024-01-01 10:00:00", "2024-01-01 08:30:00"),
+            -1
+        );
+        assert_eq!(
+            between(Second, "2024-01-01 00:00:00", "2024-01-01 00:01:01"),
+            61
+        );
+    }
+
+    #[test]
+    fn units_are_added_clamping_to_month_ends() {
+        use TimeUnitName::*;
+        assert_eq!(
+            Month.add(at("2024-01-31 12:00:00"), 1),
+            Some(at("2024-02-29 12:00:00"))
+        );
+        assert_eq!(
+            Year.add(at("2024-02-29 00:00:00"), -1),
+            Some(at("2023-02-28 00:00:00"))
+        );
+        assert_eq!(
+            Week.add(at("2024-01-01 00:00:00"), 2),
+            Some(at("2024-01-15 00:00:00"))
+        );
+        assert_eq!(
+            Minute.add(at("2024-01-01 00:00:00"), -90),
+            Some(at("2023-12-31 22:30:00"))
+        );
+        assert_eq!(Month.add(at("2024-01-01 00:00:00"), i64::MAX), None);
     }
 
     #[test]

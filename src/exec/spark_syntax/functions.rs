@@ -20,7 +20,12 @@
 //! - `trunc(d, 'MM')` (a format as text) is Spark's `trunc`, planned as `spark_trunc`;
 //!   `struct(a, b)` names its fields after the columns (`named_struct('a', a, 'b', b)`,
 //!   `colN` for other expressions); `approx_count_distinct` is `approx_distinct` as a bigint;
-//!   `size` is `cardinality` as an int; `first(x, true)` / `last(x, true)` ignore NULLs.
+//!   `size` is `cardinality` as an int; `first(x, true)` / `last(x, true)` ignore NULLs;
+//! - units as bare words: `timestampadd(HOUR, n, ts)` (or `dateadd`, `date_add`) and
+//!   `timestampdiff(MONTH, a, b)` (or `datediff`, `date_diff`) call `timestampadd` /
+//!   `timestampdiff` with the unit as text; `zeroifnull(x)` is `coalesce(x, 0)`,
+//!   `nullifzero(x)` `nullif(x, 0)`, `map_contains_key(m, k)` `array_has(map_keys(m), k)`,
+//!   `getbit` `bit_get`.
 
 use datafusion::sql::sqlparser::ast::DataType as SqlType;
 use datafusion::sql::sqlparser::ast::{
@@ -125,6 +130,7 @@ const RENAMES: &[(&str, &str)] = &[
     ("startswith", "starts_with"),
     ("endswith", "ends_with"),
     ("timestamp_seconds", "to_timestamp_seconds"),
+    ("getbit", "bit_get"),
 ];
 
 /// Spark's cast functions and the type each casts to.
@@ -285,6 +291,20 @@ fn replacement(function: &Function) -> Result<Option<Expr>> {
             Value::Boolean(ascending) => sorted(array, ascending),
             _ => return Ok(None),
         },
+        (
+            "timestampadd" | "dateadd" | "date_add" | "timestampdiff" | "datediff" | "date_diff",
+            [Expr::Identifier(unit), first, second],
+        ) => {
+            let function = match name.contains("add") {
+                true => "timestampadd",
+                false => "timestampdiff",
+            };
+            let unit = Expr::value(Value::SingleQuotedString(unit.value.to_ascii_uppercase()));
+            call(function, [unit, first.clone(), second.clone()])
+        }
+        ("zeroifnull", [value]) => template("coalesce($1, 0)", &[value])?,
+        ("nullifzero", [value]) => template("nullif($1, 0)", &[value])?,
+        ("map_contains_key", [map, key]) => template("array_has(map_keys($1), $2)", &[map, key])?,
         ("grouping_id", columns) if !columns.is_empty() => grouping_id(columns.to_vec()),
         ("struct", fields) if !fields.is_empty() => named_struct(fields),
         ("first" | "last", [value, Expr::Value(flag)])

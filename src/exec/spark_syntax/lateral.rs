@@ -6,7 +6,7 @@ use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::helpers::attached_token::AttachedToken;
 use datafusion::sql::sqlparser::ast::{
-    BinaryOperator, CaseWhen, Expr, GroupByExpr, Ident, LateralView, Select, SelectItem,
+    BinaryOperator, CaseWhen, Expr, Function, GroupByExpr, Ident, LateralView, Select, SelectItem,
     TableFactor, TableWithJoins, Value, WildcardAdditionalOptions, visit_expressions_mut,
 };
 
@@ -45,7 +45,7 @@ pub(super) fn lateral_views(select: &mut Select) -> Result<()> {
             qualifiers.push(alias.clone());
         }
         let mut projection = vec![SelectItem::Wildcard(WildcardAdditionalOptions::default())];
-        projection.extend(generator_columns(view)?);
+        projection.extend(lateral_view_columns(view)?);
         let query = select_query_from(projection, from);
         from = TableWithJoins {
             relation: derived(query, Some(plain_alias(&name.value))),
@@ -113,10 +113,18 @@ pub(super) fn strip_qualifiers(expr: &mut Expr, qualifiers: &[Ident]) {
     });
 }
 
-/// The select-list items a generator adds: `explode` one column (or `key, value` of a map
-/// when given two names), `posexplode` a position first; `OUTER` keeps a row of NULLs for a
-/// NULL or empty input.
-pub(super) fn generator_columns(view: LateralView) -> Result<Vec<SelectItem>> {
+/// The generators lakeport runs, in a select list and in `LATERAL VIEW`.
+pub(super) const GENERATORS: &[&str] = &[
+    "explode",
+    "explode_outer",
+    "posexplode",
+    "posexplode_outer",
+    "json_tuple",
+    "stack",
+];
+
+/// The select-list items of a `LATERAL VIEW`'s generator.
+fn lateral_view_columns(view: LateralView) -> Result<Vec<SelectItem>> {
     let LateralView {
         lateral_view,
         lateral_col_alias,
@@ -128,25 +136,35 @@ pub(super) fn generator_columns(view: LateralView) -> Result<Vec<SelectItem>> {
             "LATERAL VIEW needs a generator function, not {lateral_view}"
         )));
     };
+    generator_columns(&function, lateral_col_alias, outer)
+}
+
+/// The select-list items a generator adds, named `names` or as Spark names them: `explode`
+/// one column (or `key, value` of a map when given two names), `posexplode` a position
+/// first; `OUTER` (or a name ending `_outer`) keeps a row of NULLs for a NULL or empty
+/// input.
+pub(super) fn generator_columns(
+    function: &Function,
+    names: Vec<Ident>,
+    outer: bool,
+) -> Result<Vec<SelectItem>> {
     let name = function.name.to_string().to_ascii_lowercase();
     let (generator, outer) = match name.strip_suffix("_outer") {
         Some(base) => (base.to_string(), true),
         None => (name, outer),
     };
     if generator == "json_tuple" || generator == "stack" {
-        let arguments: Vec<Expr> = plain_arguments(&function)?.into_iter().cloned().collect();
+        let arguments: Vec<Expr> = plain_arguments(function)?.into_iter().cloned().collect();
         return match generator.as_str() {
-            "stack" => stack(&arguments, lateral_col_alias),
-            _ => json_tuple(&arguments, lateral_col_alias),
+            "stack" => stack(&arguments, names),
+            _ => json_tuple(&arguments, names),
         };
     }
-    let [argument] = plain_arguments(&function)?[..] else {
-        return Err(Error::syntax(format!(
-            "{generator} takes one argument in LATERAL VIEW"
-        )));
+    let [argument] = plain_arguments(function)?[..] else {
+        return Err(Error::syntax(format!("{generator} takes one argument")));
     };
     let argument = argument.clone();
-    let aliases = lateral_col_alias.len();
+    let aliases = names.len();
     let (arrays, default_columns): (Vec<Expr>, &[&str]) = match (generator.as_str(), aliases) {
         ("explode", 2) => (
             vec![
@@ -167,20 +185,24 @@ pub(super) fn generator_columns(view: LateralView) -> Result<Vec<SelectItem>> {
         ("posexplode", _) => (vec![positions(&argument), argument], &["pos", "col"]),
         _ => {
             return Err(
-                Error::unsupported(format!("LATERAL VIEW {generator} is not supported")).with_hint(
-                    "lakeport supports explode, explode_outer, posexplode, posexplode_outer, \
+                Error::unsupported(format!("the generator {generator} is not supported"))
+                    .with_hint(
+                        "lakeport supports explode, explode_outer, posexplode, posexplode_outer, \
                      json_tuple and stack",
-                ),
+                    ),
             );
         }
     };
     let names: Vec<Ident> = match aliases {
         0 => default_columns.iter().map(|c| Ident::new(*c)).collect(),
-        n if n == default_columns.len() => lateral_col_alias,
+        n if n == default_columns.len() => names,
         n => {
             return Err(Error::syntax(format!(
-                "{generator} in LATERAL VIEW produces {} columns, but {n} aliases were given",
-                default_columns.len()
+                "{generator} produces {}, but {n} aliases were given",
+                match default_columns.len() {
+                    1 => "1 column".to_string(),
+                    columns => format!("{columns} columns"),
+                }
             )));
         }
     };

@@ -15,9 +15,10 @@
 //!   result is one of the outcomes Spark allows); `DISTRIBUTE BY` has no visible effect and
 //!   is dropped.
 //!
-//! - `explode(a)` and `posexplode(a)` in a select list unnest into columns `col` and
-//!   `pos, col`; `json_tuple(j, 'k1', …)` gives columns `c0, …`, `stack(n, …)` n rows of
-//!   columns `col0, …`.
+//! - Generators in a select list add the same columns as in `LATERAL VIEW`, named by
+//!   `AS name` or `AS (name, …)`: `explode(a)` → `col`, `posexplode(a)` → `pos, col`, a map
+//!   given two (three) names → `key, value` (after `pos`), `json_tuple(j, 'k1', …)` → `c0,
+//!   …`, `stack(n, …)` → n rows of `col0, …`.
 //! - Calls and operators Spark spells differently (date parts, casts written as calls,
 //!   `count_if`, `trunc(d, 'MM')`, `struct`, `DIV`, `RLIKE`, …): see `functions`.
 //!
@@ -33,13 +34,12 @@ mod sample;
 use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{
-    Expr, Ident, OrderBy, OrderByExpr, OrderByKind, OrderByOptions, Query, Select, SelectItem,
-    SetExpr, Statement, TableFactor, VisitMut, VisitorMut,
+    Expr, OrderBy, OrderByExpr, OrderByKind, OrderByOptions, Query, Select, SelectItem, SetExpr,
+    Statement, TableFactor, VisitMut, VisitorMut,
 };
 
-use self::build::{call, plain_arguments};
 use self::functions::{complete_grouping_id, is_higher_order, rewrite_expr, stray_lambda};
-use self::lateral::{json_tuple, lateral_views, positions, stack};
+use self::lateral::{GENERATORS, generator_columns, lateral_views};
 use self::reshape::{pivot, unpivot};
 use self::sample::sample;
 use crate::error::{Error, Result};
@@ -157,42 +157,26 @@ impl VisitorMut for SparkClauses {
     }
 }
 
-/// `explode(a)` → `unnest(a) AS col`; `posexplode(a)` → `unnest(range(0, cardinality(a)))
-/// AS pos, unnest(a) AS col`; `json_tuple(j, 'k1', …)` → one column per key; `stack(n, …)`
-/// → its columns.
+/// A generator in a select list (`explode(a)`, `posexplode(a) AS (p, v)`, `stack(n, …) AS
+/// (k, v)`, …) becomes the items it adds; several names belong to generators only.
 fn generators_in_projection(item: SelectItem) -> Result<Vec<SelectItem>> {
-    let (expr, alias) = match &item {
-        SelectItem::UnnamedExpr(expr) => (expr, None),
-        SelectItem::ExprWithAlias { expr, alias } => (expr, Some(alias.clone())),
+    let (expr, names) = match &item {
+        SelectItem::UnnamedExpr(expr) => (expr, Vec::new()),
+        SelectItem::ExprWithAlias { expr, alias } => (expr, vec![alias.clone()]),
+        SelectItem::ExprWithAliases { expr, aliases } => (expr, aliases.clone()),
         _ => return Ok(vec![item]),
     };
-    let Expr::Function(function) = expr else {
-        return Ok(vec![item]);
-    };
-    let name = function.name.to_string().to_ascii_lowercase();
-    if (name == "json_tuple" || name == "stack") && alias.is_none() {
-        let arguments: Vec<Expr> = plain_arguments(function)?.into_iter().cloned().collect();
-        return match name.as_str() {
-            "stack" => stack(&arguments, Vec::new()),
-            _ => json_tuple(&arguments, Vec::new()),
-        };
+    match expr {
+        Expr::Function(function)
+            if GENERATORS.contains(&function.name.to_string().to_ascii_lowercase().as_str()) =>
+        {
+            generator_columns(function, names, false)
+        }
+        _ if matches!(item, SelectItem::ExprWithAliases { .. }) => Err(Error::syntax(format!(
+            "only a generator such as explode or stack takes several column names, not {expr}"
+        ))),
+        _ => Ok(vec![item]),
     }
-    let argument = match plain_arguments(function).as_deref() {
-        Ok([argument]) => (*argument).clone(),
-        _ => return Ok(vec![item]),
-    };
-    let unnest = |e: Expr, name: Ident| SelectItem::ExprWithAlias {
-        expr: call("unnest", [e]),
-        alias: name,
-    };
-    Ok(match name.as_str() {
-        "explode" => vec![unnest(argument, alias.unwrap_or_else(|| Ident::new("col")))],
-        "posexplode" => vec![
-            unnest(positions(&argument), Ident::new("pos")),
-            unnest(argument, alias.unwrap_or_else(|| Ident::new("col"))),
-        ],
-        _ => vec![item],
-    })
 }
 
 /// `SORT BY` inside a set operation's arms orders nothing visible.
