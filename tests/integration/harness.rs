@@ -1,6 +1,7 @@
 //! The test server: a real lakeport, in-process on port 0, over fixture tables the tests
 //! generate themselves, and real tokio-postgres clients connected to it.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
@@ -194,7 +195,7 @@ pub fn rows_of(messages: &[SimpleQueryMessage]) -> Vec<Vec<Option<String>>> {
 pub fn fixtures() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("lakeport-fixtures-v4");
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("lakeport-fixtures-v5");
         if !dir.join("_SUCCESS").exists() {
             let staging = Path::new(env!("CARGO_TARGET_TMPDIR"))
                 .join(format!("lakeport-fixtures-staging-{}", std::process::id()));
@@ -250,7 +251,7 @@ fn write_fixtures(dir: &Path) -> std::io::Result<()> {
 /// marker and checksum files), `cities/` (CSV with a header), `pipes/` (`|`-delimited
 /// text, no header), `logs/` (CSV partitioned by date, one partition NULL) and `clicks/`
 /// (JSON Lines partitioned by region: nested objects, arrays, keys in any order, a field
-/// that is always null).
+/// that is always null), and `clicks_gz/` (gzip-compressed JSON Lines).
 fn write_lake(lake: &Path) -> std::io::Result<()> {
     for (directory, start, end) in [
         ("events/year=2024/month=01", 0, 3),
@@ -293,6 +294,13 @@ fn write_lake(lake: &Path) -> std::io::Result<()> {
         std::fs::create_dir_all(lake.join(directory))?;
         std::fs::write(lake.join(directory).join("part-00000.json"), body)?;
     }
+    std::fs::create_dir_all(lake.join("clicks_gz"))?;
+    let mut gzip = flate2::write::GzEncoder::new(
+        std::fs::File::create(lake.join("clicks_gz/part-00000.json.gz"))?,
+        flate2::Compression::default(),
+    );
+    gzip.write_all(b"{\"id\":1,\"page\":\"/home\"}\n{\"id\":2,\"page\":\"/cart\"}\n")?;
+    gzip.finish()?;
     for (directory, body) in [
         ("logs/dt=2024-01-01", "1,start\n2,stop\n"),
         ("logs/dt=2024-01-02", "3,start\n"),
