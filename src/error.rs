@@ -51,6 +51,8 @@ pub enum ErrorKind {
     ArraySubscriptError,
     /// A date or time text that does not match its format.
     InvalidDatetimeFormat,
+    /// A date or time field outside its range (month 13, second 61).
+    DatetimeFieldOverflow,
     /// A subquery used as a value returned more than one row.
     CardinalityViolation,
     NumericOutOfRange,

@@ -36,6 +36,7 @@ pub fn sqlstate(kind: ErrorKind) -> &'static str {
         ErrorKind::InvalidRegularExpression => "2201B",
         ErrorKind::ArraySubscriptError => "2202E",
         ErrorKind::InvalidDatetimeFormat => "22007",
+        ErrorKind::DatetimeFieldOverflow => "22008",
         ErrorKind::CardinalityViolation => "21000",
         ErrorKind::NumericOutOfRange => "22003",
         ErrorKind::InvalidParameterValue => "22023",

@@ -1,6 +1,6 @@
 //! Spark's date and time functions that take Spark's datetime patterns, epoch seconds or
 //! units: `date_format`, `from_unixtime`, `unix_timestamp`, `to_date` with a format,
-//! `months_between`, `timestampadd` and `timestampdiff`. Timestamps without a time zone are
+//! `months_between`, `timestampadd`, `timestampdiff` and `make_timestamp`. Timestamps without a time zone are
 //! wall times; with one, they are read in the session's time zone, as Spark reads its
 //! timestamps.
 
@@ -38,6 +38,10 @@ pub enum DateTimeKind {
     /// `timestampdiff('unit', start, end)` → the whole units from `start` to `end`, counted
     /// as Java's `ChronoUnit.between` counts them.
     TimestampDiff,
+    /// `make_timestamp(year, month, day, hour, minute, second [, zone])` → the timestamp
+    /// (seconds with a fraction, 60 being the next minute's first); with a zone, the fields
+    /// are read in it and the result shown in the session's.
+    MakeTimestamp,
 }
 
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -66,6 +70,7 @@ impl SparkDateTime {
             DateTimeKind::ToDate => (1, usize::MAX),
             DateTimeKind::MonthsBetween => (2, 3),
             DateTimeKind::TimestampAdd | DateTimeKind::TimestampDiff => (3, 3),
+            DateTimeKind::MakeTimestamp => (6, 7),
         }
     }
 
@@ -160,8 +165,70 @@ impl SparkDateTime {
                 };
                 ScalarValue::Int64(Some(unit.between(start, end)))
             }
+            DateTimeKind::MakeTimestamp => {
+                let time = make_timestamp(values)?;
+                let time = match values.get(6) {
+                    Some(zone) => {
+                        let zone = Tz::from_str(&text(zone)?)?;
+                        zone.from_local_datetime(&time)
+                            .earliest()
+                            .ok_or_else(|| {
+                                datetime_error(&time.to_string(), "the given time zone")
+                            })?
+                            .with_timezone(tz)
+                            .naive_local()
+                    }
+                    None => time,
+                };
+                ScalarValue::TimestampMicrosecond(Some(time.and_utc().timestamp_micros()), None)
+            }
         })
     }
+}
+
+/// The wall time of `make_timestamp`'s first six fields; an error names a field out of range.
+fn make_timestamp(values: &[ScalarValue]) -> DfResult<NaiveDateTime> {
+    let field = |i: usize| -> DfResult<u32> {
+        let value = integer("make_timestamp", &values[i])?;
+        u32::try_from(value).map_err(|_| field_out_of_range(value))
+    };
+    let (year, month, day, hour, minute) = (
+        integer("make_timestamp", &values[0])?,
+        field(1)?,
+        field(2)?,
+        field(3)?,
+        field(4)?,
+    );
+    let seconds = match values[5].cast_to(&DataType::Float64)? {
+        ScalarValue::Float64(Some(seconds)) => seconds,
+        other => {
+            return Err(argument_error(
+                "make_timestamp",
+                &format!("seconds, not {other}"),
+            ));
+        }
+    };
+    let micros = (seconds * 1e6).round();
+    if !(0.0..=60e6).contains(&micros) {
+        return Err(field_out_of_range(seconds));
+    }
+    let micros = micros as u32;
+    let date = i32::try_from(year)
+        .ok()
+        .and_then(|year| NaiveDate::from_ymd_opt(year, month, day))
+        .ok_or_else(|| field_out_of_range(format!("{year}-{month}-{day}")))?;
+    let whole_minute = date
+        .and_hms_opt(hour, minute, 0)
+        .ok_or_else(|| field_out_of_range(format!("{hour}:{minute}")))?;
+    Ok(whole_minute + chrono::Duration::microseconds(i64::from(micros)))
+}
+
+fn field_out_of_range(value: impl std::fmt::Display) -> datafusion::error::DataFusionError {
+    Error::new(
+        ErrorKind::DatetimeFieldOverflow,
+        format!("date/time field value out of range: {value}"),
+    )
+    .into()
 }
 
 /// The units of `timestampadd` and `timestampdiff`, as Spark names them.
@@ -310,6 +377,7 @@ impl ScalarUDFImpl for SparkDateTime {
             DateTimeKind::MonthsBetween => "months_between",
             DateTimeKind::TimestampAdd => "timestampadd",
             DateTimeKind::TimestampDiff => "timestampdiff",
+            DateTimeKind::MakeTimestamp => "make_timestamp",
         }
     }
 
@@ -354,6 +422,7 @@ impl ScalarUDFImpl for SparkDateTime {
                 _ => DataType::Timestamp(TimeUnit::Microsecond, None),
             },
             DateTimeKind::TimestampDiff => DataType::Int64,
+            DateTimeKind::MakeTimestamp => DataType::Timestamp(TimeUnit::Microsecond, None),
         })
     }
 

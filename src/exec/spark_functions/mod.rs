@@ -131,6 +131,7 @@ pub fn register(state: &mut SessionState) -> Result<()> {
         Arc::new(SparkDateTime::new(DateTimeKind::MonthsBetween)),
         Arc::new(SparkDateTime::new(DateTimeKind::TimestampAdd)),
         Arc::new(SparkDateTime::new(DateTimeKind::TimestampDiff)),
+        Arc::new(SparkDateTime::new(DateTimeKind::MakeTimestamp)),
         Arc::new(SparkCollection::new(CollectionKind::ElementAt)),
         Arc::new(SparkCollection::new(CollectionKind::Sequence)),
         Arc::new(SparkJson::new(JsonKind::ToJson)),
