@@ -10,6 +10,7 @@ mod arithmetic;
 mod collections;
 mod datetime;
 mod json;
+mod moments;
 mod numbers;
 mod patterns;
 mod percentile;
@@ -145,6 +146,11 @@ pub fn register(state: &mut SessionState) -> Result<()> {
     state.register_udaf(Arc::new(AggregateUDF::from(
         percentile::PercentileApprox::new(),
     )))?;
+    for moment in [moments::Moment::Skewness, moments::Moment::Kurtosis] {
+        state.register_udaf(Arc::new(AggregateUDF::from(moments::CentralMoment::new(
+            moment,
+        ))))?;
+    }
     state.register_udaf(spark::aggregate::collect_list())?;
     state.register_udaf(spark::aggregate::collect_set())?;
     let aliases = [
