@@ -12,11 +12,14 @@
 
 use std::any::TypeId;
 
-use datafusion::sql::sqlparser::ast::{BinaryOperator, Expr, Ident, ObjectName};
+use datafusion::sql::sqlparser::ast::{BinaryOperator, Expr, Ident, ObjectName, Value};
 use datafusion::sql::sqlparser::dialect::{Dialect, PostgreSqlDialect, Precedence};
 use datafusion::sql::sqlparser::keywords::Keyword;
 use datafusion::sql::sqlparser::parser::{Parser, ParserError};
 use datafusion::sql::sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer};
+
+use crate::exec::pg_syntax::function_call;
+use crate::exec::spark_syntax::struct_field_name;
 
 /// Formats whose name may prefix a backquoted file path: ``parquet.`s3://b/p` ``.
 pub const FILE_FORMATS: &[&str] = &["parquet", "csv", "json"];
@@ -141,6 +144,52 @@ macro_rules! as_postgres {
     };
 }
 
+/// Whether the parser is at `struct(` whose arguments name a field with `AS`.
+fn is_struct_with_names(parser: &Parser) -> bool {
+    let is_struct = matches!(&parser.peek_token().token,
+        Token::Word(w) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case("struct"));
+    if !is_struct || parser.peek_nth_token(1).token != Token::LParen {
+        return false;
+    }
+    let mut depth = 0usize;
+    for n in 2.. {
+        match parser.peek_nth_token(n).token {
+            Token::LParen | Token::LBracket => depth += 1,
+            Token::RParen | Token::RBracket if depth == 0 => return false,
+            Token::RParen | Token::RBracket => depth -= 1,
+            Token::Word(w) if depth == 0 && w.keyword == Keyword::AS => return true,
+            Token::EOF => return false,
+            _ => {}
+        }
+    }
+    false
+}
+
+/// `struct(a AS x, b, …)` as `named_struct('x', a, 'b', b, …)`, unnamed fields named as
+/// Spark names them.
+fn parse_named_struct(parser: &mut Parser) -> Result<Expr, ParserError> {
+    parser.next_token();
+    parser.expect_token(&Token::LParen)?;
+    let fields = parser.parse_comma_separated(|p| {
+        let value = p.parse_expr()?;
+        let name = match p.parse_keyword(Keyword::AS) {
+            true => Some(p.parse_identifier()?.value),
+            false => None,
+        };
+        Ok((value, name))
+    })?;
+    parser.expect_token(&Token::RParen)?;
+    let args = fields
+        .into_iter()
+        .enumerate()
+        .flat_map(|(i, (value, name))| {
+            let name = name.unwrap_or_else(|| struct_field_name(i, &value));
+            [Expr::value(Value::SingleQuotedString(name)), value]
+        })
+        .collect();
+    Ok(Expr::Function(function_call("named_struct", args)))
+}
+
 impl Dialect for LakeportDialect {
     fn dialect(&self) -> TypeId {
         TypeId::of::<PostgreSqlDialect>()
@@ -166,8 +215,12 @@ impl Dialect for LakeportDialect {
         true
     }
 
-    /// `exists(…)` is Spark's higher-order call unless a subquery follows the parenthesis.
+    /// `exists(…)` is Spark's higher-order call unless a subquery follows the parenthesis;
+    /// `struct(a AS x, …)` names its fields.
     fn parse_prefix(&self, parser: &mut Parser) -> Option<Result<Expr, ParserError>> {
+        if is_struct_with_names(parser) {
+            return Some(parse_named_struct(parser));
+        }
         let is_exists =
             matches!(&parser.peek_token().token, Token::Word(w) if w.keyword == Keyword::EXISTS);
         if !is_exists || parser.peek_nth_token(1).token != Token::LParen {

@@ -488,17 +488,22 @@ fn named_struct(fields: &[Expr]) -> Expr {
         .iter()
         .enumerate()
         .flat_map(|(i, field)| {
-            let name = match field {
-                Expr::Identifier(ident) => ident.value.clone(),
-                Expr::CompoundIdentifier(parts) => {
-                    parts.last().map(|p| p.value.clone()).unwrap_or_default()
-                }
-                _ => format!("col{}", i + 1),
-            };
+            let name = struct_field_name(i, field);
             [Expr::value(Value::SingleQuotedString(name)), field.clone()]
         })
         .collect();
     Expr::Function(function_call("named_struct", named))
+}
+
+/// Spark's name for the unnamed field `i` of `struct(…)`: the column's, or `col1`, `col2`, ….
+pub fn struct_field_name(i: usize, field: &Expr) -> String {
+    match field {
+        Expr::Identifier(ident) => ident.value.clone(),
+        Expr::CompoundIdentifier(parts) => {
+            parts.last().map(|p| p.value.clone()).unwrap_or_default()
+        }
+        _ => format!("col{}", i + 1),
+    }
 }
 
 /// `function` under another name with other arguments, keeping its window, filter and

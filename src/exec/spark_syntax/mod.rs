@@ -38,6 +38,7 @@ use datafusion::sql::sqlparser::ast::{
     Statement, TableFactor, VisitMut, VisitorMut,
 };
 
+pub use self::functions::struct_field_name;
 use self::functions::{complete_grouping_id, is_higher_order, rewrite_expr, stray_lambda};
 use self::lateral::{GENERATORS, generator_columns, lateral_views};
 use self::reshape::{pivot, unpivot};
