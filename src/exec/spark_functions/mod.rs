@@ -7,6 +7,7 @@
 //! (`text`, `datetime`, `collections`, `json`), written to Spark's documented results.
 
 mod arithmetic;
+mod bround;
 mod collections;
 mod datetime;
 mod json;
@@ -139,6 +140,7 @@ pub fn register(state: &mut SessionState) -> Result<()> {
         Arc::new(SparkJson::new(JsonKind::FromJson)),
         Arc::new(types::TypeOf::new()),
         Arc::new(numbers::FormatNumber::new()),
+        Arc::new(bround::Bround::new()),
     ];
     for function in own {
         state.register_udf(Arc::new(ScalarUDF::new_from_shared_impl(function)))?;
