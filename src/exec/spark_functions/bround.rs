@@ -74,7 +74,7 @@ impl ScalarUDFImpl for Bround {
     fn return_field_from_args(&self, args: ReturnFieldArgs) -> DfResult<FieldRef> {
         let digits = match args.scalar_arguments.get(1) {
             None => 0,
-            Some(Some(ScalarValue::Int64(Some(digits)))) => *digits,
+            Some(Some(ScalarValue::Int64(Some(digits)))) => clamp(*digits),
             Some(Some(ScalarValue::Int64(None))) => 0,
             Some(_) => return Err(usage("bround needs a constant count of digits")),
         };
@@ -98,7 +98,7 @@ impl ScalarUDFImpl for Bround {
         let target = args.return_field.data_type().clone();
         invoke_by_row(&args, |values| {
             let digits = match values.get(1) {
-                Some(ScalarValue::Int64(Some(digits))) => *digits,
+                Some(ScalarValue::Int64(Some(digits))) => clamp(*digits),
                 Some(_) => return ScalarValue::try_from(&target),
                 None => 0,
             };
@@ -106,6 +106,14 @@ impl ScalarUDFImpl for Bround {
         })
     }
 }
+
+/// Digits beyond any double's or decimal's change nothing more; bounded, they cost nothing.
+fn clamp(digits: i64) -> i64 {
+    digits.clamp(-MAX_DIGITS, MAX_DIGITS)
+}
+
+/// More than the decimal digits of the largest double (about 1.8e308) or of the smallest.
+const MAX_DIGITS: i64 = 400;
 
 fn bround(value: &ScalarValue, digits: i64, target: &DataType) -> DfResult<ScalarValue> {
     if value.is_null() {
@@ -163,6 +171,11 @@ mod tests {
         assert_eq!(float(-2.5, 0), ScalarValue::Float64(Some(-2.0)));
         assert_eq!(float(0.125, 2), ScalarValue::Float64(Some(0.12)));
         assert_eq!(float(25.0, -1), ScalarValue::Float64(Some(20.0)));
+        assert_eq!(
+            float(1e300, clamp(i64::MIN)),
+            ScalarValue::Float64(Some(0.0))
+        );
+        assert_eq!(float(0.5, clamp(i64::MAX)), ScalarValue::Float64(Some(0.5)));
         let decimal = ScalarValue::Decimal128(Some(1235), 10, 3);
         assert_eq!(
             bround(&decimal, 2, &DataType::Decimal128(10, 2)).unwrap(),

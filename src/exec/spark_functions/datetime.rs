@@ -325,8 +325,11 @@ impl TimeUnitName {
     /// in its day than the start ends the day before); units of time count elapsed time.
     fn between(self, start: NaiveDateTime, end: NaiveDateTime) -> i64 {
         if !matches!(self, Self::Day | Self::Week) && self.months().is_none() {
-            let elapsed = (end - start).num_microseconds().unwrap_or(i64::MAX);
-            return elapsed / self.micros();
+            let elapsed = end - start;
+            let micros = i128::from(elapsed.num_seconds()) * 1_000_000
+                + i128::from(elapsed.subsec_nanos() / 1_000);
+            let units = micros / i128::from(self.micros());
+            return i64::try_from(units).unwrap_or(if units < 0 { i64::MIN } else { i64::MAX });
         }
         let mut end_date = end.date();
         if end_date > start.date() && end.time() < start.time() {
