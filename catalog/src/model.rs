@@ -63,6 +63,19 @@ pub enum StorageFormat {
 }
 
 impl StorageFormat {
+    pub const ALL: [StorageFormat; 3] = [
+        StorageFormat::Parquet,
+        StorageFormat::Csv,
+        StorageFormat::Json,
+    ];
+
+    /// The format Spark names `name` (case-insensitively), as in ``parquet.`path` ``.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|format| format.name().eq_ignore_ascii_case(name))
+    }
+
     /// Spark's name of the format (`USING parquet`), also the files' extension.
     pub fn name(self) -> &'static str {
         match self {

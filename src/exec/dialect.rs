@@ -17,12 +17,10 @@ use datafusion::sql::sqlparser::dialect::{Dialect, PostgreSqlDialect, Precedence
 use datafusion::sql::sqlparser::keywords::Keyword;
 use datafusion::sql::sqlparser::parser::{Parser, ParserError};
 use datafusion::sql::sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer};
+use lakeport_catalog::StorageFormat;
 
 use crate::exec::pg_syntax::function_call;
 use crate::exec::spark_syntax::struct_field_name;
-
-/// Formats whose name may prefix a backquoted file path: ``parquet.`s3://b/p` ``.
-pub const FILE_FORMATS: &[&str] = &["parquet", "csv", "json"];
 
 /// A parser over `sql` in lakeport's dialect, backquoted names folded.
 pub fn parser<'a>(dialect: &'a LakeportDialect, sql: &str) -> Result<Parser<'a>, ParserError> {
@@ -47,7 +45,7 @@ pub fn tokenize(dialect: &LakeportDialect, sql: &str) -> Result<Vec<TokenWithSpa
             if matches!(&tokens[dot].token, Token::Period)
                 && matches!(&tokens[format].token, Token::Word(w)
                     if w.quote_style.is_none()
-                        && FILE_FORMATS.iter().any(|f| w.value.eq_ignore_ascii_case(f))));
+                        && StorageFormat::from_name(&w.value).is_some()));
         if let Token::Word(word) = &mut tokens[i].token
             && word.quote_style == Some('`')
             && !is_path

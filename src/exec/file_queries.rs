@@ -76,11 +76,5 @@ fn file_reference(name: &ObjectName) -> Option<(StorageFormat, String)> {
     if format.quote_style.is_some() || path.quote_style != Some('`') {
         return None;
     }
-    let format = match format.value.to_ascii_lowercase().as_str() {
-        "parquet" => StorageFormat::Parquet,
-        "csv" => StorageFormat::Csv,
-        "json" => StorageFormat::Json,
-        _ => return None,
-    };
-    Some((format, path.value.clone()))
+    Some((StorageFormat::from_name(&format.value)?, path.value.clone()))
 }

@@ -48,10 +48,7 @@ pub async fn files_relation(state: &dyn Session, storage: Storage) -> Result<Rel
 /// Text files compressed as their extension says (`.json.gz`, `.csv.bz2`), as Spark tells
 /// them; the first file's codec stands for the location's.
 fn with_codec_of_files(mut storage: Storage, listing: &Listing) -> Storage {
-    let has_codec = storage
-        .options
-        .keys()
-        .any(|k| k.eq_ignore_ascii_case("compression") || k.eq_ignore_ascii_case("codec"));
+    let has_codec = options::option(&storage, &["compression", "codec"]).is_some();
     if storage.format == StorageFormat::Parquet || has_codec {
         return storage;
     }

@@ -179,13 +179,14 @@ impl HiveTableProvider {
                 values: None,
             })
         };
-        let null_text = match storage.format {
-            StorageFormat::Csv => CsvOptions::from_storage(storage)?
-                .null_value
-                .filter(|text| !text.is_empty()),
-            StorageFormat::Parquet | StorageFormat::Json => None,
+        let (format, null_text): (Arc<dyn FileFormat>, _) = match storage.format {
+            StorageFormat::Csv => {
+                let options = CsvOptions::from_storage(storage)?;
+                let null_text = options.null_value.clone().filter(|text| !text.is_empty());
+                (Arc::new(csv_format(options)), null_text)
+            }
+            StorageFormat::Parquet | StorageFormat::Json => (file_format(storage)?, None),
         };
-        let format = file_format(storage)?;
         let read_schema = match &null_text {
             Some(_) => Arc::new(Schema::new(
                 file_schema

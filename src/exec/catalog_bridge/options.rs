@@ -91,7 +91,7 @@ pub struct CsvOptions {
 }
 
 /// The first option of `names` the storage has (case-insensitively), as `(key, value)`.
-fn option<'a>(storage: &'a Storage, names: &[&str]) -> Option<(&'a str, &'a str)> {
+pub fn option<'a>(storage: &'a Storage, names: &[&str]) -> Option<(&'a str, &'a str)> {
     storage
         .options
         .iter()

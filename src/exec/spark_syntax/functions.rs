@@ -291,16 +291,11 @@ fn replacement(function: &Function) -> Result<Option<Expr>> {
             Value::Boolean(ascending) => sorted(array, ascending),
             _ => return Ok(None),
         },
-        (
-            "timestampadd" | "dateadd" | "date_add" | "timestampdiff" | "datediff" | "date_diff",
-            [Expr::Identifier(unit), first, second],
-        ) => {
-            let function = match name.contains("add") {
-                true => "timestampadd",
-                false => "timestampdiff",
-            };
-            let unit = Expr::value(Value::SingleQuotedString(unit.value.to_ascii_uppercase()));
-            call(function, [unit, first.clone(), second.clone()])
+        ("timestampadd" | "dateadd" | "date_add", [Expr::Identifier(unit), amount, time]) => {
+            with_unit("timestampadd", unit, amount, time)
+        }
+        ("timestampdiff" | "datediff" | "date_diff", [Expr::Identifier(unit), start, end]) => {
+            with_unit("timestampdiff", unit, start, end)
         }
         ("zeroifnull", [value]) => template("coalesce($1, 0)", &[value])?,
         ("nullifzero", [value]) => template("nullif($1, 0)", &[value])?,
@@ -318,6 +313,12 @@ fn replacement(function: &Function) -> Result<Option<Expr>> {
         _ => return Ok(None),
     };
     Ok(Some(new))
+}
+
+/// `function('UNIT', a, b)`: a unit written as a bare word passed as text.
+fn with_unit(function: &str, unit: &Ident, a: &Expr, b: &Expr) -> Expr {
+    let unit = Expr::value(Value::SingleQuotedString(unit.value.to_ascii_uppercase()));
+    call(function, [unit, a.clone(), b.clone()])
 }
 
 /// Aggregates whose rewrite keeps the call (and so its window).
