@@ -56,6 +56,10 @@ pub enum ErrorKind {
     /// A subquery used as a value returned more than one row.
     CardinalityViolation,
     NumericOutOfRange,
+    /// A NULL where none may be (a map key).
+    NullValueNotAllowed,
+    /// A value that must be unique is not (a map key made twice).
+    UniqueViolation,
     InvalidParameterValue,
     /// A statement the server cannot run (yet).
     FeatureNotSupported,

@@ -13,6 +13,7 @@ pub mod dialect;
 pub mod distributed;
 pub mod file_queries;
 pub mod functions;
+mod lambda_plans;
 pub mod literals;
 pub mod memory;
 pub mod pg_syntax;
@@ -386,6 +387,7 @@ pub fn state_with_functions(
         .with_config(session_config)
         .with_runtime_env(runtime)
         .with_default_features()
+        .with_physical_optimizer_rules(lambda_plans::physical_optimizer_rules())
         .build();
     state.register_expr_planner(Arc::new(literals::UnknownLiterals))?;
     state.register_udaf(Arc::new(AggregateUDF::from(

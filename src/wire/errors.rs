@@ -39,6 +39,8 @@ pub fn sqlstate(kind: ErrorKind) -> &'static str {
         ErrorKind::DatetimeFieldOverflow => "22008",
         ErrorKind::CardinalityViolation => "21000",
         ErrorKind::NumericOutOfRange => "22003",
+        ErrorKind::NullValueNotAllowed => "22004",
+        ErrorKind::UniqueViolation => "23505",
         ErrorKind::InvalidParameterValue => "22023",
         ErrorKind::FeatureNotSupported => "0A000",
         ErrorKind::ResourcesExhausted => "53200",

@@ -10,6 +10,7 @@ mod arithmetic;
 mod bround;
 mod collections;
 mod datetime;
+mod higher_order;
 mod json;
 mod moments;
 mod numbers;
@@ -36,6 +37,7 @@ pub use arithmetic::SPARK_DIV;
 use arithmetic::SparkDiv;
 use collections::{CollectionKind, SparkCollection};
 use datetime::{DateTimeKind, SparkDateTime};
+pub use higher_order::NAMES as HIGHER_ORDER_FUNCTIONS;
 use json::{JsonKind, SparkJson};
 use text::{SparkText, TextKind};
 
@@ -152,6 +154,9 @@ pub fn register(state: &mut SessionState) -> Result<()> {
         state.register_udaf(Arc::new(AggregateUDF::from(moments::CentralMoment::new(
             moment,
         ))))?;
+    }
+    for function in higher_order::functions() {
+        state.register_higher_order_function(Arc::new(function))?;
     }
     state.register_udaf(spark::aggregate::collect_list())?;
     state.register_udaf(spark::aggregate::collect_set())?;

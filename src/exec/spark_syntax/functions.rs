@@ -11,9 +11,10 @@
 //!   `decode(x, v1, r1, …, default)` (PostgreSQL's two-argument `decode` is left alone),
 //!   `sort_array(a [, asc])`, `grouping_id(…)`, `x RLIKE p` / `x REGEXP p`;
 //! - `a DIV b` is `spark_div(a, b)`: the quotient truncated toward zero, as a bigint;
-//! - higher-order functions: `transform(a, x -> …)`, `filter`, `exists`, `forall` are
-//!   DataFusion's `array_transform`, `array_filter`, `array_any_match` (lambdas of one
-//!   parameter; Spark's element-index parameter is not supported);
+//! - higher-order functions: `exists(a, x -> …)` is DataFusion's `array_any_match`,
+//!   `forall(a, x -> p)` is `NOT array_any_match(a, x -> NOT p)`; the others (`transform`,
+//!   `filter`, `aggregate`, …) are lakeport's own (`spark_functions::higher_order`), whose
+//!   lambdas stay as they are;
 //! - `count(DISTINCT a, b)` (rows where none is NULL), `INTERVAL 30 DAYS` (a number),
 //!   `lcase`, `ucase`, `startswith`, `endswith`, `array_size`, `unix_seconds`,
 //!   `timestamp_seconds`;
@@ -29,16 +30,16 @@
 
 use datafusion::sql::sqlparser::ast::DataType as SqlType;
 use datafusion::sql::sqlparser::ast::{
-    BinaryOperator, DuplicateTreatment, Expr, Function, FunctionArguments, GroupByExpr, Ident,
-    LambdaFunction, NullTreatment, ObjectName, OneOrManyWithParens, Query, SetExpr, UnaryOperator,
-    Value, visit_expressions_mut,
+    AccessExpr, BinaryOperator, DuplicateTreatment, Expr, Function, FunctionArguments, GroupByExpr,
+    Ident, LambdaFunction, NullTreatment, ObjectName, OneOrManyWithParens, Query, SetExpr,
+    UnaryOperator, Value, visit_expressions_mut,
 };
 use std::ops::ControlFlow;
 
 use super::build::{call, cast, parse_expr, plain_arguments};
 use crate::error::{Error, Result};
 use crate::exec::pg_syntax::function_call;
-use crate::exec::spark_functions::{SPARK_DIV, SPARK_TRUNC};
+use crate::exec::spark_functions::{HIGHER_ORDER_FUNCTIONS, SPARK_DIV, SPARK_TRUNC};
 
 /// Spark's date-part functions: the `date_part` field each reads, and what Spark adds to it.
 const DATE_PARTS: &[(&str, &str, i64)] = &[
@@ -55,54 +56,55 @@ const DATE_PARTS: &[(&str, &str, i64)] = &[
     ("second", "second", 0),
 ];
 
-/// Spark's higher-order functions DataFusion has under other names.
-const HIGHER_ORDER: &[(&str, &str)] = &[
-    ("transform", "array_transform"),
-    ("filter", "array_filter"),
-    ("exists", "array_any_match"),
+/// Spark's `exists`, which DataFusion has under another name.
+const EXISTS: (&str, &str) = ("exists", "array_any_match");
+
+/// DataFusion's own higher-order functions, callable under their names.
+const DATAFUSION_HIGHER_ORDER: &[&str] = &[
+    "array_transform",
+    "list_transform",
+    "array_filter",
+    "list_filter",
+    "array_any_match",
+    "list_any_match",
 ];
 
-/// Spark's higher-order functions lakeport does not have.
-const HIGHER_ORDER_MISSING: &[&str] = &[
-    "aggregate",
-    "reduce",
-    "zip_with",
-    "map_filter",
-    "map_zip_with",
-    "transform_keys",
-    "transform_values",
-];
+/// Spark's higher-order function lakeport does not have.
+const HIGHER_ORDER_MISSING: &str = "map_zip_with";
 
 /// Whether a call takes lambdas (by Spark's name or DataFusion's), so that its lambda
 /// arguments stay lambdas.
 pub(super) fn is_higher_order(function: &Function) -> bool {
     let name = function.name.to_string().to_ascii_lowercase();
+    let name = name.as_str();
     name == "forall"
-        || HIGHER_ORDER_MISSING.contains(&name.as_str())
-        || HIGHER_ORDER
-            .iter()
-            .any(|(spark, datafusion)| name == *spark || name == *datafusion)
+        || name == EXISTS.0
+        || name == HIGHER_ORDER_MISSING
+        || HIGHER_ORDER_FUNCTIONS.contains(&name)
+        || DATAFUSION_HIGHER_ORDER.contains(&name)
 }
 
-/// Refuses the lambdas lakeport cannot run: those of Spark's missing higher-order
-/// functions, and a second (element index) parameter.
+/// Refuses the lambdas lakeport cannot run: those of `map_zip_with`, and an element index
+/// parameter of `exists` and `forall`, which take the element only, as in Spark.
 fn supported_lambdas(name: &str, args: &[Expr]) -> Result<()> {
     let lambdas = args.iter().filter_map(|arg| match arg {
         Expr::Lambda(lambda) => Some(lambda),
         _ => None,
     });
     for lambda in lambdas {
-        if HIGHER_ORDER_MISSING.contains(&name) {
+        if name == HIGHER_ORDER_MISSING {
             return Err(Error::unsupported(format!(
                 "Spark's higher-order function {name} is not supported"
             ))
-            .with_hint("transform, filter, exists and forall are"));
+            .with_hint("map_filter, transform_keys and transform_values are"));
         }
-        if matches!(lambda.params, OneOrManyWithParens::Many(ref params) if params.len() > 1) {
-            return Err(Error::unsupported(format!(
-                "a lambda of {name} with an index parameter is not supported"
-            ))
-            .with_hint(format!("{name}(array, x -> …) takes the element only")));
+        let is_predicate = name == "forall" || name == EXISTS.0;
+        if is_predicate
+            && matches!(lambda.params, OneOrManyWithParens::Many(ref params) if params.len() > 1)
+        {
+            return Err(Error::syntax(format!(
+                "the lambda of {name} takes one parameter, the element"
+            )));
         }
     }
     Ok(())
@@ -118,9 +120,26 @@ pub(super) fn stray_lambda(lambda: &mut LambdaFunction) -> Result<Expr> {
         }),
         _ => Err(
             Error::syntax(format!("lambda {lambda} outside a higher-order function"))
-                .with_hint("lambdas are arguments of transform, filter, exists and forall"),
+                .with_hint("lambdas are arguments of higher-order functions such as transform"),
         ),
     }
+}
+
+/// `acc.s` in a lambda whose parameter `acc` is a struct: the field `s` of `acc` (DataFusion
+/// resolves a lambda parameter only as a plain name, and reads `acc.s` as a column unless
+/// `acc` is parenthesised).
+pub(super) fn lambda_field_access(names: &[Ident], params: &[Ident]) -> Option<Expr> {
+    let (root, fields) = names.split_first()?;
+    let is_param = params
+        .iter()
+        .any(|param| param.value.eq_ignore_ascii_case(&root.value));
+    (is_param && !fields.is_empty()).then(|| Expr::CompoundFieldAccess {
+        root: Box::new(Expr::Nested(Box::new(Expr::Identifier(root.clone())))),
+        access_chain: fields
+            .iter()
+            .map(|field| AccessExpr::Dot(Expr::Identifier(field.clone())))
+            .collect(),
+    })
 }
 
 /// Spark's names of functions DataFusion has under another name, same arguments.
@@ -342,10 +361,7 @@ fn rename_in_place(function: &mut Function) {
         {
             SPARK_TRUNC
         }
-        (name, [_, Expr::Lambda(_)]) => match HIGHER_ORDER.iter().find(|(s, _)| *s == name) {
-            Some((_, datafusion)) => datafusion,
-            None => return,
-        },
+        (name, [_, Expr::Lambda(_)]) if name == EXISTS.0 => EXISTS.1,
         (name, _) => match RENAMES.iter().find(|(spark, _)| *spark == name) {
             Some((_, datafusion)) => datafusion,
             None => return,

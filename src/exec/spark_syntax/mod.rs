@@ -34,12 +34,14 @@ mod sample;
 use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{
-    Expr, OrderBy, OrderByExpr, OrderByKind, OrderByOptions, Query, Select, SelectItem, SetExpr,
-    Statement, TableFactor, VisitMut, VisitorMut,
+    Expr, Ident, OrderBy, OrderByExpr, OrderByKind, OrderByOptions, Query, Select, SelectItem,
+    SetExpr, Statement, TableFactor, VisitMut, VisitorMut,
 };
 
 pub use self::functions::struct_field_name;
-use self::functions::{complete_grouping_id, is_higher_order, rewrite_expr, stray_lambda};
+use self::functions::{
+    complete_grouping_id, is_higher_order, lambda_field_access, rewrite_expr, stray_lambda,
+};
 use self::lateral::{GENERATORS, generator_columns, lateral_views};
 use self::reshape::{pivot, unpivot};
 use self::sample::sample;
@@ -57,14 +59,21 @@ pub fn rewrite(statement: &mut Statement) -> Result<()> {
 struct SparkClauses {
     /// How many higher-order calls enclose the expression being visited.
     higher_order_depth: usize,
+    /// The parameters of the lambdas enclosing the expression being visited.
+    lambda_params: Vec<Ident>,
 }
 
 impl VisitorMut for SparkClauses {
     type Break = Error;
 
     fn pre_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<Error> {
-        if matches!(expr, Expr::Function(f) if is_higher_order(f)) {
-            self.higher_order_depth += 1;
+        match expr {
+            Expr::Function(f) if is_higher_order(f) => self.higher_order_depth += 1,
+            Expr::Lambda(lambda) if self.higher_order_depth > 0 => {
+                self.lambda_params
+                    .extend(lambda.params.iter().map(|param| param.name.clone()));
+            }
+            _ => {}
         }
         ControlFlow::Continue(())
     }
@@ -78,6 +87,15 @@ impl VisitorMut for SparkClauses {
                 Ok(operator) => *expr = operator,
                 Err(error) => return ControlFlow::Break(error),
             },
+            Expr::Lambda(lambda) => {
+                let enclosing = self.lambda_params.len().saturating_sub(lambda.params.len());
+                self.lambda_params.truncate(enclosing);
+            }
+            Expr::CompoundIdentifier(names) => {
+                if let Some(access) = lambda_field_access(names, &self.lambda_params) {
+                    *expr = access;
+                }
+            }
             _ => {}
         }
         match rewrite_expr(expr) {
