@@ -4,7 +4,9 @@
 //! users whose reading no schema allow list limits may read files directly (a file query
 //! would otherwise reach around the tables they may not read).
 //!
-//! Each file reference becomes a temporary view of the statement's own query context.
+//! Each file reference becomes a temporary view of the statement's own query context; a
+//! view's query resolves its file references the same way each time it is planned, so a
+//! view over files reads them as they are then (and checks them against the allow-list).
 
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;

@@ -53,7 +53,7 @@ pub use runtime::{RowCursor, RowStream};
 use crate::config::{Config, parse_byte_size};
 use crate::error::{Error, ErrorKind, Result};
 use crate::exec::catalog_bridge::Catalog;
-use crate::exec::resolve::{Resolver, resolve_tables};
+use crate::exec::resolve::{Resolver, Sources, resolve_tables};
 use crate::exec::runtime::CpuRuntime;
 use crate::exec::tables::TableRegistry;
 use crate::registry::activity::StatementProgress;
@@ -200,8 +200,11 @@ impl Engine {
         } else {
             None
         };
-        let tables =
-            resolve_tables(&state, &self.catalog, ctx, &statement, snapshot.as_ref(), 0).await?;
+        let sources = Sources {
+            catalog: &self.catalog,
+            locations: &self.locations,
+        };
+        let tables = resolve_tables(&state, sources, ctx, &statement, snapshot.as_ref(), 0).await?;
         let schemas = self.catalog.schema_names_for(&statement).await?;
         let resolver = Resolver::new(&state, tables, ctx, &schemas, snapshot.as_ref());
         let planner = SqlToRel::new_with_options(&resolver, parser_options(state.config_options()));

@@ -28,20 +28,30 @@ use futures::future::BoxFuture;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::exec::catalog_bridge::{Catalog, Relation, ViewDefinition};
+use crate::exec::file_queries;
 use crate::exec::functions::session_functions;
 use crate::pg_catalog;
 use crate::pg_catalog::snapshot::Snapshot;
 use crate::session::QueryContext;
+use crate::storage::AllowedLocations;
 
 /// Views within views deeper than this are refused (and a view that reaches itself stops).
 const VIEW_DEPTH_LIMIT: usize = 32;
 
 pub type ResolvedTables = HashMap<TableReference, Arc<dyn TableSource>>;
 
+/// Where a statement's relations come from: the catalog, and the files file queries may
+/// read (in a view's query too).
+#[derive(Clone, Copy)]
+pub struct Sources<'a> {
+    pub catalog: &'a Catalog,
+    pub locations: &'a AllowedLocations,
+}
+
 /// Looks up every table `statement` names; views are planned into their queries.
 pub fn resolve_tables<'a>(
     state: &'a SessionState,
-    catalog: &'a Catalog,
+    sources: Sources<'a>,
     ctx: &'a QueryContext,
     statement: &'a Statement,
     snapshot: Option<&'a Arc<Snapshot>>,
@@ -54,11 +64,11 @@ pub fn resolve_tables<'a>(
         )?;
         let mut tables = HashMap::with_capacity(references.len());
         for reference in references {
-            let source = match lookup(catalog, ctx, &reference, snapshot).await? {
+            let source = match lookup(sources.catalog, ctx, &reference, snapshot).await? {
                 Some(Relation::Table(provider)) => provider_as_source(provider),
                 Some(Relation::View(view)) => {
                     let plan =
-                        plan_view(state, catalog, ctx, &reference, &view, snapshot, depth).await?;
+                        plan_view(state, sources, ctx, &reference, &view, snapshot, depth).await?;
                     provider_as_source(Arc::new(ViewTable::new(plan, Some(view.sql.clone()))))
                 }
                 None => continue,
@@ -129,7 +139,7 @@ async fn lookup(
 
 async fn plan_view(
     state: &SessionState,
-    catalog: &Catalog,
+    sources: Sources<'_>,
     ctx: &QueryContext,
     reference: &TableReference,
     view: &ViewDefinition,
@@ -161,12 +171,16 @@ async fn plan_view(
     if !view.sees_temp_views {
         view_ctx.temp_views = Default::default();
     }
-    let tables = resolve_tables(state, catalog, &view_ctx, &statement, snapshot, depth + 1).await?;
+    let with_files = file_queries::resolve(state, sources.locations, &view_ctx, &mut statement)
+        .await
+        .map_err(broken)?;
+    let view_ctx = with_files.unwrap_or(view_ctx);
+    let tables = resolve_tables(state, sources, &view_ctx, &statement, snapshot, depth + 1).await?;
     let resolver = Resolver::new(
         state,
         tables,
         &view_ctx,
-        &catalog.schema_names_for(&statement).await?,
+        &sources.catalog.schema_names_for(&statement).await?,
         snapshot,
     );
     let planner =
