@@ -13,6 +13,7 @@ mod datetime;
 mod higher_order;
 mod json;
 mod moments;
+mod murmur3;
 mod numbers;
 mod patterns;
 mod percentile;
@@ -143,6 +144,7 @@ pub fn register(state: &mut SessionState) -> Result<()> {
         Arc::new(types::TypeOf::new()),
         Arc::new(numbers::FormatNumber::new()),
         Arc::new(bround::Bround::new()),
+        Arc::new(murmur3::Murmur3Hash::new()),
     ];
     for function in own {
         state.register_udf(Arc::new(ScalarUDF::new_from_shared_impl(function)))?;
