@@ -74,9 +74,9 @@ impl ScalarUDFImpl for Murmur3Hash {
 
 fn check_hashable(data_type: &DataType) -> DfResult<()> {
     match data_type {
-        DataType::List(field)
-        | DataType::LargeList(field)
-        | DataType::FixedSizeList(field, _) => check_hashable(field.data_type()),
+        DataType::List(field) | DataType::LargeList(field) | DataType::FixedSizeList(field, _) => {
+            check_hashable(field.data_type())
+        }
         DataType::Map(..) => Err(Error::new(
             ErrorKind::DatatypeMismatch,
             "hash cannot hash a map: equal maps may order their entries differently",

@@ -69,9 +69,6 @@ const DATAFUSION_HIGHER_ORDER: &[&str] = &[
     "list_any_match",
 ];
 
-/// Spark's higher-order function lakeport does not have.
-const HIGHER_ORDER_MISSING: &str = "map_zip_with";
-
 /// Whether a call takes lambdas (by Spark's name or DataFusion's), so that its lambda
 /// arguments stay lambdas.
 pub(super) fn is_higher_order(function: &Function) -> bool {
@@ -79,25 +76,18 @@ pub(super) fn is_higher_order(function: &Function) -> bool {
     let name = name.as_str();
     name == "forall"
         || name == EXISTS.0
-        || name == HIGHER_ORDER_MISSING
         || HIGHER_ORDER_FUNCTIONS.contains(&name)
         || DATAFUSION_HIGHER_ORDER.contains(&name)
 }
 
-/// Refuses the lambdas lakeport cannot run: those of `map_zip_with`, and an element index
-/// parameter of `exists` and `forall`, which take the element only, as in Spark.
+/// Refuses an element index parameter of `exists` and `forall`, which take the element
+/// only, as in Spark.
 fn supported_lambdas(name: &str, args: &[Expr]) -> Result<()> {
     let lambdas = args.iter().filter_map(|arg| match arg {
         Expr::Lambda(lambda) => Some(lambda),
         _ => None,
     });
     for lambda in lambdas {
-        if name == HIGHER_ORDER_MISSING {
-            return Err(Error::unsupported(format!(
-                "Spark's higher-order function {name} is not supported"
-            ))
-            .with_hint("map_filter, transform_keys and transform_values are"));
-        }
         let is_predicate = name == "forall" || name == EXISTS.0;
         if is_predicate
             && matches!(lambda.params, OneOrManyWithParens::Many(ref params) if params.len() > 1)

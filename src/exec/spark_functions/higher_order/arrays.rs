@@ -9,12 +9,12 @@ use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
 use datafusion::common::Result as DfResult;
 use datafusion::logical_expr::{
     ColumnarValue, HigherOrderFunctionArgs, HigherOrderReturnFieldArgs, HigherOrderSignature,
-    HigherOrderUDFImpl, LambdaParametersProgress, ValueOrLambda, Volatility,
+    HigherOrderUDFImpl, LambdaParametersProgress, ValueOrLambda,
 };
 
 use super::{
     Layout, arrays_and_lambda, as_list_type, check_predicate, element_field, evaluate, gather,
-    list_of, predicate, split, usage, value_then_lambda,
+    list_of, predicate, split, usage, values_then_lambda,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -36,7 +36,7 @@ impl ArrayLambda {
     pub(super) fn new(kind: ArrayKind) -> Self {
         Self {
             kind,
-            signature: value_then_lambda(),
+            signature: values_then_lambda(1),
         }
     }
 }
@@ -128,15 +128,9 @@ pub(super) struct ZipWith {
 
 impl ZipWith {
     pub(super) fn new() -> Self {
-        let signature = HigherOrderSignature::exact(
-            vec![
-                ValueOrLambda::Value(()),
-                ValueOrLambda::Value(()),
-                ValueOrLambda::Lambda(()),
-            ],
-            Volatility::Immutable,
-        );
-        Self { signature }
+        Self {
+            signature: values_then_lambda(2),
+        }
     }
 }
 

@@ -1,11 +1,12 @@
-//! `map_filter`, `transform_keys` and `transform_values`: lambdas over a map's entries.
+//! `map_filter`, `transform_keys`, `transform_values` and `map_zip_with`: lambdas over a
+//! map's entries.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, MapArray, StructArray};
-use datafusion::arrow::buffer::OffsetBuffer;
-use datafusion::arrow::compute::{filter, take};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, MapArray, StructArray, UInt32Array};
+use datafusion::arrow::buffer::{NullBuffer, OffsetBuffer};
+use datafusion::arrow::compute::{filter, interleave, take};
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields};
 use datafusion::arrow::row::{RowConverter, SortField};
 use datafusion::common::{Result as DfResult, ScalarValue};
@@ -16,7 +17,7 @@ use datafusion::logical_expr::{
 
 use super::{
     Layout, arrays_and_lambda, check_predicate, evaluate, gather, mismatch, predicate, split,
-    usage, value_then_lambda,
+    usage, values_then_lambda,
 };
 use crate::error::{Error, ErrorKind};
 
@@ -40,7 +41,7 @@ impl MapLambda {
     pub(super) fn new(kind: MapKind) -> Self {
         Self {
             kind,
-            signature: value_then_lambda(),
+            signature: values_then_lambda(1),
         }
     }
 }
@@ -130,22 +131,206 @@ impl HigherOrderUDFImpl for MapLambda {
             }
             MapKind::TransformValues => (keys, results, layout.offsets()),
         };
-        let DataType::Map(entries_field, sorted) = args.return_type() else {
-            return Err(mismatch(self.name(), "a map", args.return_type()));
-        };
-        let DataType::Struct(entry_fields) = entries_field.data_type() else {
-            return Err(mismatch(self.name(), "a map", args.return_type()));
-        };
-        let entries = StructArray::try_new(entry_fields.clone(), vec![keys, values], None)?;
-        let result = MapArray::try_new(
-            Arc::clone(entries_field),
+        let result = map_array(
+            self.name(),
+            args.return_type(),
+            (keys, values),
             offsets,
-            entries,
             map.nulls().cloned(),
-            *sorted,
         )?;
         Ok(ColumnarValue::Array(Arc::new(result)))
     }
+}
+
+/// `map_zip_with(m1, m2, (k, v1, v2) -> v)`: one entry per key of either map, the first
+/// map's keys in its order and then the second's new ones, `v1` or `v2` NULL where a map
+/// lacks the key; NULL when either map is.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub(super) struct MapZipWith {
+    signature: HigherOrderSignature,
+}
+
+impl MapZipWith {
+    pub(super) fn new() -> Self {
+        Self {
+            signature: values_then_lambda(2),
+        }
+    }
+}
+
+impl HigherOrderUDFImpl for MapZipWith {
+    fn name(&self) -> &str {
+        "map_zip_with"
+    }
+
+    fn signature(&self) -> &HigherOrderSignature {
+        &self.signature
+    }
+
+    fn coerce_value_types(&self, arg_types: &[DataType]) -> DfResult<Vec<DataType>> {
+        let [left, right] = arg_types else {
+            return Err(usage(self.name()));
+        };
+        let (left_key, _) = entry_fields(self.name(), left)?;
+        let (right_key, _) = entry_fields(self.name(), right)?;
+        if left_key.data_type() != right_key.data_type() {
+            return Err(mismatch(
+                self.name(),
+                &format!("two maps with keys of one type ({})", left_key.data_type()),
+                right_key.data_type(),
+            ));
+        }
+        Ok(arg_types.to_vec())
+    }
+
+    fn lambda_parameters(
+        &self,
+        _step: usize,
+        fields: &[ValueOrLambda<FieldRef, Option<FieldRef>>],
+    ) -> DfResult<LambdaParametersProgress> {
+        let (values, _) = split(fields);
+        let [left, right] = values.as_slice() else {
+            return Err(usage(self.name()));
+        };
+        let (key, left_value) = entry_fields(self.name(), left.data_type())?;
+        let (_, right_value) = entry_fields(self.name(), right.data_type())?;
+        let nullable = |field: FieldRef| Arc::new(field.as_ref().clone().with_nullable(true));
+        Ok(LambdaParametersProgress::Complete(vec![vec![
+            key,
+            nullable(left_value),
+            nullable(right_value),
+        ]]))
+    }
+
+    fn return_field_from_args(&self, args: HigherOrderReturnFieldArgs) -> DfResult<FieldRef> {
+        let (values, lambdas) = split(args.arg_fields);
+        let ([left, right], [lambda]) = (values.as_slice(), lambdas.as_slice()) else {
+            return Err(usage(self.name()));
+        };
+        let (key, _) = entry_fields(self.name(), left.data_type())?;
+        let data_type = map_type(
+            key.as_ref().clone(),
+            Field::new("value", lambda.data_type().clone(), true),
+        );
+        let nullable = left.is_nullable() || right.is_nullable();
+        Ok(Arc::new(Field::new("", data_type, nullable)))
+    }
+
+    fn invoke_with_args(&self, args: HigherOrderFunctionArgs) -> DfResult<ColumnarValue> {
+        let (arrays, lambda) = arrays_and_lambda(self.name(), &args.args, args.number_rows)?;
+        let [left, right] = arrays.as_slice() else {
+            return Err(usage(self.name()));
+        };
+        let (left, right) = (left.as_map(), right.as_map());
+        let nulls = NullBuffer::union(left.nulls(), right.nulls());
+        let merged = MergedKeys::new(left, right, nulls.as_ref())?;
+        let keys = interleave(&[left.keys().as_ref(), right.keys().as_ref()], &merged.keys)?;
+        let left_values = take(left.values(), &merged.left, None)?;
+        let right_values = take(right.values(), &merged.right, None)?;
+        let key_param = || Ok(Arc::clone(&keys));
+        let left_param = || Ok(Arc::clone(&left_values));
+        let right_param = || Ok(Arc::clone(&right_values));
+        let results = evaluate(
+            lambda,
+            &[&key_param, &left_param, &right_param],
+            &merged.layout,
+        )?;
+        let result = map_array(
+            self.name(),
+            args.return_type(),
+            (keys, results),
+            merged.layout.offsets(),
+            nulls,
+        )?;
+        Ok(ColumnarValue::Array(Arc::new(result)))
+    }
+}
+
+/// The union of two map columns' keys, row by row.
+struct MergedKeys {
+    /// Where each key comes from: (0, entry) of the first map, (1, entry) of the second.
+    keys: Vec<(usize, usize)>,
+    /// The first map's entry holding each key, NULL where it has none.
+    left: UInt32Array,
+    /// The second map's entry holding each key, NULL where it has none.
+    right: UInt32Array,
+    layout: Layout,
+}
+
+impl MergedKeys {
+    fn new(left: &MapArray, right: &MapArray, nulls: Option<&NullBuffer>) -> DfResult<Self> {
+        let converter = RowConverter::new(vec![SortField::new(left.key_type().clone())])?;
+        let left_keys = converter.convert_columns(&[Arc::clone(left.keys())])?;
+        let right_keys = converter.convert_columns(&[Arc::clone(right.keys())])?;
+        let (left_offsets, right_offsets) = (left.value_offsets(), right.value_offsets());
+        let mut merged = Self {
+            keys: Vec::new(),
+            left: UInt32Array::from(Vec::<u32>::new()),
+            right: UInt32Array::from(Vec::<u32>::new()),
+            layout: Layout {
+                rows: UInt32Array::from(Vec::<u32>::new()),
+                lengths: Vec::with_capacity(left.len()),
+            },
+        };
+        let (mut left_entries, mut right_entries, mut rows) = (Vec::new(), Vec::new(), Vec::new());
+        for row in 0..left.len() {
+            if nulls.is_some_and(|nulls| nulls.is_null(row)) {
+                merged.layout.lengths.push(0);
+                continue;
+            }
+            let left_range = left_offsets[row] as usize..left_offsets[row + 1] as usize;
+            let right_range = right_offsets[row] as usize..right_offsets[row + 1] as usize;
+            let in_right: HashMap<_, _> = right_range
+                .clone()
+                .map(|entry| (right_keys.row(entry), entry as u32))
+                .collect();
+            let before = merged.keys.len();
+            for entry in left_range.clone() {
+                merged.keys.push((0, entry));
+                left_entries.push(Some(entry as u32));
+                right_entries.push(in_right.get(&left_keys.row(entry)).copied());
+            }
+            let in_left: HashSet<_> = left_range.map(|entry| left_keys.row(entry)).collect();
+            for entry in right_range {
+                if !in_left.contains(&right_keys.row(entry)) {
+                    merged.keys.push((1, entry));
+                    left_entries.push(None);
+                    right_entries.push(Some(entry as u32));
+                }
+            }
+            let length = merged.keys.len() - before;
+            rows.extend(std::iter::repeat_n(row as u32, length));
+            merged.layout.lengths.push(length);
+        }
+        merged.left = UInt32Array::from(left_entries);
+        merged.right = UInt32Array::from(right_entries);
+        merged.layout.rows = UInt32Array::from(rows);
+        Ok(merged)
+    }
+}
+
+/// A map column of `entries` (keys, values) in `offsets`, of the type `return_type` names.
+fn map_array(
+    name: &str,
+    return_type: &DataType,
+    (keys, values): (ArrayRef, ArrayRef),
+    offsets: OffsetBuffer<i32>,
+    nulls: Option<NullBuffer>,
+) -> DfResult<MapArray> {
+    let DataType::Map(entries_field, sorted) = return_type else {
+        return Err(mismatch(name, "a map", return_type));
+    };
+    let DataType::Struct(entry_fields) = entries_field.data_type() else {
+        return Err(mismatch(name, "a map", return_type));
+    };
+    let entries = StructArray::try_new(entry_fields.clone(), vec![keys, values], None)?;
+    Ok(MapArray::try_new(
+        Arc::clone(entries_field),
+        offsets,
+        entries,
+        nulls,
+        *sorted,
+    )?)
 }
 
 /// The key and value fields of a map type.

@@ -5,7 +5,8 @@
 //!   element index (from 0), and `zip_with(a, b, (x, y) -> …)` (the shorter array padded
 //!   with NULLs): `arrays.rs`;
 //! - `aggregate(a, zero, (acc, x) -> … [, acc -> …])`, also called `reduce`: `aggregate.rs`;
-//! - `map_filter`, `transform_keys` and `transform_values` over `(k, v) -> …`: `maps.rs`.
+//! - `map_filter`, `transform_keys` and `transform_values` over `(k, v) -> …`, and
+//!   `map_zip_with(m1, m2, (k, v1, v2) -> …)`: `maps.rs`.
 //!
 //! A lambda runs once over the elements of all rows: the elements of the non-NULL rows are
 //! gathered into one array ([`gather`]), and the columns a lambda captures from its row are
@@ -39,6 +40,7 @@ pub const NAMES: &[&str] = &[
     "map_filter",
     "transform_keys",
     "transform_values",
+    "map_zip_with",
 ];
 
 /// Spark's higher-order functions, for registering in a session.
@@ -51,6 +53,7 @@ pub fn functions() -> Vec<HigherOrderUDF> {
         HigherOrderUDF::new_from_impl(maps::MapLambda::new(maps::MapKind::Filter)),
         HigherOrderUDF::new_from_impl(maps::MapLambda::new(maps::MapKind::TransformKeys)),
         HigherOrderUDF::new_from_impl(maps::MapLambda::new(maps::MapKind::TransformValues)),
+        HigherOrderUDF::new_from_impl(maps::MapZipWith::new()),
     ]
 }
 
@@ -123,12 +126,11 @@ fn gather(offsets: &[i32], nulls: Option<&NullBuffer>) -> (UInt32Array, Layout) 
     (UInt32Array::from(indices), layout)
 }
 
-/// The signature of `f(value, lambda)`.
-fn value_then_lambda() -> HigherOrderSignature {
-    HigherOrderSignature::exact(
-        vec![ValueOrLambda::Value(()), ValueOrLambda::Lambda(())],
-        Volatility::Immutable,
-    )
+/// The signature of `f(value, …, lambda)` with `values` values.
+fn values_then_lambda(values: usize) -> HigherOrderSignature {
+    let mut args = vec![ValueOrLambda::Value(()); values];
+    args.push(ValueOrLambda::Lambda(()));
+    HigherOrderSignature::exact(args, Volatility::Immutable)
 }
 
 /// A call's value arguments and its lambdas, each in order.
@@ -227,6 +229,7 @@ fn usage(name: &str) -> DataFusionError {
         "transform" | "filter" => "(array, (x [, i]) -> …)",
         "zip_with" => "(array, array, (x, y) -> …)",
         "aggregate" | "reduce" => "(array, start, (acc, x) -> … [, acc -> …])",
+        "map_zip_with" => "(map, map, (k, v1, v2) -> …)",
         _ => "(map, (k, v) -> …)",
     };
     Error::new(
