@@ -12,7 +12,7 @@ use std::sync::Arc;
 use ballista_core::serde::BallistaPhysicalExtensionCodec;
 use datafusion::common::{Result, plan_err};
 use datafusion::execution::{SessionState, TaskContext};
-use datafusion::logical_expr::{AggregateUDF, ScalarUDF, WindowUDF};
+use datafusion::logical_expr::{AggregateUDF, HigherOrderUDF, ScalarUDF, WindowUDF};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConverterExtension};
 
@@ -23,6 +23,7 @@ pub struct SharedFunctionsCodec {
     scalar: HashMap<String, Arc<ScalarUDF>>,
     aggregate: HashMap<String, Arc<AggregateUDF>>,
     window: HashMap<String, Arc<WindowUDF>>,
+    higher_order: HashMap<String, Arc<HigherOrderUDF>>,
 }
 
 impl SharedFunctionsCodec {
@@ -33,6 +34,7 @@ impl SharedFunctionsCodec {
             scalar: state.scalar_functions().clone(),
             aggregate: state.aggregate_functions().clone(),
             window: state.window_functions().clone(),
+            higher_order: state.higher_order_functions().clone(),
         }
     }
 }
@@ -79,5 +81,13 @@ impl PhysicalExtensionCodec for SharedFunctionsCodec {
 
     fn try_encode_udwf(&self, node: &WindowUDF, _buf: &mut Vec<u8>) -> Result<()> {
         shared(&self.window, node.name(), node)
+    }
+
+    fn try_encode_higher_order_function(
+        &self,
+        node: &HigherOrderUDF,
+        _buf: &mut Vec<u8>,
+    ) -> Result<()> {
+        shared(&self.higher_order, node.name(), node)
     }
 }
