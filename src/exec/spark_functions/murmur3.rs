@@ -10,10 +10,12 @@
 //! are refused, as Spark refuses them. An integer literal is a `bigint` here (an `int` in Spark), so `hash(1)`
 //! differs from Spark's; `hash(CAST(1 AS INT))` does not.
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int32Array};
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, Int32Array, OffsetSizeTrait, new_empty_array,
+};
 use datafusion::arrow::datatypes::{
-    DataType, Date32Type, Decimal128Type, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type,
-    Int64Type, TimeUnit, TimestampMicrosecondType, TimestampMillisecondType,
+    ArrowPrimitiveType, DataType, Date32Type, Decimal128Type, Float32Type, Float64Type, Int8Type,
+    Int16Type, Int32Type, Int64Type, TimeUnit, TimestampMicrosecondType, TimestampMillisecondType,
     TimestampNanosecondType, TimestampSecondType, UInt8Type, UInt16Type, UInt32Type,
 };
 use datafusion::common::Result as DfResult;
@@ -57,12 +59,12 @@ impl ScalarUDFImpl for Murmur3Hash {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
-        let rows = args.number_rows;
         let columns = ColumnarValue::values_to_arrays(&args.args)?;
-        let mut hashes = vec![SEED; rows];
+        let mut hashes = vec![SEED; args.number_rows];
         for column in &columns {
-            for (row, hash) in hashes.iter_mut().enumerate() {
-                *hash = hash_value(column.as_ref(), row, *hash)?;
+            let hash = row_hasher(column.as_ref())?;
+            for (row, seed) in hashes.iter_mut().enumerate() {
+                *seed = hash(row, *seed);
             }
         }
         let hashes: ArrayRef = Arc::new(Int32Array::from_iter_values(
@@ -72,96 +74,121 @@ impl ScalarUDFImpl for Murmur3Hash {
     }
 }
 
+/// Refuses, when the call is planned, a type `hash` cannot hash.
 fn check_hashable(data_type: &DataType) -> DfResult<()> {
-    match data_type {
-        DataType::List(field) | DataType::LargeList(field) | DataType::FixedSizeList(field, _) => {
-            check_hashable(field.data_type())
-        }
-        DataType::Map(..) => Err(Error::new(
-            ErrorKind::DatatypeMismatch,
-            "hash cannot hash a map: equal maps may order their entries differently",
-        )
-        .into()),
-        DataType::Struct(fields) => fields
-            .iter()
-            .try_for_each(|field| check_hashable(field.data_type())),
-        DataType::Null
-        | DataType::Boolean
-        | DataType::Int8
-        | DataType::Int16
-        | DataType::Int32
-        | DataType::Int64
-        | DataType::UInt8
-        | DataType::UInt16
-        | DataType::UInt32
-        | DataType::Float32
-        | DataType::Float64
-        | DataType::Date32
-        | DataType::Timestamp(..)
-        | DataType::Decimal128(..)
-        | DataType::Utf8
-        | DataType::LargeUtf8
-        | DataType::Utf8View
-        | DataType::Binary
-        | DataType::LargeBinary
-        | DataType::BinaryView => Ok(()),
-        other => Err(Error::new(
-            ErrorKind::DatatypeMismatch,
-            format!("hash cannot hash a value of type {other}"),
-        )
-        .into()),
-    }
+    row_hasher(new_empty_array(data_type).as_ref()).map(|_| ())
 }
 
-/// The hash of `array[row]` seeded with `seed`; `seed` itself for a NULL.
-fn hash_value(array: &dyn Array, row: usize, seed: u32) -> DfResult<u32> {
-    if array.is_null(row) {
-        return Ok(seed);
+/// Hashes one row of a column into a seed.
+type RowHasher<'a> = Box<dyn Fn(usize, u32) -> u32 + 'a>;
+
+/// The hasher of `array`'s rows (each NULL leaving the seed as it is), its type looked at
+/// once rather than per row.
+fn row_hasher(array: &dyn Array) -> DfResult<RowHasher<'_>> {
+    fn ints<'a, T>(array: &'a dyn Array, bits: impl Fn(T::Native) -> u32 + 'a) -> RowHasher<'a>
+    where
+        T: ArrowPrimitiveType,
+    {
+        let values = array.as_primitive::<T>();
+        Box::new(move |row, seed| hash_int(bits(values.value(row)), seed))
     }
-    Ok(match array.data_type() {
-        DataType::Null => seed,
-        DataType::Boolean => hash_int(array.as_boolean().value(row) as u32, seed),
-        DataType::Int8 => hash_int(array.as_primitive::<Int8Type>().value(row) as u32, seed),
-        DataType::Int16 => hash_int(array.as_primitive::<Int16Type>().value(row) as u32, seed),
-        DataType::Int32 => hash_int(array.as_primitive::<Int32Type>().value(row) as u32, seed),
-        DataType::UInt8 => hash_int(array.as_primitive::<UInt8Type>().value(row) as u32, seed),
-        DataType::UInt16 => hash_int(array.as_primitive::<UInt16Type>().value(row) as u32, seed),
-        DataType::Date32 => hash_int(array.as_primitive::<Date32Type>().value(row) as u32, seed),
-        DataType::Int64 => hash_long(array.as_primitive::<Int64Type>().value(row) as u64, seed),
-        DataType::UInt32 => hash_long(array.as_primitive::<UInt32Type>().value(row) as u64, seed),
-        DataType::Float32 => {
-            let value = array.as_primitive::<Float32Type>().value(row);
-            hash_int(float_bits(value), seed)
+    fn longs<'a, T>(array: &'a dyn Array, bits: impl Fn(T::Native) -> u64 + 'a) -> RowHasher<'a>
+    where
+        T: ArrowPrimitiveType,
+    {
+        let values = array.as_primitive::<T>();
+        Box::new(move |row, seed| hash_long(bits(values.value(row)), seed))
+    }
+    let hash: RowHasher = match array.data_type() {
+        DataType::Null => Box::new(|_, seed| seed),
+        DataType::Boolean => {
+            let values = array.as_boolean();
+            Box::new(move |row, seed| hash_int(values.value(row) as u32, seed))
         }
-        DataType::Float64 => {
-            let value = array.as_primitive::<Float64Type>().value(row);
-            hash_long(double_bits(value), seed)
+        DataType::Int8 => ints::<Int8Type>(array, |v| v as u32),
+        DataType::Int16 => ints::<Int16Type>(array, |v| v as u32),
+        DataType::Int32 => ints::<Int32Type>(array, |v| v as u32),
+        DataType::UInt8 => ints::<UInt8Type>(array, |v| v as u32),
+        DataType::UInt16 => ints::<UInt16Type>(array, |v| v as u32),
+        DataType::Date32 => ints::<Date32Type>(array, |v| v as u32),
+        DataType::Float32 => ints::<Float32Type>(array, float_bits),
+        DataType::Int64 => longs::<Int64Type>(array, |v| v as u64),
+        DataType::UInt32 => longs::<UInt32Type>(array, |v| v as u64),
+        DataType::Float64 => longs::<Float64Type>(array, double_bits),
+        DataType::Timestamp(TimeUnit::Second, _) => {
+            longs::<TimestampSecondType>(array, |v| v.saturating_mul(1_000_000) as u64)
         }
-        DataType::Timestamp(unit, _) => hash_long(timestamp_micros(array, *unit, row) as u64, seed),
-        DataType::Decimal128(precision, _) => {
-            let unscaled = array.as_primitive::<Decimal128Type>().value(row);
-            match *precision <= 18 {
-                true => hash_long(unscaled as u64, seed),
-                false => hash_bytes(&big_integer_bytes(unscaled), seed),
-            }
+        DataType::Timestamp(TimeUnit::Millisecond, _) => {
+            longs::<TimestampMillisecondType>(array, |v| v.saturating_mul(1_000) as u64)
         }
-        DataType::Utf8 => hash_bytes(array.as_string::<i32>().value(row).as_bytes(), seed),
-        DataType::LargeUtf8 => hash_bytes(array.as_string::<i64>().value(row).as_bytes(), seed),
-        DataType::Utf8View => hash_bytes(array.as_string_view().value(row).as_bytes(), seed),
-        DataType::Binary => hash_bytes(array.as_binary::<i32>().value(row), seed),
-        DataType::LargeBinary => hash_bytes(array.as_binary::<i64>().value(row), seed),
-        DataType::BinaryView => hash_bytes(array.as_binary_view().value(row), seed),
-        DataType::List(_) => hash_all(array.as_list::<i32>().value(row).as_ref(), seed)?,
-        DataType::LargeList(_) => hash_all(array.as_list::<i64>().value(row).as_ref(), seed)?,
-        DataType::FixedSizeList(..) => {
-            hash_all(array.as_fixed_size_list().value(row).as_ref(), seed)?
+        DataType::Timestamp(TimeUnit::Microsecond, _) => {
+            longs::<TimestampMicrosecondType>(array, |v| v as u64)
+        }
+        DataType::Timestamp(TimeUnit::Nanosecond, _) => {
+            longs::<TimestampNanosecondType>(array, |v| v.div_euclid(1_000) as u64)
+        }
+        DataType::Decimal128(precision, _) if *precision <= 18 => {
+            longs::<Decimal128Type>(array, |v| v as u64)
+        }
+        DataType::Decimal128(..) => {
+            let values = array.as_primitive::<Decimal128Type>();
+            Box::new(move |row, seed| hash_bytes(&big_integer_bytes(values.value(row)), seed))
+        }
+        DataType::Utf8 => {
+            let values = array.as_string::<i32>();
+            Box::new(move |row, seed| hash_bytes(values.value(row).as_bytes(), seed))
+        }
+        DataType::LargeUtf8 => {
+            let values = array.as_string::<i64>();
+            Box::new(move |row, seed| hash_bytes(values.value(row).as_bytes(), seed))
+        }
+        DataType::Utf8View => {
+            let values = array.as_string_view();
+            Box::new(move |row, seed| hash_bytes(values.value(row).as_bytes(), seed))
+        }
+        DataType::Binary => {
+            let values = array.as_binary::<i32>();
+            Box::new(move |row, seed| hash_bytes(values.value(row), seed))
+        }
+        DataType::LargeBinary => {
+            let values = array.as_binary::<i64>();
+            Box::new(move |row, seed| hash_bytes(values.value(row), seed))
+        }
+        DataType::BinaryView => {
+            let values = array.as_binary_view();
+            Box::new(move |row, seed| hash_bytes(values.value(row), seed))
+        }
+        DataType::List(_) => {
+            let list = array.as_list::<i32>();
+            elements(list.values().as_ref(), list.value_offsets())?
+        }
+        DataType::LargeList(_) => {
+            let list = array.as_list::<i64>();
+            elements(list.values().as_ref(), list.value_offsets())?
+        }
+        DataType::FixedSizeList(_, size) => {
+            let list = array.as_fixed_size_list();
+            let element = row_hasher(list.values().as_ref())?;
+            let size = *size as usize;
+            Box::new(move |row, seed| {
+                (row * size..(row + 1) * size).fold(seed, |hash, i| element(i, hash))
+            })
         }
         DataType::Struct(_) => {
-            let mut hash = seed;
-            for field in array.as_struct().columns() {
-                hash = hash_value(field.as_ref(), row, hash)?;
-            }
-            hash
+            let fields = array
+                .as_struct()
+                .columns()
+                .iter()
+                .map(|field| row_hasher(field.as_ref()))
+                .collect::<DfResult<Vec<_>>>()?;
+            Box::new(move |row, seed| fields.iter().fold(seed, |hash, field| field(row, hash)))
+        }
+        DataType::Map(..) => {
+            return Err(Error::new(
+                ErrorKind::DatatypeMismatch,
+                "hash cannot hash a map: equal maps may order their entries differently",
+            )
+            .into());
         }
         other => {
             return Err(Error::new(
@@ -170,30 +197,23 @@ fn hash_value(array: &dyn Array, row: usize, seed: u32) -> DfResult<u32> {
             )
             .into());
         }
-    })
+    };
+    Ok(Box::new(move |row, seed| match array.is_null(row) {
+        true => seed,
+        false => hash(row, seed),
+    }))
 }
 
-/// The elements of an array, each hash the seed of the next.
-fn hash_all(elements: &dyn Array, seed: u32) -> DfResult<u32> {
-    (0..elements.len()).try_fold(seed, |hash, i| hash_value(elements, i, hash))
-}
-
-fn timestamp_micros(array: &dyn Array, unit: TimeUnit, row: usize) -> i64 {
-    match unit {
-        TimeUnit::Second => array
-            .as_primitive::<TimestampSecondType>()
-            .value(row)
-            .saturating_mul(1_000_000),
-        TimeUnit::Millisecond => array
-            .as_primitive::<TimestampMillisecondType>()
-            .value(row)
-            .saturating_mul(1_000),
-        TimeUnit::Microsecond => array.as_primitive::<TimestampMicrosecondType>().value(row),
-        TimeUnit::Nanosecond => array
-            .as_primitive::<TimestampNanosecondType>()
-            .value(row)
-            .div_euclid(1_000),
-    }
+/// A list's elements in order, each hash the seed of the next.
+fn elements<'a, O: OffsetSizeTrait>(
+    values: &'a dyn Array,
+    offsets: &'a [O],
+) -> DfResult<RowHasher<'a>> {
+    let element = row_hasher(values)?;
+    Ok(Box::new(move |row, seed| {
+        (offsets[row].as_usize()..offsets[row + 1].as_usize())
+            .fold(seed, |hash, i| element(i, hash))
+    }))
 }
 
 /// Java's `floatToIntBits`, with `-0.0` hashed as `0.0` (Spark normalises it).
