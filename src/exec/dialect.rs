@@ -3,7 +3,7 @@
 //! integer division operator `a DIV b`, `FROM VALUES (…), (…) AS t(…)` without parentheses
 //! around `VALUES`, lambdas (`x -> x * 2`, `(acc, x) -> acc + x`) and
 //! `exists(array, x -> …)` as a call where PostgreSQL's `EXISTS (subquery)` cannot be
-//! meant. Backquoted names are case-insensitive, as in Spark: [`tokenize`] folds them to
+//! meant, and a `LATERAL VIEW` without column names followed by `ORDER BY`, `LIMIT`, …. Backquoted names are case-insensitive, as in Spark: [`tokenize`] folds them to
 //! lowercase (the case the catalog stores), except a file path after `parquet.`, `csv.` or
 //! `json.`. Everything else is sqlparser's PostgreSQL dialect, and the parser takes this
 //! dialect for PostgreSQL wherever it checks (`dialect()`), so PostgreSQL-only syntax keeps
@@ -16,7 +16,7 @@ use datafusion::sql::sqlparser::ast::{BinaryOperator, Expr, Ident, ObjectName, V
 use datafusion::sql::sqlparser::dialect::{Dialect, PostgreSqlDialect, Precedence};
 use datafusion::sql::sqlparser::keywords::Keyword;
 use datafusion::sql::sqlparser::parser::{Parser, ParserError};
-use datafusion::sql::sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer};
+use datafusion::sql::sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer, Whitespace};
 use lakeport_catalog::StorageFormat;
 
 use crate::exec::pg_syntax::function_call;
@@ -56,7 +56,7 @@ pub fn tokenize(dialect: &LakeportDialect, sql: &str) -> Result<Vec<TokenWithSpa
             previous = [previous[1], Some(i)];
         }
     }
-    Ok(parenthesize_from_values(tokens))
+    Ok(end_unnamed_lateral_views(parenthesize_from_values(tokens)))
 }
 
 /// Spark's `FROM VALUES (1, 'a'), (2, 'b') AS t(id, name)`: PostgreSQL needs parentheses
@@ -100,6 +100,97 @@ fn parenthesize_from_values(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
         }
     }
     out
+}
+
+/// Clauses that may follow a `LATERAL VIEW` and that sqlparser would read as a column name
+/// of a lateral view given none (`LATERAL VIEW explode(m) v ORDER BY k`).
+const AFTER_LATERAL_VIEW: &[Keyword] = &[
+    Keyword::ORDER,
+    Keyword::SORT,
+    Keyword::DISTRIBUTE,
+    Keyword::LIMIT,
+    Keyword::OFFSET,
+    Keyword::FETCH,
+    Keyword::UNION,
+    Keyword::INTERSECT,
+    Keyword::EXCEPT,
+    Keyword::MINUS,
+    Keyword::WINDOW,
+    Keyword::QUALIFY,
+];
+
+/// `LATERAL VIEW [OUTER] f(…) name` followed by one of [`AFTER_LATERAL_VIEW`]: a neutral
+/// `WHERE TRUE` is put before the clause, where the parser stops reading column names.
+fn end_unnamed_lateral_views(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
+    let code: Vec<usize> = (0..tokens.len())
+        .filter(|&i| !matches!(tokens[i].token, Token::Whitespace(_)))
+        .collect();
+    let keyword = |at: usize| match code.get(at).map(|&i| &tokens[i].token) {
+        Some(Token::Word(w)) if w.quote_style.is_none() => Some(w.keyword),
+        _ => None,
+    };
+    let mut clauses = Vec::new();
+    for at in 0..code.len() {
+        if keyword(at) != Some(Keyword::LATERAL) || keyword(at + 1) != Some(Keyword::VIEW) {
+            continue;
+        }
+        let mut next = at + 2 + usize::from(keyword(at + 2) == Some(Keyword::OUTER));
+        while matches!(
+            code.get(next + 1).map(|&i| &tokens[i].token),
+            Some(Token::Period)
+        ) {
+            next += 2;
+        }
+        let Some(close) = closing_paren(&tokens, &code, next + 1) else {
+            continue;
+        };
+        let name = close + 1;
+        let named = matches!(
+            code.get(name).map(|&i| &tokens[i].token),
+            Some(Token::Word(_))
+        );
+        if named
+            && let Some(clause) = keyword(name + 1)
+            && AFTER_LATERAL_VIEW.contains(&clause)
+        {
+            clauses.push(code[name + 1]);
+        }
+    }
+    if clauses.is_empty() {
+        return tokens;
+    }
+    let mut out = Vec::with_capacity(tokens.len() + 4 * clauses.len());
+    for (i, token) in tokens.into_iter().enumerate() {
+        if clauses.contains(&i) {
+            for word in ["WHERE", "TRUE"] {
+                out.push(TokenWithSpan::wrap(Token::make_keyword(word)));
+                out.push(TokenWithSpan::wrap(Token::Whitespace(Whitespace::Space)));
+            }
+        }
+        out.push(token);
+    }
+    out
+}
+
+/// The position in `code` of the `)` matching the `(` at position `open`, if one is there.
+fn closing_paren(tokens: &[TokenWithSpan], code: &[usize], open: usize) -> Option<usize> {
+    if code.get(open).map(|&i| &tokens[i].token) != Some(&Token::LParen) {
+        return None;
+    }
+    let mut depth = 0usize;
+    for (at, &i) in code.iter().enumerate().skip(open) {
+        match tokens[i].token {
+            Token::LParen => depth += 1,
+            Token::RParen => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(at);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
 }
 
 /// The index of the `)` closing the last of the parenthesised rows starting at `first`.
@@ -341,6 +432,18 @@ mod tests {
             sql.to_string(),
             "SELECT * FROM (VALUES (1)) v JOIN (VALUES (2)) AS w (x) ON true"
         );
+    }
+
+    #[test]
+    fn clauses_end_a_lateral_view_without_column_names() {
+        assert_eq!(
+            parse("select k from t lateral view outer explode(m) v order by k limit 1"),
+            parse("select k from t lateral view outer explode(m) v where true order by k limit 1")
+        );
+        let named = "SELECT k FROM t LATERAL VIEW explode(m) v AS k, w ORDER BY k";
+        assert_eq!(parse(named).to_string(), named);
+        let sql = parse("select * from t lateral view explode(f(a, (b))) v union select 1");
+        assert!(sql.to_string().contains("WHERE true UNION"), "{sql}");
     }
 
     #[test]

@@ -208,6 +208,7 @@ impl Engine {
         let schemas = self.catalog.schema_names_for(&statement).await?;
         let resolver = Resolver::new(&state, tables, ctx, &schemas, snapshot.as_ref());
         let planner = SqlToRel::new_with_options(&resolver, parser_options(state.config_options()));
+        complete_generators(&planner, &mut statement)?;
         let declared_fields: Vec<Option<FieldRef>> = declared
             .iter()
             .map(|t| {
@@ -336,6 +337,23 @@ pub fn rewrite_syntax(statement: &mut Statement) -> Result<()> {
     spark_syntax::rewrite(statement)?;
     pg_syntax::rewrite(statement);
     Ok(())
+}
+
+/// Completes the Spark generators whose columns depend on their argument's type (see
+/// `spark_syntax::complete_generators`), planning the probes with `planner`.
+pub(crate) fn complete_generators(
+    planner: &SqlToRel<'_, Resolver<'_>>,
+    statement: &mut Statement,
+) -> Result<()> {
+    spark_syntax::complete_generators(statement, &|probe| {
+        let plan = planner.sql_statement_to_plan(Statement::Query(Box::new(probe.clone())))?;
+        Ok(plan
+            .schema()
+            .fields()
+            .iter()
+            .map(|field| field.data_type().clone())
+            .collect())
+    })
 }
 
 pub fn session_state(config: &Config, runtime: Arc<RuntimeEnv>) -> Result<SessionState> {

@@ -9,9 +9,12 @@ use datafusion::sql::sqlparser::ast::{
     DataType, Expr, Function, Ident, ObjectName, Query, SelectItem, SetExpr,
 };
 
+use crate::exec::spark_syntax::is_generator;
+
 const UNNAMED: &str = "?column?";
 
-/// A projection item's name, or a wildcard that expands to the engine's column names.
+/// A projection item's name, or a wildcard (or a Spark generator such as `explode`) that
+/// expands to the engine's column names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum ItemName {
     Name(String),
@@ -62,6 +65,11 @@ fn set_expr_items(body: &SetExpr) -> Option<Vec<ItemName>> {
                 .projection
                 .iter()
                 .map(|item| match item {
+                    SelectItem::UnnamedExpr(Expr::Function(f))
+                    | SelectItem::ExprWithAliases {
+                        expr: Expr::Function(f),
+                        ..
+                    } if is_generator(&function_name(f)) => ItemName::Wildcard,
                     SelectItem::UnnamedExpr(expr) => ItemName::Name(figure(expr)),
                     SelectItem::ExprWithAlias { alias, .. } => ItemName::Name(ident(alias)),
                     SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(_, _) => {
@@ -236,5 +244,15 @@ mod tests {
             vec!["engine_0", "engine_1", "engine_2", "engine_3"]
         );
         assert_eq!(names("select 1 union all select 2", 1), vec!["?column?"]);
+    }
+
+    #[test]
+    fn generators_keep_engine_names() {
+        assert_eq!(
+            names("select id, explode(m) from t", 3),
+            vec!["id", "engine_1", "engine_2"]
+        );
+        assert_eq!(names("select Inline_Outer(a) from t", 1), vec!["engine_0"]);
+        assert_eq!(names("select explode(a) as x from t", 1), vec!["x"]);
     }
 }

@@ -119,6 +119,8 @@ pub(super) const GENERATORS: &[&str] = &[
     "explode_outer",
     "posexplode",
     "posexplode_outer",
+    "inline",
+    "inline_outer",
     "json_tuple",
     "stack",
 ];
@@ -139,10 +141,10 @@ fn lateral_view_columns(view: LateralView) -> Result<Vec<SelectItem>> {
     generator_columns(&function, lateral_col_alias, outer)
 }
 
-/// The select-list items a generator adds, named `names` or as Spark names them: `explode`
-/// one column (or `key, value` of a map when given two names), `posexplode` a position
-/// first; `OUTER` (or a name ending `_outer`) keeps a row of NULLs for a NULL or empty
-/// input.
+/// The select-list items a generator adds, named `names` or as Spark names them. What
+/// `explode`, `posexplode` and `inline` add depends on their argument's type: they are left
+/// as deferred generators, completed once the type is known ([`DeferredGenerator`]).
+/// `OUTER` (or a name ending `_outer`) keeps a row of NULLs for a NULL or empty input.
 pub(super) fn generator_columns(
     function: &Function,
     names: Vec<Ident>,
@@ -164,59 +166,168 @@ pub(super) fn generator_columns(
         return Err(Error::syntax(format!("{generator} takes one argument")));
     };
     let argument = argument.clone();
-    let aliases = names.len();
-    let (arrays, default_columns): (Vec<Expr>, &[&str]) = match (generator.as_str(), aliases) {
-        ("explode", 2) => (
-            vec![
-                call("map_keys", [argument.clone()]),
-                call("map_values", [argument]),
-            ],
-            &["key", "value"],
-        ),
-        ("explode", _) => (vec![argument], &["col"]),
-        ("posexplode", 3) => (
-            vec![
-                positions(&argument),
-                call("map_keys", [argument.clone()]),
-                call("map_values", [argument]),
-            ],
-            &["pos", "key", "value"],
-        ),
-        ("posexplode", _) => (vec![positions(&argument), argument], &["pos", "col"]),
-        _ => {
-            return Err(
-                Error::unsupported(format!("the generator {generator} is not supported"))
-                    .with_hint(
-                        "lakeport supports explode, explode_outer, posexplode, posexplode_outer, \
-                     json_tuple and stack",
-                    ),
-            );
+    match generator.as_str() {
+        "explode" | "posexplode" | "inline" => {
+            Ok(vec![deferred_generator(&generator, outer, argument, names)])
         }
-    };
-    let names: Vec<Ident> = match aliases {
-        0 => default_columns.iter().map(|c| Ident::new(*c)).collect(),
-        n if n == default_columns.len() => names,
-        n => {
-            return Err(Error::syntax(format!(
-                "{generator} produces {}, but {n} aliases were given",
-                match default_columns.len() {
-                    1 => "1 column".to_string(),
-                    columns => format!("{columns} columns"),
+        _ => Err(
+            Error::unsupported(format!("the generator {generator} is not supported")).with_hint(
+                "lakeport supports explode, posexplode, inline (and their _outer forms), \
+                 json_tuple and stack",
+            ),
+        ),
+    }
+}
+
+/// What the rows of an `explode`, `posexplode` or `inline` hold.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Elements {
+    /// An array's elements: one column, `col`.
+    Values,
+    /// A map's entries: `key` and `value`.
+    Entries,
+    /// The fields of an array of structs (`inline`), one column each, named as the fields.
+    Fields(Vec<String>),
+}
+
+/// The name of the call that stands for a generator until its argument's type is known:
+/// `lakeport_deferred_generator('explode', outer, argument)`, with the generator's names as
+/// the select item's aliases.
+const DEFERRED_GENERATOR: &str = "lakeport_deferred_generator";
+
+fn deferred_generator(
+    generator: &str,
+    outer: bool,
+    argument: Expr,
+    names: Vec<Ident>,
+) -> SelectItem {
+    let expr = call(
+        DEFERRED_GENERATOR,
+        [
+            Expr::value(Value::SingleQuotedString(generator.into())),
+            Expr::value(Value::Boolean(outer)),
+            argument,
+        ],
+    );
+    match <[Ident; 1]>::try_from(names) {
+        Ok([alias]) => SelectItem::ExprWithAlias { expr, alias },
+        Err(names) if names.is_empty() => SelectItem::UnnamedExpr(expr),
+        Err(aliases) => SelectItem::ExprWithAliases { expr, aliases },
+    }
+}
+
+/// A generator left for its argument's type: its name, whether it is `OUTER`, its argument
+/// and the names it was given.
+pub(super) struct DeferredGenerator {
+    pub name: String,
+    pub outer: bool,
+    pub argument: Expr,
+    pub names: Vec<Ident>,
+}
+
+impl DeferredGenerator {
+    /// The deferred generator `item` stands for, if it is one.
+    pub(super) fn of(item: &SelectItem) -> Option<Self> {
+        let (expr, names) = match item {
+            SelectItem::UnnamedExpr(expr) => (expr, Vec::new()),
+            SelectItem::ExprWithAlias { expr, alias } => (expr, vec![alias.clone()]),
+            SelectItem::ExprWithAliases { expr, aliases } => (expr, aliases.clone()),
+            _ => return None,
+        };
+        let Expr::Function(function) = expr else {
+            return None;
+        };
+        if function.name.to_string() != DEFERRED_GENERATOR {
+            return None;
+        }
+        match plain_arguments(function).ok()?[..] {
+            [Expr::Value(generator), Expr::Value(outer), argument] => {
+                match (&generator.value, &outer.value) {
+                    (Value::SingleQuotedString(name), Value::Boolean(outer)) => Some(Self {
+                        name: name.clone(),
+                        outer: *outer,
+                        argument: argument.clone(),
+                        names,
+                    }),
+                    _ => None,
                 }
-            )));
+            }
+            _ => None,
         }
+    }
+
+    /// What its names suggest its argument holds, for when the type cannot be learnt (a
+    /// map's entries take two names, three with `posexplode`); `inline` needs the type.
+    pub(super) fn elements_by_names(&self) -> Option<Elements> {
+        match (self.name.as_str(), self.names.len()) {
+            ("explode", 2) | ("posexplode", 3) => Some(Elements::Entries),
+            ("explode" | "posexplode", _) => Some(Elements::Values),
+            _ => None,
+        }
+    }
+
+    /// The select-list items it adds, its argument being `elements`.
+    pub(super) fn columns(self, elements: Elements) -> Result<Vec<SelectItem>> {
+        element_columns(&self.name, self.argument, elements, self.names, self.outer)
+    }
+}
+
+/// The select-list items of `generator` over `argument`: one `unnest` per column (of the
+/// array, of a map's keys and values, or of the array with a struct field taken from each
+/// element), `posexplode` adding zero-based positions first.
+fn element_columns(
+    generator: &str,
+    argument: Expr,
+    elements: Elements,
+    names: Vec<Ident>,
+    outer: bool,
+) -> Result<Vec<SelectItem>> {
+    let mut columns: Vec<(Expr, Option<String>, String)> = match elements {
+        Elements::Values => vec![(argument.clone(), None, "col".into())],
+        Elements::Entries => vec![
+            (call("map_keys", [argument.clone()]), None, "key".into()),
+            (call("map_values", [argument.clone()]), None, "value".into()),
+        ],
+        Elements::Fields(fields) => fields
+            .into_iter()
+            .map(|field| (argument.clone(), Some(field.clone()), field))
+            .collect(),
     };
-    Ok(arrays
+    if generator == "posexplode" {
+        columns.insert(0, (positions(&argument), None, "pos".into()));
+    }
+    if !names.is_empty() && names.len() != columns.len() {
+        return Err(Error::syntax(format!(
+            "{generator} produces {}, but {} given",
+            counted(columns.len(), "column", "columns"),
+            counted(names.len(), "alias was", "aliases were"),
+        )));
+    }
+    let mut names = names.into_iter();
+    Ok(columns
         .into_iter()
-        .zip(names)
-        .map(|(array, name)| {
+        .map(|(array, field, default_name)| {
             let array = if outer { or_one_null(array) } else { array };
+            let element = call("unnest", [array]);
+            let expr = match field {
+                Some(field) => call(
+                    "get_field",
+                    [element, Expr::value(Value::SingleQuotedString(field))],
+                ),
+                None => element,
+            };
             SelectItem::ExprWithAlias {
-                expr: call("unnest", [array]),
-                alias: name,
+                expr,
+                alias: names
+                    .next()
+                    .unwrap_or_else(|| Ident::with_quote('"', default_name)),
             }
         })
         .collect())
+}
+
+fn counted(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// `json_tuple(json, 'k1', 'k2', …)`: one column per key, the key's value as text (JSON

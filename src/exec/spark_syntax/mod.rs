@@ -17,8 +17,10 @@
 //!
 //! - Generators in a select list add the same columns as in `LATERAL VIEW`, named by
 //!   `AS name` or `AS (name, …)`: `explode(a)` → `col`, `posexplode(a)` → `pos, col`, a map
-//!   given two (three) names → `key, value` (after `pos`), `json_tuple(j, 'k1', …)` → `c0,
-//!   …`, `stack(n, …)` → n rows of `col0, …`.
+//!   → `key, value` (after `pos`), `inline(structs)` → one column per field,
+//!   `json_tuple(j, 'k1', …)` → `c0, …`, `stack(n, …)` → n rows of `col0, …`. Where the
+//!   columns depend on the argument's type and the names do not tell, the generator is
+//!   completed after table resolution (see `generator_types`).
 //! - Calls and operators Spark spells differently (date parts, casts written as calls,
 //!   `count_if`, `trunc(d, 'MM')`, `struct`, `DIV`, `RLIKE`, …): see `functions`.
 //!
@@ -27,6 +29,7 @@
 
 mod build;
 mod functions;
+mod generator_types;
 mod lateral;
 mod reshape;
 mod sample;
@@ -42,10 +45,17 @@ pub use self::functions::struct_field_name;
 use self::functions::{
     complete_grouping_id, is_higher_order, lambda_field_access, rewrite_expr, stray_lambda,
 };
+pub use self::generator_types::{ProbeTypes, complete_generators};
 use self::lateral::{GENERATORS, generator_columns, lateral_views};
 use self::reshape::{pivot, unpivot};
 use self::sample::sample;
 use crate::error::{Error, Result};
+
+/// Whether `name` is a Spark generator (`explode`, `inline`, `stack`, …), whose columns
+/// are named by the rewrite rather than after the call.
+pub fn is_generator(name: &str) -> bool {
+    GENERATORS.contains(&name.to_ascii_lowercase().as_str())
+}
 
 /// Rewrites `statement` in place.
 pub fn rewrite(statement: &mut Statement) -> Result<()> {
@@ -186,9 +196,7 @@ fn generators_in_projection(item: SelectItem) -> Result<Vec<SelectItem>> {
         _ => return Ok(vec![item]),
     };
     match expr {
-        Expr::Function(function)
-            if GENERATORS.contains(&function.name.to_string().to_ascii_lowercase().as_str()) =>
-        {
+        Expr::Function(function) if is_generator(&function.name.to_string()) => {
             generator_columns(function, names, false)
         }
         _ if matches!(item, SelectItem::ExprWithAliases { .. }) => Err(Error::syntax(format!(

@@ -1,0 +1,166 @@
+//! The generators whose columns depend on their argument's type — `explode` and `posexplode`
+//! of a map add `key, value`, of an array `col`; `inline` adds one column per struct field —
+//! completed once the tables are resolved. For each select list holding such a deferred
+//! generator, a probe `SELECT <arguments> FROM <the same FROM> [GROUP BY …]` is planned (in
+//! the scope of the enclosing queries' CTEs) to learn the arguments' types.
+
+use std::ops::ControlFlow;
+
+use datafusion::arrow::datatypes::DataType;
+use datafusion::sql::sqlparser::ast::{
+    Distinct, Expr, Query, Select, SelectItem, SetExpr, Statement, VisitMut, VisitorMut, With,
+};
+
+use super::build::{derived, parse_query, plain_alias};
+use super::lateral::{DeferredGenerator, Elements};
+use crate::error::{Error, ErrorKind, Result};
+use crate::exec::catalog_bridge::types::hive_type;
+
+/// Plans a probe query and returns its columns' types.
+pub type ProbeTypes<'a> = dyn Fn(&Query) -> Result<Vec<DataType>> + 'a;
+
+/// Replaces each deferred generator in `statement` with the columns its argument's type
+/// gives, learning the types through `probe`.
+pub fn complete_generators(statement: &mut Statement, probe: &ProbeTypes<'_>) -> Result<()> {
+    let mut visitor = TypedGenerators {
+        probe,
+        scopes: Vec::new(),
+    };
+    match statement.visit(&mut visitor) {
+        ControlFlow::Break(error) => Err(error),
+        ControlFlow::Continue(()) => Ok(()),
+    }
+}
+
+struct TypedGenerators<'p, 'a> {
+    probe: &'p ProbeTypes<'a>,
+    /// The CTEs each enclosing query defines, outermost first, already completed.
+    scopes: Vec<Option<With>>,
+}
+
+impl VisitorMut for TypedGenerators<'_, '_> {
+    type Break = Error;
+
+    /// A query's CTEs are completed first, each in the scope of those before it, so that the
+    /// scope a probe carries holds no deferred generator.
+    fn pre_visit_query(&mut self, query: &mut Query) -> ControlFlow<Error> {
+        if let Some(with) = &mut query.with {
+            for i in 0..with.cte_tables.len() {
+                let mut preceding = with.clone();
+                preceding.cte_tables.truncate(i);
+                self.scopes.push(Some(preceding));
+                let flow = with.cte_tables[i].query.visit(self);
+                self.scopes.pop();
+                flow?;
+            }
+        }
+        self.scopes.push(query.with.clone());
+        ControlFlow::Continue(())
+    }
+
+    fn post_visit_query(&mut self, _query: &mut Query) -> ControlFlow<Error> {
+        self.scopes.pop();
+        ControlFlow::Continue(())
+    }
+
+    fn post_visit_select(&mut self, select: &mut Select) -> ControlFlow<Error> {
+        match self.complete(select) {
+            Ok(()) => ControlFlow::Continue(()),
+            Err(error) => ControlFlow::Break(error),
+        }
+    }
+}
+
+impl TypedGenerators<'_, '_> {
+    fn complete(&self, select: &mut Select) -> Result<()> {
+        let deferred: Vec<Option<DeferredGenerator>> = select
+            .projection
+            .iter()
+            .map(DeferredGenerator::of)
+            .collect();
+        if deferred.iter().all(Option::is_none) {
+            return Ok(());
+        }
+        let arguments = deferred.iter().flatten().map(|g| g.argument.clone());
+        let probed = (self.probe)(&self.probe_query(select, arguments.collect()));
+        let mut types = match &probed {
+            Ok(types) => types.iter(),
+            Err(_) => [].iter(),
+        };
+        let mut projection = Vec::with_capacity(select.projection.len());
+        for (item, generator) in std::mem::take(&mut select.projection)
+            .into_iter()
+            .zip(deferred)
+        {
+            let Some(generator) = generator else {
+                projection.push(item);
+                continue;
+            };
+            let elements = match (types.next(), &probed) {
+                (Some(data_type), _) => elements(&generator.name, data_type)?,
+                (None, Err(error)) => generator.elements_by_names().ok_or_else(|| error.clone())?,
+                (None, Ok(_)) => return Err(Error::internal("a generator's probe lost a column")),
+            };
+            projection.extend(generator.columns(elements)?);
+        }
+        select.projection = projection;
+        Ok(())
+    }
+
+    /// `SELECT <arguments> FROM … [GROUP BY …]` of `select`, inside the enclosing queries'
+    /// CTEs (each scope a query of its own, so inner CTEs shadow outer ones).
+    fn probe_query(&self, select: &Select, arguments: Vec<Expr>) -> Query {
+        let mut probe = select.clone();
+        probe.projection = arguments.into_iter().map(SelectItem::UnnamedExpr).collect();
+        probe.distinct = None::<Distinct>;
+        probe.selection = None;
+        probe.having = None;
+        probe.qualify = None;
+        probe.sort_by.clear();
+        let mut query = parse_query("SELECT 1");
+        query.body = Box::new(SetExpr::Select(Box::new(probe)));
+        for scope in self.scopes.iter().rev().flatten() {
+            if query.with.is_some() {
+                let mut outer = parse_query("SELECT * FROM probe");
+                if let SetExpr::Select(select) = outer.body.as_mut()
+                    && let Some(from) = select.from.first_mut()
+                {
+                    from.relation = derived(query, Some(plain_alias("probe")));
+                }
+                query = outer;
+            }
+            query.with = Some(scope.clone());
+        }
+        query
+    }
+}
+
+/// What `generator`'s rows hold for an argument of `data_type`.
+fn elements(generator: &str, data_type: &DataType) -> Result<Elements> {
+    let element = match data_type {
+        DataType::List(field) | DataType::LargeList(field) | DataType::FixedSizeList(field, _) => {
+            Some(field.data_type())
+        }
+        _ => None,
+    };
+    match (generator, data_type, element) {
+        ("inline", _, Some(DataType::Struct(fields))) => Ok(Elements::Fields(
+            fields.iter().map(|f| f.name().clone()).collect(),
+        )),
+        ("inline", _, _) => Err(mismatch(generator, "an array of structs", data_type)),
+        (_, DataType::Map(..), _) => Ok(Elements::Entries),
+        (_, DataType::Null, _) | (_, _, Some(_)) => Ok(Elements::Values),
+        _ => Err(mismatch(generator, "an array or a map", data_type)),
+    }
+}
+
+fn mismatch(generator: &str, expected: &str, got: &DataType) -> Error {
+    let got = match hive_type(got, generator) {
+        Ok(name) => name.to_string(),
+        Err(_) => got.to_string(),
+    };
+    Error::new(
+        ErrorKind::DatatypeMismatch,
+        format!("{generator} expects {expected}, not {got}"),
+    )
+}
