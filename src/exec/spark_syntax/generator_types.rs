@@ -4,15 +4,17 @@
 //! generator, a probe `SELECT <arguments> FROM <the same FROM> [GROUP BY …]` is planned (in
 //! the scope of the enclosing queries' CTEs) to learn the arguments' types.
 
+use std::collections::HashMap;
 use std::ops::ControlFlow;
 
 use datafusion::arrow::datatypes::DataType;
 use datafusion::sql::sqlparser::ast::{
-    Distinct, Expr, Query, Select, SelectItem, SetExpr, Statement, VisitMut, VisitorMut, With,
+    Distinct, Expr, Ident, Query, Select, SelectItem, SetExpr, Statement, VisitMut, VisitorMut,
+    With,
 };
 
 use super::build::{derived, parse_query, plain_alias};
-use super::lateral::{DeferredGenerator, Elements};
+use super::deferred::{DeferredGenerator, Elements, view_columns_of};
 use crate::error::{Error, ErrorKind, Result};
 use crate::exec::catalog_bridge::types::hive_type;
 
@@ -25,6 +27,7 @@ pub fn complete_generators(statement: &mut Statement, probe: &ProbeTypes<'_>) ->
     let mut visitor = TypedGenerators {
         probe,
         scopes: Vec::new(),
+        view_columns: HashMap::new(),
     };
     match statement.visit(&mut visitor) {
         ControlFlow::Break(error) => Err(error),
@@ -36,6 +39,8 @@ struct TypedGenerators<'p, 'a> {
     probe: &'p ProbeTypes<'a>,
     /// The CTEs each enclosing query defines, outermost first, already completed.
     scopes: Vec<Option<With>>,
+    /// The columns of each completed lateral view's generator, by the view's id, for `v.*`.
+    view_columns: HashMap<String, Vec<Ident>>,
 }
 
 impl VisitorMut for TypedGenerators<'_, '_> {
@@ -72,26 +77,40 @@ impl VisitorMut for TypedGenerators<'_, '_> {
 }
 
 impl TypedGenerators<'_, '_> {
-    fn complete(&self, select: &mut Select) -> Result<()> {
+    fn complete(&mut self, select: &mut Select) -> Result<()> {
         let deferred: Vec<Option<DeferredGenerator>> = select
             .projection
             .iter()
             .map(DeferredGenerator::of)
             .collect();
-        if deferred.iter().all(Option::is_none) {
+        let views: Vec<Option<String>> = select.projection.iter().map(view_columns_of).collect();
+        if deferred.iter().all(Option::is_none) && views.iter().all(Option::is_none) {
             return Ok(());
         }
-        let arguments = deferred.iter().flatten().map(|g| g.argument.clone());
-        let probed = (self.probe)(&self.probe_query(select, arguments.collect()));
-        let mut types = match &probed {
-            Ok(types) => types.iter(),
-            Err(_) => [].iter(),
+        let arguments: Vec<Expr> = deferred
+            .iter()
+            .flatten()
+            .map(|g| g.argument.clone())
+            .collect();
+        let probed = match arguments.is_empty() {
+            true => Ok(Vec::new()),
+            false => (self.probe)(&self.probe_query(select, arguments)),
         };
+        let mut types = probed.as_ref().map(|t| t.iter()).unwrap_or_default();
         let mut projection = Vec::with_capacity(select.projection.len());
-        for (item, generator) in std::mem::take(&mut select.projection)
-            .into_iter()
-            .zip(deferred)
-        {
+        let items = std::mem::take(&mut select.projection).into_iter();
+        for ((item, generator), view) in items.zip(deferred).zip(views) {
+            if let Some(view) = view {
+                let columns = self.view_columns.get(&view).ok_or_else(|| {
+                    Error::internal(format!("the columns of lateral view {view} are not known"))
+                })?;
+                projection.extend(
+                    columns
+                        .iter()
+                        .map(|c| SelectItem::UnnamedExpr(Expr::Identifier(c.clone()))),
+                );
+                continue;
+            }
             let Some(generator) = generator else {
                 projection.push(item);
                 continue;
@@ -101,7 +120,12 @@ impl TypedGenerators<'_, '_> {
                 (None, Err(error)) => generator.elements_by_names().ok_or_else(|| error.clone())?,
                 (None, Ok(_)) => return Err(Error::internal("a generator's probe lost a column")),
             };
-            projection.extend(generator.columns(elements)?);
+            let view = generator.view.clone();
+            let columns = generator.columns(elements)?;
+            if let Some(view) = view {
+                self.view_columns.insert(view, aliases(&columns));
+            }
+            projection.extend(columns);
         }
         select.projection = projection;
         Ok(())
@@ -133,6 +157,16 @@ impl TypedGenerators<'_, '_> {
         }
         query
     }
+}
+
+fn aliases(items: &[SelectItem]) -> Vec<Ident> {
+    items
+        .iter()
+        .filter_map(|item| match item {
+            SelectItem::ExprWithAlias { alias, .. } => Some(alias.clone()),
+            _ => None,
+        })
+        .collect()
 }
 
 /// What `generator`'s rows hold for an argument of `data_type`.

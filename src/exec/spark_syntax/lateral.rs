@@ -7,10 +7,12 @@ use std::ops::ControlFlow;
 use datafusion::sql::sqlparser::ast::helpers::attached_token::AttachedToken;
 use datafusion::sql::sqlparser::ast::{
     BinaryOperator, CaseWhen, Expr, Function, GroupByExpr, Ident, LateralView, Select, SelectItem,
-    TableFactor, TableWithJoins, Value, WildcardAdditionalOptions, visit_expressions_mut,
+    SelectItemQualifiedWildcardKind, TableFactor, TableWithJoins, Value, WildcardAdditionalOptions,
+    visit_expressions_mut,
 };
 
 use super::build::{call, derived, plain_alias, plain_arguments, select_query_from};
+use super::deferred::{DeferredGenerator, view_columns_item};
 use super::reshape::same_name;
 use crate::error::{Error, ErrorKind, Result};
 use crate::exec::pg_syntax::function_call;
@@ -20,7 +22,7 @@ use crate::exec::pg_syntax::function_call;
 /// reads a preceding table). The derived table keeps the item's name when it is one table;
 /// references qualified by a lateral view's name (or by the tables of a join it wraps) lose
 /// their qualifier, as the columns now come from the one derived table.
-pub(super) fn lateral_views(select: &mut Select) -> Result<()> {
+pub(super) fn lateral_views(select: &mut Select, views_seen: &mut usize) -> Result<()> {
     if select.lateral_views.is_empty() {
         return Ok(());
     }
@@ -41,11 +43,21 @@ pub(super) fn lateral_views(select: &mut Select) -> Result<()> {
     for view in std::mem::take(&mut select.lateral_views) {
         let mut view = view;
         strip_qualifiers(&mut view.lateral_view, &qualifiers);
-        if let Some(alias) = view.lateral_view_name.0.last().and_then(|p| p.as_ident()) {
-            qualifiers.push(alias.clone());
+        *views_seen += 1;
+        let id = views_seen.to_string();
+        let view_name = view
+            .lateral_view_name
+            .0
+            .last()
+            .and_then(|p| p.as_ident())
+            .cloned();
+        let columns = lateral_view_columns(view, &id)?;
+        if let Some(view_name) = view_name {
+            expand_view_wildcards(&mut select.projection, &view_name, &id, &columns);
+            qualifiers.push(view_name);
         }
         let mut projection = vec![SelectItem::Wildcard(WildcardAdditionalOptions::default())];
-        projection.extend(lateral_view_columns(view)?);
+        projection.extend(columns);
         let query = select_query_from(projection, from);
         from = TableWithJoins {
             relation: derived(query, Some(plain_alias(&name.value))),
@@ -81,6 +93,39 @@ pub(super) fn lateral_views(select: &mut Select) -> Result<()> {
         .iter_mut()
         .for_each(|e| strip_qualifiers(e, &qualifiers));
     Ok(())
+}
+
+/// `v.*` of the lateral view `view` (`id`) becomes its columns: their names when `columns`
+/// tells them, else an item completed with the generator (see `deferred`).
+fn expand_view_wildcards(
+    projection: &mut Vec<SelectItem>,
+    view: &Ident,
+    id: &str,
+    columns: &[SelectItem],
+) {
+    let known: Option<Vec<SelectItem>> = columns
+        .iter()
+        .map(|item| match (item, DeferredGenerator::of(item)) {
+            (SelectItem::ExprWithAlias { alias, .. }, None) => {
+                Some(SelectItem::UnnamedExpr(Expr::Identifier(alias.clone())))
+            }
+            _ => None,
+        })
+        .collect();
+    let expansion = known.unwrap_or_else(|| vec![view_columns_item(id)]);
+    let mut expanded = Vec::with_capacity(projection.len());
+    for item in std::mem::take(projection) {
+        match &item {
+            SelectItem::QualifiedWildcard(SelectItemQualifiedWildcardKind::ObjectName(name), _)
+                if name.0.len() == 1
+                    && name.0[0].as_ident().is_some_and(|n| same_name(n, view)) =>
+            {
+                expanded.extend(expansion.iter().cloned());
+            }
+            _ => expanded.push(item),
+        }
+    }
+    *projection = expanded;
 }
 
 /// The name a FROM item's columns are qualified by: its alias, or a table's own name.
@@ -125,8 +170,8 @@ pub(super) const GENERATORS: &[&str] = &[
     "stack",
 ];
 
-/// The select-list items of a `LATERAL VIEW`'s generator.
-fn lateral_view_columns(view: LateralView) -> Result<Vec<SelectItem>> {
+/// The select-list items of a `LATERAL VIEW`'s generator; `id` tells the view apart.
+fn lateral_view_columns(view: LateralView, id: &str) -> Result<Vec<SelectItem>> {
     let LateralView {
         lateral_view,
         lateral_col_alias,
@@ -138,7 +183,7 @@ fn lateral_view_columns(view: LateralView) -> Result<Vec<SelectItem>> {
             "LATERAL VIEW needs a generator function, not {lateral_view}"
         )));
     };
-    generator_columns(&function, lateral_col_alias, outer)
+    generator_columns(&function, lateral_col_alias, outer, Some(id))
 }
 
 /// The select-list items a generator adds, named `names` or as Spark names them. What
@@ -149,6 +194,7 @@ pub(super) fn generator_columns(
     function: &Function,
     names: Vec<Ident>,
     outer: bool,
+    view: Option<&str>,
 ) -> Result<Vec<SelectItem>> {
     let name = function.name.to_string().to_ascii_lowercase();
     let (generator, outer) = match name.strip_suffix("_outer") {
@@ -167,9 +213,16 @@ pub(super) fn generator_columns(
     };
     let argument = argument.clone();
     match generator.as_str() {
-        "explode" | "posexplode" | "inline" => {
-            Ok(vec![deferred_generator(&generator, outer, argument, names)])
-        }
+        "explode" | "posexplode" | "inline" => Ok(vec![
+            DeferredGenerator {
+                name: generator,
+                outer,
+                argument,
+                names,
+                view: view.map(str::to_string),
+            }
+            .into_item(),
+        ]),
         _ => Err(
             Error::unsupported(format!("the generator {generator} is not supported")).with_hint(
                 "lakeport supports explode, posexplode, inline (and their _outer forms), \
@@ -177,157 +230,6 @@ pub(super) fn generator_columns(
             ),
         ),
     }
-}
-
-/// What the rows of an `explode`, `posexplode` or `inline` hold.
-#[derive(Debug, Clone, PartialEq)]
-pub(super) enum Elements {
-    /// An array's elements: one column, `col`.
-    Values,
-    /// A map's entries: `key` and `value`.
-    Entries,
-    /// The fields of an array of structs (`inline`), one column each, named as the fields.
-    Fields(Vec<String>),
-}
-
-/// The name of the call that stands for a generator until its argument's type is known:
-/// `lakeport_deferred_generator('explode', outer, argument)`, with the generator's names as
-/// the select item's aliases.
-const DEFERRED_GENERATOR: &str = "lakeport_deferred_generator";
-
-fn deferred_generator(
-    generator: &str,
-    outer: bool,
-    argument: Expr,
-    names: Vec<Ident>,
-) -> SelectItem {
-    let expr = call(
-        DEFERRED_GENERATOR,
-        [
-            Expr::value(Value::SingleQuotedString(generator.into())),
-            Expr::value(Value::Boolean(outer)),
-            argument,
-        ],
-    );
-    match <[Ident; 1]>::try_from(names) {
-        Ok([alias]) => SelectItem::ExprWithAlias { expr, alias },
-        Err(names) if names.is_empty() => SelectItem::UnnamedExpr(expr),
-        Err(aliases) => SelectItem::ExprWithAliases { expr, aliases },
-    }
-}
-
-/// A generator left for its argument's type: its name, whether it is `OUTER`, its argument
-/// and the names it was given.
-pub(super) struct DeferredGenerator {
-    pub name: String,
-    pub outer: bool,
-    pub argument: Expr,
-    pub names: Vec<Ident>,
-}
-
-impl DeferredGenerator {
-    /// The deferred generator `item` stands for, if it is one.
-    pub(super) fn of(item: &SelectItem) -> Option<Self> {
-        let (expr, names) = match item {
-            SelectItem::UnnamedExpr(expr) => (expr, Vec::new()),
-            SelectItem::ExprWithAlias { expr, alias } => (expr, vec![alias.clone()]),
-            SelectItem::ExprWithAliases { expr, aliases } => (expr, aliases.clone()),
-            _ => return None,
-        };
-        let Expr::Function(function) = expr else {
-            return None;
-        };
-        if function.name.to_string() != DEFERRED_GENERATOR {
-            return None;
-        }
-        match plain_arguments(function).ok()?[..] {
-            [Expr::Value(generator), Expr::Value(outer), argument] => {
-                match (&generator.value, &outer.value) {
-                    (Value::SingleQuotedString(name), Value::Boolean(outer)) => Some(Self {
-                        name: name.clone(),
-                        outer: *outer,
-                        argument: argument.clone(),
-                        names,
-                    }),
-                    _ => None,
-                }
-            }
-            _ => None,
-        }
-    }
-
-    /// What its names suggest its argument holds, for when the type cannot be learnt (a
-    /// map's entries take two names, three with `posexplode`); `inline` needs the type.
-    pub(super) fn elements_by_names(&self) -> Option<Elements> {
-        match (self.name.as_str(), self.names.len()) {
-            ("explode", 2) | ("posexplode", 3) => Some(Elements::Entries),
-            ("explode" | "posexplode", _) => Some(Elements::Values),
-            _ => None,
-        }
-    }
-
-    /// The select-list items it adds, its argument being `elements`.
-    pub(super) fn columns(self, elements: Elements) -> Result<Vec<SelectItem>> {
-        element_columns(&self.name, self.argument, elements, self.names, self.outer)
-    }
-}
-
-/// The select-list items of `generator` over `argument`: one `unnest` per column (of the
-/// array, of a map's keys and values, or of the array with a struct field taken from each
-/// element), `posexplode` adding zero-based positions first.
-fn element_columns(
-    generator: &str,
-    argument: Expr,
-    elements: Elements,
-    names: Vec<Ident>,
-    outer: bool,
-) -> Result<Vec<SelectItem>> {
-    let mut columns: Vec<(Expr, Option<String>, String)> = match elements {
-        Elements::Values => vec![(argument.clone(), None, "col".into())],
-        Elements::Entries => vec![
-            (call("map_keys", [argument.clone()]), None, "key".into()),
-            (call("map_values", [argument.clone()]), None, "value".into()),
-        ],
-        Elements::Fields(fields) => fields
-            .into_iter()
-            .map(|field| (argument.clone(), Some(field.clone()), field))
-            .collect(),
-    };
-    if generator == "posexplode" {
-        columns.insert(0, (positions(&argument), None, "pos".into()));
-    }
-    if !names.is_empty() && names.len() != columns.len() {
-        return Err(Error::syntax(format!(
-            "{generator} produces {}, but {} given",
-            counted(columns.len(), "column", "columns"),
-            counted(names.len(), "alias was", "aliases were"),
-        )));
-    }
-    let mut names = names.into_iter();
-    Ok(columns
-        .into_iter()
-        .map(|(array, field, default_name)| {
-            let array = if outer { or_one_null(array) } else { array };
-            let element = call("unnest", [array]);
-            let expr = match field {
-                Some(field) => call(
-                    "get_field",
-                    [element, Expr::value(Value::SingleQuotedString(field))],
-                ),
-                None => element,
-            };
-            SelectItem::ExprWithAlias {
-                expr,
-                alias: names
-                    .next()
-                    .unwrap_or_else(|| Ident::with_quote('"', default_name)),
-            }
-        })
-        .collect())
-}
-
-fn counted(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// `json_tuple(json, 'k1', 'k2', …)`: one column per key, the key's value as text (JSON

@@ -15,6 +15,8 @@
 //!   result is one of the outcomes Spark allows); `DISTRIBUTE BY` has no visible effect and
 //!   is dropped.
 //!
+//! - Generators and `range` in FROM, `LATERAL` generators after the FROM items they read:
+//!   see `table_functions`.
 //! - Generators in a select list add the same columns as in `LATERAL VIEW`, named by
 //!   `AS name` or `AS (name, …)`: `explode(a)` → `col`, `posexplode(a)` → `pos, col`, a map
 //!   → `key, value` (after `pos`), `inline(structs)` → one column per field,
@@ -28,11 +30,13 @@
 //! subquery naming its columns, and otherwise taken as `* EXCLUDE (…)`.
 
 mod build;
+mod deferred;
 mod functions;
 mod generator_types;
 mod lateral;
 mod reshape;
 mod sample;
+mod table_functions;
 
 use std::ops::ControlFlow;
 
@@ -49,6 +53,7 @@ pub use self::generator_types::{ProbeTypes, complete_generators};
 use self::lateral::{GENERATORS, generator_columns, lateral_views};
 use self::reshape::{pivot, unpivot};
 use self::sample::sample;
+use self::table_functions::{lateral_generators, table_function};
 use crate::error::{Error, Result};
 
 /// Whether `name` is a Spark generator (`explode`, `inline`, `stack`, …), whose columns
@@ -71,6 +76,8 @@ struct SparkClauses {
     higher_order_depth: usize,
     /// The parameters of the lambdas enclosing the expression being visited.
     lambda_params: Vec<Ident>,
+    /// How many lateral views were rewritten so far (each is told apart by its number).
+    lateral_views: usize,
 }
 
 impl VisitorMut for SparkClauses {
@@ -115,6 +122,9 @@ impl VisitorMut for SparkClauses {
     }
 
     fn post_visit_select(&mut self, select: &mut Select) -> ControlFlow<Error> {
+        if let Err(error) = lateral_generators(select) {
+            return ControlFlow::Break(error);
+        }
         let mut projection = Vec::with_capacity(select.projection.len());
         for item in std::mem::take(&mut select.projection) {
             match generators_in_projection(item) {
@@ -135,7 +145,7 @@ impl VisitorMut for SparkClauses {
                 .map(ascending)
                 .collect();
         }
-        if let Err(error) = lateral_views(select) {
+        if let Err(error) = lateral_views(select, &mut self.lateral_views) {
             return ControlFlow::Break(error);
         }
         ControlFlow::Continue(())
@@ -174,7 +184,10 @@ impl VisitorMut for SparkClauses {
             | TableFactor::Derived {
                 sample: Some(_), ..
             } => sample(factor),
-            _ => return ControlFlow::Continue(()),
+            _ => match table_function(factor) {
+                Some(rewritten) => rewritten,
+                None => return ControlFlow::Continue(()),
+            },
         };
         match rewritten {
             Ok(new) => {
@@ -197,7 +210,7 @@ fn generators_in_projection(item: SelectItem) -> Result<Vec<SelectItem>> {
     };
     match expr {
         Expr::Function(function) if is_generator(&function.name.to_string()) => {
-            generator_columns(function, names, false)
+            generator_columns(function, names, false, None)
         }
         _ if matches!(item, SelectItem::ExprWithAliases { .. }) => Err(Error::syntax(format!(
             "only a generator such as explode or stack takes several column names, not {expr}"
