@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
 use datafusion::sql::sqlparser::ast::{
-    DataType, Expr, Function, Ident, ObjectName, Query, SelectItem, SetExpr,
+    AccessExpr, DataType, Expr, Function, Ident, ObjectName, Query, SelectItem, SetExpr,
 };
 
 use crate::exec::spark_syntax::is_generator;
@@ -108,6 +108,11 @@ fn figure(expr: &Expr) -> String {
             parts.last().map(ident).unwrap_or_else(|| UNNAMED.into())
         }
         Expr::Function(function) => function_name(function),
+        Expr::CompoundFieldAccess { root, access_chain } => match access_chain.last() {
+            Some(AccessExpr::Dot(Expr::Identifier(field))) => ident(field),
+            Some(AccessExpr::Subscript(_)) => figure(root),
+            _ => UNNAMED.into(),
+        },
         Expr::Cast {
             expr, data_type, ..
         } => match figure(expr) {
@@ -254,5 +259,13 @@ mod tests {
         );
         assert_eq!(names("select Inline_Outer(a) from t", 1), vec!["engine_0"]);
         assert_eq!(names("select explode(a) as x from t", 1), vec!["x"]);
+    }
+
+    #[test]
+    fn field_access_is_named_after_the_field() {
+        assert_eq!(
+            names("select (s).start, f(x).end, arr[1] from t", 3),
+            vec!["start", "end", "arr"]
+        );
     }
 }

@@ -308,22 +308,28 @@ async fn tpch_gives_the_same_results_on_the_cluster() {
                 cluster.logs()
             );
         }
-        let spark = "SELECT l_returnflag, \
+        let spark = [
+            "SELECT l_returnflag, \
             sum(aggregate(array(l_linenumber, l_suppkey), 0, (acc, x) -> acc + x)), \
             sum(size(filter(transform(array(l_partkey, l_suppkey), (x, i) -> x + i), y -> y % 2 = 0))), \
-            min(hash(l_comment, l_shipdate)) FROM lineitem GROUP BY l_returnflag";
-        let before = cluster.total_tasks();
-        assert_eq!(
-            sorted(simple_rows(&distributed, spark).await),
-            sorted(simple_rows(&local, spark).await),
-            "Spark's functions and lambdas on {}",
-            backend.label()
-        );
-        assert!(
-            cluster.total_tasks() > before,
-            "lambdas ran no task on the cluster\n{}",
-            cluster.logs()
-        );
+            min(hash(l_comment, l_shipdate)) FROM lineitem GROUP BY l_returnflag",
+            "SELECT window.start, count(*), sum(l_quantity) FROM lineitem \
+            GROUP BY window(l_shipdate, '7 days', '2 days')",
+        ];
+        for sql in spark {
+            let before = cluster.total_tasks();
+            assert_eq!(
+                sorted(simple_rows(&distributed, sql).await),
+                sorted(simple_rows(&local, sql).await),
+                "{sql} on {}",
+                backend.label()
+            );
+            assert!(
+                cluster.total_tasks() > before,
+                "{sql} ran no task on the cluster\n{}",
+                cluster.logs()
+            );
+        }
         let explained = simple_rows(&distributed, &format!("EXPLAIN {}", tpch_query(1))).await;
         assert!(
             format!("{explained:?}").contains("ClusterQueryExec"),

@@ -18,6 +18,7 @@ mod numbers;
 mod patterns;
 mod percentile;
 mod text;
+mod time_window;
 mod types;
 
 use std::sync::Arc;
@@ -41,6 +42,7 @@ use datetime::{DateTimeKind, SparkDateTime};
 pub use higher_order::NAMES as HIGHER_ORDER_FUNCTIONS;
 use json::{JsonKind, SparkJson};
 use text::{SparkText, TextKind};
+pub use time_window::TIME_WINDOWS;
 
 /// The name Spark's `trunc(date, format)` is planned under.
 pub const SPARK_TRUNC: &str = "spark_trunc";
@@ -145,6 +147,7 @@ pub fn register(state: &mut SessionState) -> Result<()> {
         Arc::new(numbers::FormatNumber::new()),
         Arc::new(bround::Bround::new()),
         Arc::new(murmur3::Murmur3Hash::new()),
+        Arc::new(time_window::TimeWindows::new()),
     ];
     for function in own {
         state.register_udf(Arc::new(ScalarUDF::new_from_shared_impl(function)))?;

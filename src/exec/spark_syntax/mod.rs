@@ -23,6 +23,8 @@
 //!   `json_tuple(j, 'k1', …)` → `c0, …`, `stack(n, …)` → n rows of `col0, …`. Where the
 //!   columns depend on the argument's type and the names do not tell, the generator is
 //!   completed after table resolution (see `generator_types`).
+//! - `window(time, '1 hour')`: a lateral view of the time windows each row falls in, see
+//!   `time_window`.
 //! - Calls and operators Spark spells differently (date parts, casts written as calls,
 //!   `count_if`, `trunc(d, 'MM')`, `struct`, `DIV`, `RLIKE`, …): see `functions`.
 //!
@@ -37,6 +39,7 @@ mod lateral;
 mod reshape;
 mod sample;
 mod table_functions;
+mod time_window;
 
 use std::ops::ControlFlow;
 
@@ -54,6 +57,7 @@ use self::lateral::{GENERATORS, generator_columns, lateral_views};
 use self::reshape::{pivot, unpivot};
 use self::sample::sample;
 use self::table_functions::{lateral_generators, table_function};
+use self::time_window::time_windows;
 use crate::error::{Error, Result};
 
 /// Whether `name` is a Spark generator (`explode`, `inline`, `stack`, …), whose columns
@@ -122,7 +126,7 @@ impl VisitorMut for SparkClauses {
     }
 
     fn post_visit_select(&mut self, select: &mut Select) -> ControlFlow<Error> {
-        if let Err(error) = lateral_generators(select) {
+        if let Err(error) = lateral_generators(select).and_then(|()| time_windows(select)) {
             return ControlFlow::Break(error);
         }
         let mut projection = Vec::with_capacity(select.projection.len());
