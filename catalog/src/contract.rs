@@ -12,8 +12,8 @@ use std::sync::Arc;
 use crate::error::{CatalogErrorKind, CatalogObject, CatalogResult};
 use crate::metastore::Metastore;
 use crate::model::{
-    Column, Comparison, DEFAULT_DATABASE, Database, Grant, Partition, PartitionFilter,
-    PartitionTerm, Storage, StorageFormat, Table, TableKind, TableStatistics,
+    Column, ColumnStatistics, Comparison, DEFAULT_DATABASE, Database, Grant, Partition,
+    PartitionFilter, PartitionTerm, Storage, StorageFormat, Table, TableKind, TableStatistics,
 };
 use crate::types::HiveType;
 
@@ -92,10 +92,7 @@ pub fn table_in(root: &str, database: &str, name: &str, partition_keys: &[&str])
         properties: BTreeMap::from([("source".into(), "shop".into())]),
         owner: Some("analyst".into()),
         create_time: 1_700_000_000,
-        statistics: Some(TableStatistics {
-            bytes: 4096,
-            rows: Some(100),
-        }),
+        statistics: Some(TableStatistics::size(4096, Some(100))),
     }
 }
 
@@ -311,10 +308,19 @@ async fn tables(metastore: &dyn Metastore, root: &str, db: &str) {
         .properties
         .insert("last_modified_by".into(), "contract".into());
     altered.columns.push(column("note", "varchar(200)"));
-    let measured = Some(TableStatistics {
-        bytes: 8192,
-        rows: None,
-    });
+    let mut measured = TableStatistics::size(8192, Some(90));
+    measured.columns.insert(
+        "qty".into(),
+        ColumnStatistics {
+            distinct: Some(12),
+            nulls: Some(0),
+            min: Some("1".into()),
+            max: Some("40".into()),
+            avg_len: Some(4),
+            max_len: Some(4),
+        },
+    );
+    let measured = Some(measured);
     for (statistics, what) in [(measured, "alter table"), (None, "statistics dropped")] {
         altered.statistics = statistics;
         metastore

@@ -21,7 +21,7 @@ pub use embedded::EmbeddedMetastore;
 pub use error::{CatalogError, CatalogErrorKind, CatalogObject, CatalogResult};
 pub use metastore::Metastore;
 pub use model::{
-    Column, Comparison, Database, Grant, Partition, PartitionFilter, PartitionTerm, Storage,
-    StorageFormat, Table, TableKind, TableStatistics,
+    Column, ColumnStatistics, Comparison, Database, Grant, Partition, PartitionFilter,
+    PartitionTerm, Storage, StorageFormat, Table, TableKind, TableStatistics,
 };
 pub use types::{HiveType, StructField};

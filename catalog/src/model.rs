@@ -123,11 +123,39 @@ pub struct Table {
 }
 
 /// A table's size as last analyzed, as Spark keeps it: the bytes of its files always, the
-/// rows only when they were counted (`NOSCAN` measures the bytes alone).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// rows only when they were counted (`NOSCAN` measures the bytes alone), and the columns
+/// analyzed `FOR COLUMNS`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TableStatistics {
     pub bytes: u64,
     pub rows: Option<u64>,
+    /// By column name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub columns: BTreeMap<String, ColumnStatistics>,
+}
+
+impl TableStatistics {
+    /// The size alone, no column analyzed.
+    pub fn size(bytes: u64, rows: Option<u64>) -> Self {
+        Self {
+            bytes,
+            rows,
+            columns: BTreeMap::new(),
+        }
+    }
+}
+
+/// A column's statistics as Spark keeps them: the smallest and largest values in Spark's
+/// text form (numbers, `yyyy-MM-dd` dates, `yyyy-MM-dd HH:mm:ss.SSSSSS` UTC timestamps; none
+/// for text and binary), the average and largest lengths in bytes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ColumnStatistics {
+    pub distinct: Option<u64>,
+    pub nulls: Option<u64>,
+    pub min: Option<String>,
+    pub max: Option<String>,
+    pub avg_len: Option<u64>,
+    pub max_len: Option<u64>,
 }
 
 impl Table {

@@ -219,7 +219,7 @@ impl Snapshot {
                 entry.partition_keys = definition.partition_keys.len();
                 entry.comment = definition.comment.clone();
                 entry.view_sql = definition.view_text.clone();
-                entry.statistics = definition.statistics;
+                entry.statistics = definition.statistics.clone();
                 relations.push(entry);
             }
         }

@@ -123,7 +123,7 @@ fn classes(rows: &mut Rows, snapshot: &Snapshot) {
 
 /// PostgreSQL's 8 kB pages the analyzed bytes would fill; 0 when never analyzed.
 fn pages(relation: &RelationEntry) -> i64 {
-    relation.statistics.map_or(0, |statistics| {
+    relation.statistics.as_ref().map_or(0, |statistics| {
         i64::try_from(statistics.bytes.div_ceil(8192)).unwrap_or(i64::MAX)
     })
 }
@@ -132,6 +132,7 @@ fn pages(relation: &RelationEntry) -> i64 {
 fn tuples(relation: &RelationEntry) -> f64 {
     relation
         .statistics
+        .as_ref()
         .and_then(|statistics| statistics.rows)
         .map_or(-1.0, |rows| rows as f64)
 }

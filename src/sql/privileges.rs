@@ -64,7 +64,8 @@ pub async fn check_catalog(connection: &Connection, statement: &CatalogStatement
         | S::ShowColumns(name)
         | S::ShowCreateTable(name)
         | S::ShowProperties { name, .. }
-        | S::DescribeTable { name, .. } => {
+        | S::DescribeTable { name, .. }
+        | S::DescribeColumn { name, .. } => {
             check_existing(connection, &privileges, name, None).await
         }
         S::DescribeDatabase { name, .. } => check_schema_visible(&privileges, name),

@@ -138,7 +138,7 @@ async fn explain_options_are_checked_as_postgresql_checks_them() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn analyzed_row_counts_reach_the_planner_where_files_give_none() {
+async fn analyzed_statistics_reach_the_planner_where_files_give_none() {
     let server = TestServer::start().await;
     let client = server.connect().await;
     client
@@ -163,4 +163,22 @@ async fn analyzed_row_counts_reach_the_planner_where_files_give_none() {
         .unwrap();
     let after = scan_statistics(plan_lines(&client, verbose).await);
     assert!(after.starts_with("Rows=Inexact(500)"), "{after}");
+    assert!(
+        !after.contains("Min=Inexact"),
+        "no column analyzed yet: {after}"
+    );
+    client
+        .simple_query("ANALYZE TABLE analyzed COMPUTE STATISTICS FOR COLUMNS id")
+        .await
+        .unwrap();
+    let columns = scan_statistics(plan_lines(&client, verbose).await);
+    for expected in [
+        "Rows=Inexact(500)",
+        "Null=Inexact(0)",
+        "Min=Inexact(Int64(1))",
+        "Max=Inexact(Int64(500))",
+        "Distinct=Inexact(",
+    ] {
+        assert!(columns.contains(expected), "{expected} in {columns}");
+    }
 }

@@ -500,7 +500,7 @@ async fn a_spark_notebook_runs_unchanged_with_sparks_results() {
          CREATE TABLE {db}.customers (name STRING, since DATE) USING parquet;
          INSERT INTO {db}.customers VALUES ('ann', DATE'2020-05-31'), ('bob', DATE'2021-01-31'), ('dee', DATE'2022-08-15');
          CREATE VIEW {db}.big_orders AS SELECT `id`, `customer`, qty * 10 AS `points` FROM {db}.orders WHERE qty > 2;
-         ANALYZE TABLE {db}.orders COMPUTE STATISTICS"
+         ANALYZE TABLE {db}.orders COMPUTE STATISTICS FOR COLUMNS qty, customer"
     );
     let notebook = [
         format!(
@@ -598,14 +598,43 @@ async fn a_spark_notebook_runs_unchanged_with_sparks_results() {
         [["5"]],
         "Spark's ANALYZE reaches lakeport"
     );
+    let info = |rows: Vec<Vec<String>>, names: &[&str]| -> Vec<String> {
+        names
+            .iter()
+            .map(|name| {
+                rows.iter()
+                    .find(|row| row[0] == *name)
+                    .map(|row| row[1].clone())
+                    .unwrap_or_else(|| panic!("no {name} in {rows:?}"))
+            })
+            .collect()
+    };
+    let bounds = ["min", "max", "num_nulls", "distinct_count"];
+    let qty = format!("DESCRIBE EXTENDED {db}.orders qty");
+    assert_eq!(
+        info(lakeport_rows(&client, &qty).await, &bounds),
+        ["1", "5", "0", "5"],
+        "Spark's column statistics reach lakeport"
+    );
+    let customer = format!("DESCRIBE EXTENDED {db}.orders customer");
+    assert_eq!(
+        info(
+            lakeport_rows(&client, &customer).await,
+            &["min", "num_nulls", "distinct_count", "max_col_len"]
+        ),
+        ["NULL", "0", "3", "3"],
+    );
     client
-        .batch_execute(&format!("ANALYZE TABLE {db}.customers COMPUTE STATISTICS"))
+        .batch_execute(&format!(
+            "ANALYZE TABLE {db}.customers COMPUTE STATISTICS FOR COLUMNS since"
+        ))
         .await
         .unwrap();
     let described = format!("DESCRIBE TABLE EXTENDED {db}.customers");
+    let since = format!("DESCRIBE EXTENDED {db}.customers since");
     let spark = spark_sql(
         &hms.dir,
-        &format!("{described};\nDROP DATABASE {db} CASCADE"),
+        &format!("{described};\n{since};\nDROP DATABASE {db} CASCADE"),
     );
     let statistics = spark_rows(&spark, &described)
         .into_iter()
@@ -614,5 +643,10 @@ async fn a_spark_notebook_runs_unchanged_with_sparks_results() {
     assert!(
         statistics[1].ends_with(" bytes, 3 rows"),
         "lakeport's ANALYZE reaches Spark: {statistics:?}"
+    );
+    assert_eq!(
+        info(spark_rows(&spark, &since), &bounds),
+        ["2020-05-31", "2022-08-15", "0", "3"],
+        "lakeport's column statistics reach Spark"
     );
 }

@@ -21,8 +21,8 @@ use super::spark;
 use super::thrift::Value;
 use crate::error::{CatalogError, CatalogErrorKind, CatalogResult};
 use crate::model::{
-    Column, Comparison, Database, HIVE_DEFAULT_PARTITION, Partition, PartitionFilter, Storage,
-    StorageFormat, Table, TableKind, TableStatistics,
+    Column, ColumnStatistics, Comparison, Database, HIVE_DEFAULT_PARTITION, Partition,
+    PartitionFilter, Storage, StorageFormat, Table, TableKind, TableStatistics,
 };
 use crate::types::HiveType;
 
@@ -38,6 +38,10 @@ const PARTITION_COLUMN: &str = "spark.sql.sources.schema.partCol.";
 const PARTITION_PROVIDER: &str = "spark.sql.partitionProvider";
 const SPARK_BYTES: &str = "spark.sql.statistics.totalSize";
 const SPARK_ROWS: &str = "spark.sql.statistics.numRows";
+/// Spark's column statistics: `spark.sql.statistics.colStats.<column>.<key>`.
+const SPARK_COLUMN_STATS: &str = "spark.sql.statistics.colStats.";
+/// The version of Spark's column statistics format lakeport writes (min and max as text).
+const COLUMN_STATS_VERSION: &str = "2";
 const HIVE_BYTES: &str = "totalSize";
 const HIVE_ROWS: &str = "numRows";
 
@@ -92,6 +96,7 @@ pub fn carry_bookkeeping(
             key,
             "comment" | "EXTERNAL" | SYNONYMS | PARTITION_PROVIDER | SPARK_BYTES | SPARK_ROWS
         ) || key.starts_with("spark.sql.sources.")
+            || key.starts_with(SPARK_COLUMN_STATS)
     };
     for (key, value) in current {
         if is_bookkeeping(key) && !written_here(key) && !altered.contains_key(key) {
@@ -109,19 +114,76 @@ fn statistics_from(parameters: &BTreeMap<String, String>) -> Option<TableStatist
         return Some(TableStatistics {
             bytes,
             rows: counted(SPARK_ROWS),
+            columns: column_statistics_from(parameters),
         });
     }
     let bytes = counted(HIVE_BYTES).filter(|bytes| *bytes > 0)?;
-    Some(TableStatistics {
-        bytes,
-        rows: counted(HIVE_ROWS),
-    })
+    Some(TableStatistics::size(bytes, counted(HIVE_ROWS)))
+}
+
+/// Spark's column statistics (format version 2; older ones, whose min and max Spark wrote
+/// differently, are skipped).
+fn column_statistics_from(
+    parameters: &BTreeMap<String, String>,
+) -> BTreeMap<String, ColumnStatistics> {
+    let mut columns: BTreeMap<String, ColumnStatistics> = BTreeMap::new();
+    let stats = parameters.iter().filter_map(|(key, value)| {
+        Some((
+            key.strip_prefix(SPARK_COLUMN_STATS)?.rsplit_once('.')?,
+            value,
+        ))
+    });
+    let current = |column: &str| {
+        parameters
+            .get(&format!("{SPARK_COLUMN_STATS}{column}.version"))
+            .map(String::as_str)
+            == Some(COLUMN_STATS_VERSION)
+    };
+    for ((column, key), value) in stats {
+        if !current(column) {
+            continue;
+        }
+        let entry = columns.entry(column.to_string()).or_default();
+        let count = || value.trim().parse::<u64>().ok();
+        match key {
+            "distinctCount" => entry.distinct = count(),
+            "nullCount" => entry.nulls = count(),
+            "avgLen" => entry.avg_len = count(),
+            "maxLen" => entry.max_len = count(),
+            "min" => entry.min = Some(value.clone()),
+            "max" => entry.max = Some(value.clone()),
+            _ => {}
+        }
+    }
+    columns
 }
 
 fn statistics_to(statistics: &TableStatistics, parameters: &mut BTreeMap<String, String>) {
     parameters.insert(SPARK_BYTES.into(), statistics.bytes.to_string());
     if let Some(rows) = statistics.rows {
         parameters.insert(SPARK_ROWS.into(), rows.to_string());
+    }
+    for (column, stats) in &statistics.columns {
+        let mut put = |key: &str, value: String| {
+            parameters.insert(format!("{SPARK_COLUMN_STATS}{column}.{key}"), value);
+        };
+        put("version", COLUMN_STATS_VERSION.into());
+        let counts = [
+            ("distinctCount", stats.distinct),
+            ("nullCount", stats.nulls),
+            ("avgLen", stats.avg_len),
+            ("maxLen", stats.max_len),
+        ];
+        for (key, count) in counts {
+            if let Some(count) = count {
+                put(key, count.to_string());
+            }
+        }
+        for (key, bound) in [("min", &stats.min), ("max", &stats.max)] {
+            if let Some(bound) = bound {
+                put(key, bound.clone());
+            }
+        }
     }
 }
 
@@ -711,24 +773,19 @@ mod tests {
         ]);
         assert_eq!(
             statistics_from(&spark_and_hive),
-            Some(TableStatistics {
-                bytes: 100,
-                rows: Some(7)
-            }),
+            Some(TableStatistics::size(100, Some(7))),
             "Spark's keys win"
         );
         let hive = parameters(&[(HIVE_BYTES, "300"), (HIVE_ROWS, "-1")]);
         assert_eq!(
             statistics_from(&hive),
-            Some(TableStatistics {
-                bytes: 300,
-                rows: None
-            }),
+            Some(TableStatistics::size(300, None)),
             "Hive's -1 is an unknown count"
         );
         assert_eq!(statistics_from(&parameters(&[(HIVE_BYTES, "0")])), None);
 
         let mut current = spark_and_hive.clone();
+        current.insert("spark.sql.create.version".into(), "4.0.0".into());
         current.insert(
             "spark.sql.statistics.colStats.id.nullCount".into(),
             "0".into(),
@@ -736,8 +793,47 @@ mod tests {
         let mut altered = BTreeMap::new();
         carry_bookkeeping(&current, &mut altered);
         assert!(!altered.contains_key(SPARK_ROWS), "lakeport writes its own");
+        assert!(
+            !altered.contains_key("spark.sql.statistics.colStats.id.nullCount"),
+            "and the column statistics it read"
+        );
         assert_eq!(altered[HIVE_ROWS], "999");
-        assert_eq!(altered["spark.sql.statistics.colStats.id.nullCount"], "0");
+        assert_eq!(altered["spark.sql.create.version"], "4.0.0");
+    }
+
+    #[test]
+    fn column_statistics_round_trip_through_sparks_keys() {
+        let mut statistics = TableStatistics::size(100, Some(7));
+        statistics.columns.insert(
+            "day.of".into(),
+            ColumnStatistics {
+                distinct: Some(3),
+                nulls: Some(1),
+                min: Some("2024-01-01".into()),
+                max: Some("2024-02-01".into()),
+                avg_len: Some(4),
+                max_len: Some(4),
+            },
+        );
+        let mut parameters = BTreeMap::new();
+        statistics_to(&statistics, &mut parameters);
+        assert_eq!(
+            parameters["spark.sql.statistics.colStats.day.of.min"],
+            "2024-01-01"
+        );
+        assert_eq!(
+            parameters["spark.sql.statistics.colStats.day.of.version"],
+            "2"
+        );
+        assert_eq!(statistics_from(&parameters), Some(statistics));
+        parameters.insert(
+            "spark.sql.statistics.colStats.day.of.version".into(),
+            "1".into(),
+        );
+        assert!(
+            statistics_from(&parameters).is_some_and(|s| s.columns.is_empty()),
+            "an older format is skipped"
+        );
     }
 
     #[test]

@@ -41,7 +41,7 @@ use datafusion::physical_plan::empty::EmptyExec;
 use datafusion::physical_plan::projection::{ProjectionExec, ProjectionExpr};
 use datafusion_datasource::compute_all_files_statistics;
 
-use crate::exec::catalog_bridge::analyzed::estimate_rows;
+use crate::exec::catalog_bridge::analyzed::with_analyzed;
 use futures::{StreamExt, TryStreamExt};
 use lakeport_catalog::{Metastore, Partition, Storage, StorageFormat, Table, TableStatistics};
 
@@ -210,7 +210,7 @@ impl HiveTableProvider {
             table_key: (table.database.clone(), table.name.clone()),
             listings,
             statistics: Mutex::default(),
-            analyzed: table.statistics,
+            analyzed: table.statistics.clone(),
         })
     }
 
@@ -378,13 +378,13 @@ impl TableProvider for HiveTableProvider {
         let groups = balanced_groups(files, state.config().target_partitions());
         let (groups, mut statistics) =
             compute_all_files_statistics(groups, self.schema.clone(), collect, false)?;
-        if let Some(analyzed) = self.analyzed.filter(|a| a.rows.is_some()) {
+        if let Some(analyzed) = self.analyzed.as_ref().filter(|a| a.rows.is_some()) {
             let scanned_bytes = groups
                 .iter()
                 .flat_map(|group| group.iter())
                 .map(|file| file.object_meta.size)
                 .sum();
-            statistics = estimate_rows(&analyzed, statistics, scanned_bytes);
+            statistics = with_analyzed(analyzed, statistics, scanned_bytes, &self.schema);
         }
         let table_schema = TableSchema::builder(self.read_schema.clone())
             .with_table_partition_cols(self.partition_fields.clone())

@@ -164,10 +164,10 @@ pub enum CatalogStatement {
     },
     RepairTable(ObjectName),
     RefreshTable(ObjectName),
-    /// `ANALYZE TABLE name COMPUTE STATISTICS [NOSCAN]`: NOSCAN records the bytes only.
+    /// `ANALYZE TABLE name COMPUTE STATISTICS [NOSCAN | FOR COLUMNS … | FOR ALL COLUMNS]`.
     AnalyzeTable {
         name: ObjectName,
-        scan: bool,
+        measure: Analysis,
     },
     /// `CACHE [LAZY] TABLE name [OPTIONS (...)] [[AS] query]`.
     CacheTable {
@@ -201,6 +201,12 @@ pub enum CatalogStatement {
     },
     DescribeTable {
         name: ObjectName,
+        extended: bool,
+    },
+    /// `DESCRIBE [EXTENDED] t column`: the column, and with EXTENDED its statistics.
+    DescribeColumn {
+        name: ObjectName,
+        column: String,
         extended: bool,
     },
 }
@@ -245,7 +251,20 @@ impl CatalogStatement {
             Self::ShowCreateTable(_) => &["createtab_stmt"],
             Self::ShowProperties { .. } => &["key", "value"],
             Self::DescribeTable { .. } => &["col_name", "data_type", "comment"],
+            Self::DescribeColumn { .. } => &["info_name", "info_value"],
             _ => return None,
         })
     }
+}
+
+/// What `ANALYZE TABLE … COMPUTE STATISTICS` measures.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Analysis {
+    /// `NOSCAN`: the bytes of the table's files alone.
+    Bytes,
+    /// The bytes and the rows.
+    Rows,
+    /// The bytes, the rows and these columns (`FOR COLUMNS a, b`), or every column of a
+    /// type with statistics (`FOR ALL COLUMNS`: `None`).
+    Columns(Option<Vec<String>>),
 }

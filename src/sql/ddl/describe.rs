@@ -68,6 +68,11 @@ pub async fn show(connection: &mut Connection, statement: CatalogStatement) -> R
         CatalogStatement::DescribeTable { name, extended } => {
             describe_table(connection, &name, extended).await?
         }
+        CatalogStatement::DescribeColumn {
+            name,
+            column,
+            extended,
+        } => describe_column(connection, &name, &column, extended).await?,
         CatalogStatement::DescribeDatabase { name, extended } => {
             describe_database(connection, &name, extended).await?
         }
@@ -223,6 +228,57 @@ async fn columns_of(
         }
         None => Err(undefined_table(name)),
     }
+}
+
+/// A column's name, type and comment, and with `extended` the statistics `ANALYZE … FOR
+/// COLUMNS` measured (`NULL` where none), as Spark describes a column.
+async fn describe_column(
+    connection: &Connection,
+    name: &ObjectName,
+    column: &str,
+    extended: bool,
+) -> Result<Rows> {
+    let (column, data_type, comment) = columns_of(connection, name)
+        .await?
+        .into_iter()
+        .find(|(c, _, _)| c.eq_ignore_ascii_case(column))
+        .ok_or_else(|| {
+            Error::new(
+                ErrorKind::UndefinedColumn,
+                format!("column \"{column}\" of relation \"{name}\" does not exist"),
+            )
+        })?;
+    let text = |value: Option<String>| Some(value.unwrap_or_else(|| "NULL".into()));
+    let mut rows = vec![
+        row(["col_name", &column]),
+        row(["data_type", &data_type]),
+        vec![Some("comment".into()), text(comment)],
+    ];
+    if extended {
+        let measured = match find(connection, name).await? {
+            Some(Found::Catalog(table)) => table
+                .statistics
+                .and_then(|s| s.columns.get(&column).cloned()),
+            _ => None,
+        }
+        .unwrap_or_default();
+        let count = |n: Option<u64>| text(n.map(|n| n.to_string()));
+        let statistics = [
+            ("min", text(measured.min)),
+            ("max", text(measured.max)),
+            ("num_nulls", count(measured.nulls)),
+            ("distinct_count", count(measured.distinct)),
+            ("avg_col_len", count(measured.avg_len)),
+            ("max_col_len", count(measured.max_len)),
+            ("histogram", text(None)),
+        ];
+        rows.extend(
+            statistics
+                .into_iter()
+                .map(|(info, value)| vec![Some(info.to_string()), value]),
+        );
+    }
+    Ok(rows)
 }
 
 /// The columns of a temporary view or configured table, by planning `SELECT *` from it.

@@ -9,6 +9,7 @@
 //! Catalog statements take effect when they run: inside a transaction block they are not
 //! undone by ROLLBACK (the metastore has no transactions spanning statements).
 
+mod analyze;
 pub mod ast;
 mod cache;
 mod describe;

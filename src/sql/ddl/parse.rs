@@ -203,8 +203,8 @@ impl<'a> DdlParser<'a> {
             .unwrap_or(self.piece.text.len())
     }
 
-    /// `ANALYZE TABLE name COMPUTE STATISTICS [NOSCAN]`; per-partition and column
-    /// statistics are refused rather than left uncomputed.
+    /// `ANALYZE TABLE name COMPUTE STATISTICS [NOSCAN | FOR COLUMNS a, … | FOR ALL
+    /// COLUMNS]`; per-partition statistics are refused rather than left uncomputed.
     fn analyze_table(&mut self) -> Result<CatalogStatement> {
         let name = self.object_name()?;
         if self.peek_keyword("PARTITION") {
@@ -215,12 +215,20 @@ impl<'a> DdlParser<'a> {
         }
         self.require_keyword("COMPUTE")?;
         self.require_keyword("STATISTICS")?;
-        if self.peek_keyword("FOR") {
-            return Err(Error::unsupported("column statistics are not supported")
-                .with_hint("ANALYZE TABLE … COMPUTE STATISTICS records the rows and bytes"));
-        }
-        let scan = !self.keyword("NOSCAN");
-        Ok(CatalogStatement::AnalyzeTable { name, scan })
+        let measure = if self.keyword("NOSCAN") {
+            Analysis::Bytes
+        } else if self.keywords(&["FOR", "ALL", "COLUMNS"]) {
+            Analysis::Columns(None)
+        } else if self.keywords(&["FOR", "COLUMNS"]) {
+            let mut columns = vec![self.identifier()?];
+            while self.consume(&Token::Comma) {
+                columns.push(self.identifier()?);
+            }
+            Analysis::Columns(Some(columns))
+        } else {
+            Analysis::Rows
+        };
+        Ok(CatalogStatement::AnalyzeTable { name, measure })
     }
 
     /// `CACHE [LAZY] TABLE name [OPTIONS ('storageLevel' 'MEMORY_ONLY')] [[AS] query]`: LAZY
@@ -946,10 +954,15 @@ impl<'a> DdlParser<'a> {
         }
         self.keyword("TABLE");
         let extended = self.keyword("EXTENDED") || self.keyword("FORMATTED");
-        Ok(CatalogStatement::DescribeTable {
-            name: self.object_name()?,
-            extended,
-        })
+        let name = self.object_name()?;
+        if let Some(Token::Word(_)) = self.peek() {
+            return Ok(CatalogStatement::DescribeColumn {
+                name,
+                column: self.identifier()?,
+                extended,
+            });
+        }
+        Ok(CatalogStatement::DescribeTable { name, extended })
     }
 
     fn show(&mut self) -> Result<CatalogStatement> {
@@ -1211,6 +1224,14 @@ mod tests {
             parsed("desc formatted t"),
             CatalogStatement::DescribeTable { extended: true, .. }
         ));
+        assert_eq!(
+            parsed("describe extended db.t Qty"),
+            CatalogStatement::DescribeColumn {
+                name: ObjectName(vec!["db".into(), "t".into()]),
+                column: "qty".into(),
+                extended: true
+            }
+        );
         assert!(matches!(
             parsed("MSCK REPAIR TABLE db.t"),
             CatalogStatement::RepairTable(_)

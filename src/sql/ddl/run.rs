@@ -17,7 +17,7 @@ use crate::exec::catalog_bridge::{
 use crate::exec::{RowCursor, RowStream};
 use crate::session::{Notice, QueryContext};
 use crate::sql::ddl::ast::*;
-use crate::sql::ddl::{cache, describe, insert, tables, truncate};
+use crate::sql::ddl::{analyze, cache, describe, insert, tables, truncate};
 use crate::sql::{Connection, Output, RowsTag};
 
 /// Runs one catalog statement.
@@ -71,8 +71,8 @@ pub async fn run(connection: &mut Connection, statement: CatalogStatement) -> Re
             Some(_) => {}
             None => return Err(undefined_table(&name)),
         },
-        CatalogStatement::AnalyzeTable { name, scan } => {
-            tables::analyze_table(connection, &name, scan).await?
+        CatalogStatement::AnalyzeTable { name, measure } => {
+            analyze::analyze_table(connection, &name, &measure).await?
         }
         CatalogStatement::TruncateTable { name, partition } => {
             truncate::truncate_table(connection, &name, partition.as_ref()).await?

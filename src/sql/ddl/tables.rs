@@ -9,11 +9,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use datafusion::arrow::array::AsArray;
-use datafusion::arrow::datatypes::Int64Type;
 use datafusion::object_store::ObjectStoreExt;
 use lakeport_catalog::{
-    CatalogErrorKind, Column, Partition, Storage, StorageFormat, Table, TableKind, TableStatistics,
+    CatalogErrorKind, Column, Partition, Storage, StorageFormat, Table, TableKind,
 };
 
 use crate::error::{Error, ErrorKind, Result};
@@ -24,7 +22,7 @@ use crate::session::Notice;
 use crate::sql::ddl::ast::*;
 use crate::sql::ddl::run::{
     Found, allowed_location, catalog, create_target, exists_or, find, find_table, local_directory,
-    now, quoted_table, run_internal_query, split_name,
+    now, split_name,
 };
 use crate::sql::{Connection, Output};
 
@@ -168,7 +166,7 @@ fn with_slash(location: &str) -> String {
 }
 
 /// Lists the files of an external table's location, which must exist.
-async fn list_existing(connection: &Connection, location: &str) -> Result<Listing> {
+pub(super) async fn list_existing(connection: &Connection, location: &str) -> Result<Listing> {
     let state = connection
         .service
         .engine
@@ -348,53 +346,6 @@ async fn add_discovered_partitions(
     catalog.invalidate_table(&table.database, &table.name);
     result?;
     Ok(missing.len())
-}
-
-/// `ANALYZE TABLE … COMPUTE STATISTICS [NOSCAN]`: the bytes of the table's files and (unless
-/// NOSCAN) its rows, stored as the table's statistics (which the Hive Metastore backend
-/// keeps under Spark's keys, so Spark's optimizer reads them too).
-pub async fn analyze_table(
-    connection: &mut Connection,
-    name: &ObjectName,
-    scan: bool,
-) -> Result<()> {
-    let table = find_table(connection, name).await?;
-    let location = storage_of(&table)?.location.clone();
-    let listing = list_existing(connection, &location).await?;
-    let bytes: u64 = listing.files.iter().map(|(meta, _)| meta.size).sum();
-    let rows = if scan {
-        let sql = format!("SELECT count(*) FROM {}", quoted_table(&table));
-        let batches = run_internal_query(connection, &sql)
-            .await?
-            .collect_all()
-            .await?;
-        let count = batches
-            .first()
-            .filter(|batch| batch.num_rows() == 1)
-            .and_then(|batch| {
-                batch
-                    .column(0)
-                    .as_primitive_opt::<Int64Type>()
-                    .map(|c| c.value(0))
-            })
-            .ok_or_else(|| Error::internal("count(*) did not return one bigint"))?;
-        Some(u64::try_from(count).unwrap_or(0))
-    } else {
-        // As Spark: a row count stays only while the files keep the size it was counted at.
-        table
-            .statistics
-            .filter(|known| known.bytes == bytes)
-            .and_then(|known| known.rows)
-    };
-    let mut altered = table.clone();
-    altered.statistics = Some(TableStatistics { bytes, rows });
-    let catalog = catalog(connection);
-    let result = catalog
-        .metastore()
-        .alter_table(&table.database, &table.name, &altered)
-        .await;
-    catalog.invalidate_table(&table.database, &table.name);
-    result.map_err(Error::from)
 }
 
 pub async fn repair_table(connection: &mut Connection, name: &ObjectName) -> Result<()> {

@@ -79,10 +79,9 @@ pub async fn truncate_table(
         }
         if table.statistics.is_some() {
             let mut emptied = table.clone();
-            emptied.statistics = partition.is_none().then_some(TableStatistics {
-                bytes: 0,
-                rows: Some(0),
-            });
+            emptied.statistics = partition
+                .is_none()
+                .then_some(TableStatistics::size(0, Some(0)));
             catalog
                 .metastore()
                 .alter_table(&table.database, &table.name, &emptied)
