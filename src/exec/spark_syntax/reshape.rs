@@ -135,7 +135,9 @@ pub(super) fn value_text(expr: &Expr) -> String {
     }
 }
 
-/// `UNPIVOT` as a `UNION ALL` with one branch per unpivoted column.
+/// `UNPIVOT` as a `UNION ALL` with one branch per unpivoted column (or group of columns,
+/// `UNPIVOT ((a, b) FOR k IN ((a1, b1) AS x, …))`); a row whose values are all NULL is
+/// dropped unless `INCLUDE NULLS`.
 pub(super) fn unpivot(factor: &mut TableFactor) -> Result<TableFactor> {
     let TableFactor::Unpivot {
         table,
@@ -148,40 +150,63 @@ pub(super) fn unpivot(factor: &mut TableFactor) -> Result<TableFactor> {
     else {
         return Err(Error::internal("unpivot called on another table factor"));
     };
-    let value_name = match value {
-        Expr::Identifier(ident) => ident.clone(),
+    let value_names: Vec<Ident> = match value {
+        Expr::Identifier(ident) => vec![ident.clone()],
+        Expr::Tuple(values) => values
+            .iter()
+            .map(|v| match v {
+                Expr::Identifier(ident) => Ok(ident.clone()),
+                other => Err(Error::syntax(format!(
+                    "UNPIVOT value columns are names, not {other}"
+                ))),
+            })
+            .collect::<Result<_>>()?,
         other => {
-            return Err(Error::unsupported(format!(
-                "UNPIVOT into {other} is not supported: name one value column"
+            return Err(Error::syntax(format!(
+                "UNPIVOT value columns are names, not {other}"
             )));
         }
     };
     let used: Vec<Ident> = columns.iter().flat_map(|c| column_names(&c.expr)).collect();
     let kept = other_columns(table, &used);
     let input = std::mem::replace(table.as_mut(), placeholder_factor());
-    let mut branches = columns.iter().map(|column| {
-        let ExprWithAlias { expr, alias } = column;
-        let label = alias
-            .as_ref()
-            .map(|a| a.value.clone())
-            .unwrap_or_else(|| expr.to_string());
-        let mut projection: Vec<SelectItem> = match &kept {
-            Some(kept) => kept
-                .iter()
-                .map(|c| SelectItem::UnnamedExpr(Expr::Identifier(c.clone())))
-                .collect(),
-            None => vec![wildcard_excluding(&used)],
-        };
-        projection.push(SelectItem::ExprWithAlias {
-            expr: Expr::value(Value::SingleQuotedString(label)),
-            alias: name.clone(),
-        });
-        projection.push(SelectItem::ExprWithAlias {
-            expr: expr.clone(),
-            alias: value_name.clone(),
-        });
-        select_query(projection, input.clone()).body
-    });
+    let branches: Vec<Box<SetExpr>> = columns
+        .iter()
+        .map(|column| {
+            let ExprWithAlias { expr, alias } = column;
+            let (values, label) = match expr {
+                Expr::Tuple(values) => (values.clone(), joined_names(values)),
+                single => (vec![single.clone()], single.to_string()),
+            };
+            if values.len() != value_names.len() {
+                return Err(Error::syntax(format!(
+                    "UNPIVOT names {} value columns, but {expr} gives {}",
+                    value_names.len(),
+                    values.len()
+                )));
+            }
+            let label = alias.as_ref().map(|a| a.value.clone()).unwrap_or(label);
+            let mut projection: Vec<SelectItem> = match &kept {
+                Some(kept) => kept
+                    .iter()
+                    .map(|c| SelectItem::UnnamedExpr(Expr::Identifier(c.clone())))
+                    .collect(),
+                None => vec![wildcard_excluding(&used)],
+            };
+            projection.push(SelectItem::ExprWithAlias {
+                expr: Expr::value(Value::SingleQuotedString(label)),
+                alias: name.clone(),
+            });
+            projection.extend(values.into_iter().zip(&value_names).map(|(expr, alias)| {
+                SelectItem::ExprWithAlias {
+                    expr,
+                    alias: alias.clone(),
+                }
+            }));
+            Ok(select_query(projection, input.clone()).body)
+        })
+        .collect::<Result<_>>()?;
+    let mut branches = branches.into_iter();
     let first = branches
         .next()
         .ok_or_else(|| Error::syntax("UNPIVOT needs at least one column"))?;
@@ -203,9 +228,31 @@ pub(super) fn unpivot(factor: &mut TableFactor) -> Result<TableFactor> {
         derived(union, Some(plain_alias("unpivoted"))),
     );
     if !include_nulls && let SetExpr::Select(select) = outer.body.as_mut() {
-        select.selection = Some(Expr::IsNotNull(Box::new(Expr::Identifier(value_name))));
+        select.selection = value_names
+            .into_iter()
+            .map(|name| Expr::IsNotNull(Box::new(Expr::Identifier(name))))
+            .reduce(|left, right| Expr::BinaryOp {
+                left: Box::new(left),
+                op: BinaryOperator::Or,
+                right: Box::new(right),
+            });
     }
     Ok(derived(outer, alias.take()))
+}
+
+/// Spark's label for a group of columns without an alias: their names joined by `_`.
+fn joined_names(values: &[Expr]) -> String {
+    values
+        .iter()
+        .map(|v| match v {
+            Expr::Identifier(ident) => ident.value.clone(),
+            Expr::CompoundIdentifier(parts) => {
+                parts.last().map(|p| p.value.clone()).unwrap_or_default()
+            }
+            other => other.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("_")
 }
 
 /// Names of the columns an expression reads (the last part of each column reference).
