@@ -243,6 +243,9 @@ impl Catalog {
     /// Resolves `schema.name`; `None` when nothing has that name.
     pub async fn relation(&self, schema: &str, name: &str) -> Result<Option<Relation>> {
         if schema == GLOBAL_TEMP {
+            if let Some(provider) = self.cached_tables.get(schema, name) {
+                return Ok(Some(Relation::Table(provider)));
+            }
             return Ok(self.global_temp_view(name));
         }
         if let Some(provider) = self.statics.table(schema, name) {
@@ -447,6 +450,7 @@ impl Catalog {
             return false;
         }
         views.insert(name.to_string(), relation);
+        self.cached_tables.remove(GLOBAL_TEMP, name);
         self.epoch.fetch_add(1, Ordering::AcqRel);
         true
     }
@@ -458,6 +462,7 @@ impl Catalog {
             .unwrap_or_else(|e| e.into_inner())
             .remove(name)
             .is_some();
+        self.cached_tables.remove(GLOBAL_TEMP, name);
         self.epoch.fetch_add(1, Ordering::AcqRel);
         dropped
     }

@@ -2,7 +2,8 @@
 //! held in memory (charged to the engine's memory pool) and read instead of its files.
 //! Catalog tables are cached for every session (see `catalog_bridge::table_cache`: DDL,
 //! INSERT and REFRESH TABLE through this server drop them); a temporary view is cached for
-//! its own connection. `CACHE TABLE v AS SELECT …` makes the temporary view and caches it.
+//! its own connection, a global temporary view for every session (until it is replaced or
+//! dropped). `CACHE TABLE v AS SELECT …` makes the temporary view and caches it.
 
 use std::sync::Arc;
 
@@ -11,7 +12,7 @@ use datafusion::datasource::MemTable;
 use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::exec::catalog_bridge::Relation;
+use crate::exec::catalog_bridge::{GLOBAL_TEMP, Relation};
 use crate::pg_catalog::functions::quote_ident;
 use crate::session::CachedView;
 use crate::sql::Connection;
@@ -42,9 +43,10 @@ pub async fn cache_table(
     let cached = match find(connection, name).await? {
         Some(Found::Catalog(table)) => Cached::Table(table),
         Some(Found::Temp(view)) => Cached::View(view),
-        Some(Found::GlobalTemp(_) | Found::Static(..)) => {
+        Some(Found::GlobalTemp(view)) => Cached::GlobalView(view),
+        Some(Found::Static(..)) => {
             return Err(Error::unsupported(format!(
-                "\"{name}\" cannot be cached: only catalog tables and temporary views can"
+                "\"{name}\" cannot be cached: only catalog tables and views can"
             )));
         }
         None => return Err(undefined_table(name)),
@@ -52,6 +54,7 @@ pub async fn cache_table(
     let relation = match &cached {
         Cached::Table(table) => quoted_table(table),
         Cached::View(view) => quote_ident(view),
+        Cached::GlobalView(view) => format!("{}.{}", quote_ident(GLOBAL_TEMP), quote_ident(view)),
     };
     let (rows, reservation) = read_rows(connection, &relation, name).await?;
     match cached {
@@ -62,6 +65,11 @@ pub async fn cache_table(
                 rows,
                 reservation,
             );
+        }
+        Cached::GlobalView(view) => {
+            catalog(connection)
+                .cached_tables()
+                .insert(GLOBAL_TEMP, &view, rows, reservation);
         }
         Cached::View(view) => {
             let views = Arc::make_mut(&mut connection.session.temp_views);
@@ -95,7 +103,12 @@ pub async fn uncache_table(
                 .remove(&table.database, &table.name);
         }
         Some(Found::Temp(view)) => restore_view(connection, &view),
-        Some(_) => {}
+        Some(Found::GlobalTemp(view)) => {
+            catalog(connection)
+                .cached_tables()
+                .remove(GLOBAL_TEMP, &view);
+        }
+        Some(Found::Static(..)) => {}
         None if if_exists => {}
         None => return Err(undefined_table(name)),
     }
@@ -127,6 +140,7 @@ fn restore_view(connection: &mut Connection, view: &str) {
 enum Cached {
     Table(Box<lakeport_catalog::Table>),
     View(String),
+    GlobalView(String),
 }
 
 /// Runs `SELECT * FROM relation` and keeps its rows, charged to the engine's memory pool.
