@@ -9,8 +9,7 @@ use std::ops::ControlFlow;
 
 use datafusion::arrow::datatypes::DataType;
 use datafusion::sql::sqlparser::ast::{
-    Distinct, Expr, Ident, Query, Select, SelectItem, SetExpr, Statement, VisitMut, VisitorMut,
-    With,
+    Expr, Ident, Query, Select, SelectItem, SetExpr, Statement, VisitMut, VisitorMut, With,
 };
 
 use super::build::{derived, parse_query, plain_alias};
@@ -136,7 +135,7 @@ impl TypedGenerators<'_, '_> {
     fn probe_query(&self, select: &Select, arguments: Vec<Expr>) -> Query {
         let mut probe = select.clone();
         probe.projection = arguments.into_iter().map(SelectItem::UnnamedExpr).collect();
-        probe.distinct = None::<Distinct>;
+        probe.distinct = None;
         probe.selection = None;
         probe.having = None;
         probe.qualify = None;
