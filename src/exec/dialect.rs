@@ -304,6 +304,12 @@ impl Dialect for LakeportDialect {
         true
     }
 
+    /// Spark's `ORDER BY ALL [DESC] [NULLS …]` (`all` is reserved in PostgreSQL, so no
+    /// column can be meant).
+    fn supports_order_by_all(&self) -> bool {
+        true
+    }
+
     /// `exists(…)` is Spark's higher-order call unless a subquery follows the parenthesis;
     /// `struct(a AS x, …)` names its fields.
     fn parse_prefix(&self, parser: &mut Parser) -> Option<Result<Expr, ParserError>> {

@@ -13,7 +13,7 @@
 //!   (Spark samples rows the same way); `(n ROWS)` keeps the first n rows.
 //! - `SORT BY` and `CLUSTER BY` sort the result (Spark sorts each partition; one sorted
 //!   result is one of the outcomes Spark allows); `DISTRIBUTE BY` has no visible effect and
-//!   is dropped.
+//!   is dropped. `ORDER BY ALL` orders by every select-list column, left to right.
 //!
 //! - Generators and `range` in FROM, `LATERAL` generators after the FROM items they read:
 //!   see `table_functions`.
@@ -45,7 +45,7 @@ use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{
     Expr, Ident, OrderBy, OrderByExpr, OrderByKind, OrderByOptions, Query, Select, SelectItem,
-    SetExpr, Statement, TableFactor, VisitMut, VisitorMut,
+    SetExpr, Statement, TableFactor, Value, VisitMut, VisitorMut,
 };
 
 pub use self::functions::struct_field_name;
@@ -157,6 +157,7 @@ impl VisitorMut for SparkClauses {
 
     fn post_visit_query(&mut self, query: &mut Query) -> ControlFlow<Error> {
         complete_grouping_id(query);
+        order_by_all(query);
         let sort_by = match query.body.as_mut() {
             SetExpr::Select(select) => std::mem::take(&mut select.sort_by),
             other => {
@@ -221,6 +222,46 @@ fn generators_in_projection(item: SelectItem) -> Result<Vec<SelectItem>> {
         ))),
         _ => Ok(vec![item]),
     }
+}
+
+/// `ORDER BY ALL [options]` as `ORDER BY 1, 2, …` with the options on each, when the select
+/// list can be counted (no wildcard); otherwise DataFusion's own, which takes columns only.
+fn order_by_all(query: &mut Query) {
+    let Some(OrderBy {
+        kind: OrderByKind::All(options),
+        ..
+    }) = &query.order_by
+    else {
+        return;
+    };
+    let options = options.clone();
+    let mut body = query.body.as_ref();
+    while let SetExpr::SetOperation { left, .. } = body {
+        body = left;
+    }
+    let SetExpr::Select(select) = body else {
+        return;
+    };
+    let counted = select.projection.iter().all(|item| {
+        matches!(
+            item,
+            SelectItem::UnnamedExpr(_) | SelectItem::ExprWithAlias { .. }
+        )
+    });
+    if !counted {
+        return;
+    }
+    let ordinals = (1..=select.projection.len())
+        .map(|n| OrderByExpr {
+            expr: Expr::value(Value::Number(n.to_string(), false)),
+            options: options.clone(),
+            with_fill: None,
+        })
+        .collect();
+    query.order_by = Some(OrderBy {
+        kind: OrderByKind::Expressions(ordinals),
+        interpolate: None,
+    });
 }
 
 /// `SORT BY` inside a set operation's arms orders nothing visible.
