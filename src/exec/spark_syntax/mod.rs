@@ -234,7 +234,7 @@ fn order_by_all(query: &mut Query) {
     else {
         return;
     };
-    let options = options.clone();
+    let options = *options;
     let mut body = query.body.as_ref();
     while let SetExpr::SetOperation { left, .. } = body {
         body = left;
@@ -254,7 +254,7 @@ fn order_by_all(query: &mut Query) {
     let ordinals = (1..=select.projection.len())
         .map(|n| OrderByExpr {
             expr: Expr::value(Value::Number(n.to_string(), false)),
-            options: options.clone(),
+            options,
             with_fill: None,
         })
         .collect();
