@@ -165,6 +165,7 @@ pub fn register(state: &mut SessionState) -> Result<()> {
     }
     state.register_udaf(spark::aggregate::collect_list())?;
     state.register_udaf(spark::aggregate::collect_set())?;
+    state.register_udaf(spark::aggregate::try_sum())?;
     let aliases = [
         ("first_value", "first"),
         ("last_value", "last"),
