@@ -126,7 +126,9 @@ fn fixed_length(data_type: &HiveType) -> Option<u64> {
 }
 
 /// One scan: the rows, and per column its non-NULL values, distinct values (estimated as
-/// Spark estimates them, with a sketch) and either its bounds or its lengths.
+/// Spark estimates them, with a sketch; types the sketch does not take are counted by their
+/// text) and either its bounds or its lengths (none for
+/// binary).
 async fn measure_columns(
     connection: &Connection,
     table: &Table,
@@ -136,14 +138,27 @@ async fn measure_columns(
     for column in columns {
         let name = quote_ident(&column.name);
         select.push(format!("count({name})"));
-        select.push(format!("approx_distinct({name})"));
-        if has_bounds(&column.data_type) {
-            select.push(format!("min({name})"));
-            select.push(format!("max({name})"));
-        } else {
-            select.push(format!("avg(octet_length({name}))"));
-            select.push(format!("max(octet_length({name}))"));
-        }
+        select.push(match &column.data_type {
+            HiveType::Float
+            | HiveType::Double
+            | HiveType::Decimal { .. }
+            | HiveType::Boolean
+            | HiveType::Timestamp => format!("approx_distinct(CAST({name} AS VARCHAR))"),
+            HiveType::Binary => format!("approx_distinct(encode({name}, 'hex'))"),
+            _ => format!("approx_distinct({name})"),
+        });
+        let [first, second] = match &column.data_type {
+            HiveType::Binary => [
+                "CAST(NULL AS BIGINT)".to_string(),
+                "CAST(NULL AS BIGINT)".into(),
+            ],
+            t if has_bounds(t) => [format!("min({name})"), format!("max({name})")],
+            _ => [
+                format!("avg(octet_length({name}))"),
+                format!("max(octet_length({name}))"),
+            ],
+        };
+        select.extend([first, second]);
     }
     let sql = format!("SELECT {} FROM {}", select.join(", "), quoted_table(table));
     let batches = run_internal_query(connection, &sql)
