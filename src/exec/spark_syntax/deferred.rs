@@ -108,12 +108,7 @@ impl DeferredGenerator {
             columns.insert(0, (positions(&argument), None, "pos".into()));
         }
         if !self.names.is_empty() && self.names.len() != columns.len() {
-            return Err(Error::syntax(format!(
-                "{} produces {}, but {} given",
-                self.name,
-                counted(columns.len(), "column", "columns"),
-                counted(self.names.len(), "alias was", "aliases were"),
-            )));
+            return Err(names_mismatch(&self.name, columns.len(), self.names.len()));
         }
         let mut names = self.names.into_iter();
         Ok(columns
@@ -185,6 +180,13 @@ fn text_value(expr: &Expr) -> Option<String> {
     }
 }
 
-pub(super) fn counted(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
+/// A generator given another number of names than it has columns.
+pub(super) fn names_mismatch(generator: &str, columns: usize, names: usize) -> Error {
+    let counted =
+        |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    Error::syntax(format!(
+        "{generator} produces {}, but {} given",
+        counted(columns, "column", "columns"),
+        counted(names, "alias was", "aliases were"),
+    ))
 }

@@ -12,7 +12,7 @@ use datafusion::sql::sqlparser::ast::{
 };
 
 use super::build::{call, derived, plain_alias, plain_arguments, select_query_from};
-use super::deferred::{DeferredGenerator, view_columns_item};
+use super::deferred::{DeferredGenerator, names_mismatch, view_columns_item};
 use super::reshape::same_name;
 use crate::error::{Error, ErrorKind, Result};
 use crate::exec::pg_syntax::function_call;
@@ -245,11 +245,7 @@ pub(super) fn json_tuple(arguments: &[Expr], names: Vec<Ident>) -> Result<Vec<Se
         return Err(Error::syntax("json_tuple needs at least one key"));
     }
     if !names.is_empty() && names.len() != keys.len() {
-        return Err(Error::syntax(format!(
-            "json_tuple produces {} columns, but {} aliases were given",
-            keys.len(),
-            names.len()
-        )));
+        return Err(names_mismatch("json_tuple", keys.len(), names.len()));
     }
     let quote = |text: &str| Expr::value(Value::SingleQuotedString(text.into()));
     Ok(keys
@@ -295,10 +291,7 @@ pub(super) fn stack(arguments: &[Expr], names: Vec<Ident>) -> Result<Vec<SelectI
     }
     let columns = values.len().div_ceil(rows);
     if !names.is_empty() && names.len() != columns {
-        return Err(Error::syntax(format!(
-            "stack produces {columns} columns, but {} aliases were given",
-            names.len()
-        )));
+        return Err(names_mismatch("stack", columns, names.len()));
     }
     Ok((0..columns)
         .map(|column| {
