@@ -195,29 +195,18 @@ fn closing_paren(tokens: &[TokenWithSpan], code: &[usize], open: usize) -> Optio
 
 /// The index of the `)` closing the last of the parenthesised rows starting at `first`.
 fn end_of_rows(tokens: &[TokenWithSpan], code: &[usize], first: usize) -> Option<usize> {
-    let mut depth = 0usize;
-    let start = code.iter().position(|&i| i == first)?;
-    let mut at = start;
-    while let Some(&i) = code.get(at) {
-        match tokens[i].token {
-            Token::LParen => depth += 1,
-            Token::RParen => {
-                depth = depth.checked_sub(1)?;
-                if depth == 0 {
-                    let next = code.get(at + 1).map(|&n| &tokens[n].token);
-                    if next != Some(&Token::Comma) {
-                        return Some(i);
-                    }
-                    if code.get(at + 2).map(|&n| &tokens[n].token) != Some(&Token::LParen) {
-                        return None;
-                    }
-                }
-            }
-            _ => {}
+    let token = |at: usize| code.get(at).map(|&i| &tokens[i].token);
+    let mut open = code.iter().position(|&i| i == first)?;
+    loop {
+        let close = closing_paren(tokens, code, open)?;
+        if token(close + 1) != Some(&Token::Comma) {
+            return Some(code[close]);
         }
-        at += 1;
+        open = close + 2;
+        if token(open) != Some(&Token::LParen) {
+            return None;
+        }
     }
-    None
 }
 
 /// PostgreSQL with backquoted identifiers and `DIV`.

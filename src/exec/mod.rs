@@ -346,7 +346,7 @@ pub(crate) fn complete_generators(
     statement: &mut Statement,
 ) -> Result<()> {
     spark_syntax::complete_generators(statement, &|probe| {
-        let plan = planner.sql_statement_to_plan(Statement::Query(Box::new(probe.clone())))?;
+        let plan = planner.sql_statement_to_plan(Statement::Query(Box::new(probe)))?;
         Ok(plan
             .schema()
             .fields()

@@ -25,13 +25,19 @@ pub(super) fn plain_arguments(function: &Function) -> Result<Vec<&Expr>> {
     let FunctionArguments::List(list) = &function.args else {
         return Ok(Vec::new());
     };
-    list.args
-        .iter()
+    plain_argument_list(&list.args, &function.name)
+}
+
+/// The expressions of `args`, all unnamed (`function`'s, for the error).
+pub(super) fn plain_argument_list<'a>(
+    args: &'a [FunctionArg],
+    function: &ObjectName,
+) -> Result<Vec<&'a Expr>> {
+    args.iter()
         .map(|arg| match arg {
             FunctionArg::Unnamed(FunctionArgExpr::Expr(expr)) => Ok(expr),
             other => Err(Error::syntax(format!(
-                "unexpected argument {other} to {}",
-                function.name
+                "unexpected argument {other} to {function}"
             ))),
         })
         .collect()

@@ -138,6 +138,25 @@ impl DeferredGenerator {
     }
 }
 
+/// The names the items give their columns.
+pub(super) fn item_names(items: &[SelectItem]) -> Vec<Ident> {
+    items
+        .iter()
+        .filter_map(|item| match item {
+            SelectItem::ExprWithAlias { alias, .. } => Some(alias.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Select-list items reading the columns `names`.
+pub(super) fn column_items(names: &[Ident]) -> Vec<SelectItem> {
+    names
+        .iter()
+        .map(|name| SelectItem::UnnamedExpr(Expr::Identifier(name.clone())))
+        .collect()
+}
+
 /// The item standing for the columns of the lateral view `view` (its `v.*`).
 pub(super) fn view_columns_item(view: &str) -> SelectItem {
     SelectItem::UnnamedExpr(call(

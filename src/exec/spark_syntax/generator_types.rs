@@ -13,12 +13,12 @@ use datafusion::sql::sqlparser::ast::{
 };
 
 use super::build::{derived, parse_query, plain_alias};
-use super::deferred::{DeferredGenerator, Elements, view_columns_of};
+use super::deferred::{DeferredGenerator, Elements, column_items, item_names, view_columns_of};
 use crate::error::{Error, ErrorKind, Result};
 use crate::exec::catalog_bridge::types::hive_type;
 
 /// Plans a probe query and returns its columns' types.
-pub type ProbeTypes<'a> = dyn Fn(&Query) -> Result<Vec<DataType>> + 'a;
+pub type ProbeTypes<'a> = dyn Fn(Query) -> Result<Vec<DataType>> + 'a;
 
 /// Replaces each deferred generator in `statement` with the columns its argument's type
 /// gives, learning the types through `probe`.
@@ -93,7 +93,7 @@ impl TypedGenerators<'_, '_> {
             .collect();
         let probed = match arguments.is_empty() {
             true => Ok(Vec::new()),
-            false => (self.probe)(&self.probe_query(select, arguments)),
+            false => (self.probe)(self.probe_query(select, arguments)),
         };
         let mut types = probed.as_ref().map(|t| t.iter()).unwrap_or_default();
         let mut projection = Vec::with_capacity(select.projection.len());
@@ -103,11 +103,7 @@ impl TypedGenerators<'_, '_> {
                 let columns = self.view_columns.get(&view).ok_or_else(|| {
                     Error::internal(format!("the columns of lateral view {view} are not known"))
                 })?;
-                projection.extend(
-                    columns
-                        .iter()
-                        .map(|c| SelectItem::UnnamedExpr(Expr::Identifier(c.clone()))),
-                );
+                projection.extend(column_items(columns));
                 continue;
             }
             let Some(generator) = generator else {
@@ -122,7 +118,7 @@ impl TypedGenerators<'_, '_> {
             let view = generator.view.clone();
             let columns = generator.columns(elements)?;
             if let Some(view) = view {
-                self.view_columns.insert(view, aliases(&columns));
+                self.view_columns.insert(view, item_names(&columns));
             }
             projection.extend(columns);
         }
@@ -156,16 +152,6 @@ impl TypedGenerators<'_, '_> {
         }
         query
     }
-}
-
-fn aliases(items: &[SelectItem]) -> Vec<Ident> {
-    items
-        .iter()
-        .filter_map(|item| match item {
-            SelectItem::ExprWithAlias { alias, .. } => Some(alias.clone()),
-            _ => None,
-        })
-        .collect()
 }
 
 /// What `generator`'s rows hold for an argument of `data_type`.

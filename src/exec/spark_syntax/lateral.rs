@@ -12,7 +12,9 @@ use datafusion::sql::sqlparser::ast::{
 };
 
 use super::build::{call, derived, plain_alias, plain_arguments, select_query_from};
-use super::deferred::{DeferredGenerator, names_mismatch, view_columns_item};
+use super::deferred::{
+    DeferredGenerator, column_items, item_names, names_mismatch, view_columns_item,
+};
 use super::reshape::same_name;
 use crate::error::{Error, ErrorKind, Result};
 use crate::exec::pg_syntax::function_call;
@@ -103,16 +105,10 @@ fn expand_view_wildcards(
     id: &str,
     columns: &[SelectItem],
 ) {
-    let known: Option<Vec<SelectItem>> = columns
-        .iter()
-        .map(|item| match (item, DeferredGenerator::of(item)) {
-            (SelectItem::ExprWithAlias { alias, .. }, None) => {
-                Some(SelectItem::UnnamedExpr(Expr::Identifier(alias.clone())))
-            }
-            _ => None,
-        })
-        .collect();
-    let expansion = known.unwrap_or_else(|| vec![view_columns_item(id)]);
+    let expansion = match columns.iter().any(|c| DeferredGenerator::of(c).is_some()) {
+        true => vec![view_columns_item(id)],
+        false => column_items(&item_names(columns)),
+    };
     let mut expanded = Vec::with_capacity(projection.len());
     for item in std::mem::take(projection) {
         match &item {

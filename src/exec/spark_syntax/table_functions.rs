@@ -4,14 +4,14 @@
 //! `LATERAL VIEW`; `range(…)` names its column `id`, as Spark does.
 
 use datafusion::sql::sqlparser::ast::{
-    Expr, FunctionArg, FunctionArgExpr, Ident, JoinConstraint, JoinOperator, LateralView,
-    ObjectName, Select, SelectItem, SetExpr, TableAlias, TableFactor, Value,
+    Expr, Function, FunctionArg, Ident, JoinConstraint, JoinOperator, LateralView, ObjectName,
+    Select, SelectItem, SetExpr, TableAlias, TableFactor, Value,
 };
 
-use super::build::{derived, parse_query, select_query};
+use super::build::{derived, parse_query, plain_argument_list, select_query};
 use super::is_generator;
 use super::lateral::generator_columns;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::exec::pg_syntax::function_call;
 
 /// `FROM generator(…) [AS e(c, …)]` and `FROM range(…)`, rewritten; `None` for any other
@@ -49,12 +49,10 @@ fn generator_table(
     args: &[FunctionArg],
     alias: Option<&TableAlias>,
 ) -> Result<TableFactor> {
-    let arguments = plain(args, name)?;
-    let function = function_call(&name.to_string(), arguments);
-    let names = alias.map(|a| a.columns.iter().map(|c| c.name.clone()).collect());
+    let function = generator_call(name, args)?;
     let mut query = parse_query("SELECT 1");
     if let SetExpr::Select(select) = query.body.as_mut() {
-        select.projection = generator_columns(&function, names.unwrap_or_default(), false, None)?;
+        select.projection = generator_columns(&function, alias_columns(alias), false, None)?;
     }
     let alias = alias.map(|a| TableAlias {
         columns: Vec::new(),
@@ -83,15 +81,20 @@ fn spark_range(factor: &TableFactor, alias: Option<TableAlias>) -> TableFactor {
     derived(select_query(vec![id], range), alias)
 }
 
-fn plain(args: &[FunctionArg], function: &ObjectName) -> Result<Vec<Expr>> {
-    args.iter()
-        .map(|arg| match arg {
-            FunctionArg::Unnamed(FunctionArgExpr::Expr(expr)) => Ok(expr.clone()),
-            other => Err(Error::syntax(format!(
-                "unexpected argument {other} to {function}"
-            ))),
-        })
-        .collect()
+/// A generator call named `name` over `args`.
+fn generator_call(name: &ObjectName, args: &[FunctionArg]) -> Result<Function> {
+    let arguments = plain_argument_list(args, name)?
+        .into_iter()
+        .cloned()
+        .collect();
+    Ok(function_call(&name.to_string(), arguments))
+}
+
+/// The column names an alias gives (`AS e(a, b)`).
+fn alias_columns(alias: Option<&TableAlias>) -> Vec<Ident> {
+    alias
+        .map(|a| a.columns.iter().map(|c| c.name.clone()).collect())
+        .unwrap_or_default()
 }
 
 /// Moves the lateral generators that end `select`'s FROM into its `LATERAL VIEW`s, in order.
@@ -160,20 +163,15 @@ fn lateral_view(factor: &TableFactor, outer: bool) -> Option<Result<LateralView>
     if !last_name(name).is_some_and(|n| is_generator(&n)) {
         return None;
     }
-    Some(plain(args, name).map(|arguments| {
-        LateralView {
-            lateral_view: Expr::Function(function_call(&name.to_string(), arguments)),
-            lateral_view_name: ObjectName::from(vec![
-                alias
-                    .as_ref()
-                    .map(|a| a.name.clone())
-                    .unwrap_or_else(|| Ident::new("lateral_generator")),
-            ]),
-            lateral_col_alias: alias
+    Some(generator_call(name, args).map(|function| LateralView {
+        lateral_view: Expr::Function(function),
+        lateral_view_name: ObjectName::from(vec![
+            alias
                 .as_ref()
-                .map(|a| a.columns.iter().map(|c| c.name.clone()).collect())
-                .unwrap_or_default(),
-            outer,
-        }
+                .map(|a| a.name.clone())
+                .unwrap_or_else(|| Ident::new("lateral_generator")),
+        ]),
+        lateral_col_alias: alias_columns(alias.as_ref()),
+        outer,
     }))
 }

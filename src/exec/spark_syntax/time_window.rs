@@ -50,12 +50,12 @@ pub(super) fn time_windows(select: &mut Select) -> Result<()> {
         .sort_by
         .iter_mut()
         .for_each(|o| windows.replace_in(&mut o.expr));
-    let Some(call) = windows.found else {
-        return windows.error.map_or(Ok(()), Err);
-    };
     if let Some(error) = windows.error {
         return Err(error);
     }
+    let Some(call) = windows.found else {
+        return Ok(());
+    };
     name_window_fields(&mut select.projection);
     if select.from.is_empty() {
         select.from.push(TableWithJoins {
