@@ -3,7 +3,8 @@
 //! integer division operator `a DIV b`, `FROM VALUES (…), (…) AS t(…)` without parentheses
 //! around `VALUES`, lambdas (`x -> x * 2`, `(acc, x) -> acc + x`) and
 //! `exists(array, x -> …)` as a call where PostgreSQL's `EXISTS (subquery)` cannot be
-//! meant, and a `LATERAL VIEW` without column names followed by `ORDER BY`, `LIMIT`, …. Backquoted names are case-insensitive, as in Spark: [`tokenize`] folds them to
+//! meant, `IDENTIFIER('name')`, and a `LATERAL VIEW` without column names followed by
+//! `ORDER BY`, `LIMIT`, …. Backquoted names are case-insensitive, as in Spark: [`tokenize`] folds them to
 //! lowercase (the case the catalog stores), except a file path after `parquet.`, `csv.` or
 //! `json.`. Everything else is sqlparser's PostgreSQL dialect, and the parser takes this
 //! dialect for PostgreSQL wherever it checks (`dialect()`), so PostgreSQL-only syntax keeps
@@ -56,7 +57,88 @@ pub fn tokenize(dialect: &LakeportDialect, sql: &str) -> Result<Vec<TokenWithSpa
             previous = [previous[1], Some(i)];
         }
     }
+    let tokens = named_by_identifier_clauses(tokens)?;
     Ok(end_unnamed_lateral_views(parenthesize_from_values(tokens)))
+}
+
+/// Spark's `IDENTIFIER('db.t')`: a name given as a string literal, usable wherever a table,
+/// column or function name is. It becomes the quoted name parts (folded to lowercase, as
+/// Spark's names are case-insensitive), `` ` `` quoting a part holding a dot.
+fn named_by_identifier_clauses(
+    tokens: Vec<TokenWithSpan>,
+) -> Result<Vec<TokenWithSpan>, ParserError> {
+    let code: Vec<usize> = (0..tokens.len())
+        .filter(|&i| !matches!(tokens[i].token, Token::Whitespace(_)))
+        .collect();
+    let token = |at: usize| code.get(at).map(|&i| &tokens[i].token);
+    let mut clauses = Vec::new();
+    for at in 0..code.len() {
+        let is_clause = matches!(token(at), Some(Token::Word(w))
+                if w.quote_style.is_none() && w.value.eq_ignore_ascii_case("identifier"))
+            && token(at + 1) == Some(&Token::LParen)
+            && token(at + 3) == Some(&Token::RParen);
+        if let (true, Some(Token::SingleQuotedString(name))) = (is_clause, token(at + 2)) {
+            let parts = identifier_parts(name).ok_or_else(|| {
+                ParserError::ParserError(format!("invalid name in IDENTIFIER('{name}')"))
+            })?;
+            clauses.push((code[at], code[at + 3], parts));
+        }
+    }
+    if clauses.is_empty() {
+        return Ok(tokens);
+    }
+    let mut out = Vec::with_capacity(tokens.len());
+    let mut clauses = clauses.into_iter().peekable();
+    let mut skip_to = None;
+    for (i, token) in tokens.into_iter().enumerate() {
+        if skip_to.is_some_and(|end| i <= end) {
+            continue;
+        }
+        match clauses.next_if(|(start, ..)| *start == i) {
+            Some((_, end, parts)) => {
+                for (n, part) in parts.into_iter().enumerate() {
+                    if n > 0 {
+                        out.push(TokenWithSpan::wrap(Token::Period));
+                    }
+                    out.push(TokenWithSpan::wrap(Token::make_word(&part, Some('"'))));
+                }
+                skip_to = Some(end);
+            }
+            None => out.push(token),
+        }
+    }
+    Ok(out)
+}
+
+/// The parts of a dotted name (`` db.`my table` ``), each lowercase; `None` if it is not one.
+fn identifier_parts(name: &str) -> Option<Vec<String>> {
+    let mut parts = Vec::new();
+    let mut chars = name.trim().chars().peekable();
+    loop {
+        let mut part = String::new();
+        if chars.next_if_eq(&'`').is_some() {
+            loop {
+                match chars.next()? {
+                    '`' if chars.next_if_eq(&'`').is_some() => part.push('`'),
+                    '`' => break,
+                    c => part.push(c),
+                }
+            }
+        } else {
+            while let Some(c) = chars.next_if(|c| c.is_alphanumeric() || *c == '_') {
+                part.push(c);
+            }
+            if part.is_empty() || part.starts_with(|c: char| c.is_ascii_digit()) {
+                return None;
+            }
+        }
+        parts.push(part.to_lowercase());
+        match chars.next() {
+            None => return Some(parts),
+            Some('.') => continue,
+            Some(_) => return None,
+        }
+    }
 }
 
 /// Spark's `FROM VALUES (1, 'a'), (2, 'b') AS t(id, name)`: PostgreSQL needs parentheses
@@ -439,6 +521,22 @@ mod tests {
         assert_eq!(parse(named).to_string(), named);
         let sql = parse("select * from t lateral view explode(f(a, (b))) v union select 1");
         assert!(sql.to_string().contains("WHERE true UNION"), "{sql}");
+    }
+
+    #[test]
+    fn identifier_clauses_name_tables_columns_and_functions() {
+        assert_eq!(
+            parse("select IDENTIFIER('Amount') from identifier('Sales.`Order Lines`')").to_string(),
+            r#"SELECT "amount" FROM "sales"."order lines""#
+        );
+        assert_eq!(
+            parse("select identifier('count')(*) from t").to_string(),
+            r#"SELECT "count"(*) FROM t"#
+        );
+        for bad in ["1a", "a.", "a b", "`open"] {
+            let sql = format!("select identifier('{bad}')");
+            assert!(parse_sql(&sql).is_err(), "{sql}");
+        }
     }
 
     #[test]

@@ -208,7 +208,7 @@ impl Engine {
         let schemas = self.catalog.schema_names_for(&statement).await?;
         let resolver = Resolver::new(&state, tables, ctx, &schemas, snapshot.as_ref());
         let planner = SqlToRel::new_with_options(&resolver, parser_options(state.config_options()));
-        complete_generators(&planner, &mut statement)?;
+        complete_selects(&planner, &mut statement)?;
         let declared_fields: Vec<Option<FieldRef>> = declared
             .iter()
             .map(|t| {
@@ -339,20 +339,16 @@ pub fn rewrite_syntax(statement: &mut Statement) -> Result<()> {
     Ok(())
 }
 
-/// Completes the Spark generators whose columns depend on their argument's type (see
-/// `spark_syntax::complete_generators`), planning the probes with `planner`.
-pub(crate) fn complete_generators(
+/// Completes what Spark's selects leave until the tables are resolved — lateral column
+/// aliases, generators typed by their arguments (see `spark_syntax::complete_selects`) —
+/// planning the probes with `planner`.
+pub(crate) fn complete_selects(
     planner: &SqlToRel<'_, Resolver<'_>>,
     statement: &mut Statement,
 ) -> Result<()> {
-    spark_syntax::complete_generators(statement, &|probe| {
+    spark_syntax::complete_selects(statement, &|probe| {
         let plan = planner.sql_statement_to_plan(Statement::Query(Box::new(probe)))?;
-        Ok(plan
-            .schema()
-            .fields()
-            .iter()
-            .map(|field| field.data_type().clone())
-            .collect())
+        Ok(plan.schema().fields().to_vec())
     })
 }
 

@@ -185,7 +185,7 @@ async fn plan_view(
     );
     let planner =
         SqlToRel::new_with_options(&resolver, super::parser_options(state.config_options()));
-    super::complete_generators(&planner, &mut statement).map_err(broken)?;
+    super::complete_selects(&planner, &mut statement).map_err(broken)?;
     let plan = planner
         .sql_statement_to_plan(statement)
         .map_err(|e| broken(e.into()))?;

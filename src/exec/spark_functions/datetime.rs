@@ -16,7 +16,7 @@ use datafusion::logical_expr::{
     ColumnarValue, Expr, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility, cast,
 };
 
-use super::patterns::{DEFAULT_TIMESTAMP_PATTERN, chrono_format};
+use super::patterns::{DEFAULT_TIMESTAMP_PATTERN, chrono_format, parsing_format};
 use crate::error::{Error, ErrorKind};
 use crate::exec::functions::invoke_by_row;
 
@@ -84,6 +84,12 @@ impl SparkDateTime {
                 None => Ok(chrono_format(DEFAULT_TIMESTAMP_PATTERN)?),
             }
         };
+        let parsing_pattern = |i: usize| -> DfResult<String> {
+            Ok(parsing_format(&match values.get(i) {
+                Some(v) => text(v)?,
+                None => DEFAULT_TIMESTAMP_PATTERN.to_string(),
+            })?)
+        };
         Ok(match self.kind {
             DateTimeKind::DateFormat => {
                 let Some(time) = wall_time(&values[0], tz)? else {
@@ -101,7 +107,7 @@ impl SparkDateTime {
             }
             DateTimeKind::UnixTimestamp => {
                 let local = match &values[0] {
-                    v if text(v).is_ok() => parse_wall_time(&text(v)?, &pattern(1)?)?,
+                    v if text(v).is_ok() => parse_wall_time(&text(v)?, &parsing_pattern(1)?)?,
                     v => match wall_time(v, tz)? {
                         Some(local) => local,
                         None => return Ok(ScalarValue::Null),
@@ -441,18 +447,18 @@ impl ScalarUDFImpl for SparkDateTime {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
-        let zone = args
-            .config_options
-            .execution
-            .time_zone
-            .clone()
-            .unwrap_or_else(|| "UTC".into());
-        let tz = Tz::from_str(&zone)?;
+        let tz = session_zone(&args)?;
         invoke_by_row(&args, |values| self.row(values, &tz))
     }
 }
 
-fn text(value: &ScalarValue) -> DfResult<String> {
+/// The session's time zone, which wall times are read in.
+pub(super) fn session_zone(args: &ScalarFunctionArgs) -> DfResult<Tz> {
+    let zone = args.config_options.execution.time_zone.as_deref();
+    Ok(Tz::from_str(zone.unwrap_or("UTC"))?)
+}
+
+pub(super) fn text(value: &ScalarValue) -> DfResult<String> {
     match value {
         ScalarValue::Utf8(Some(s))
         | ScalarValue::Utf8View(Some(s))
@@ -475,7 +481,7 @@ fn integer(function: &str, value: &ScalarValue) -> DfResult<i64> {
 }
 
 /// A date, timestamp or timestamp text as a wall time in `tz`.
-fn wall_time(value: &ScalarValue, tz: &Tz) -> DfResult<Option<NaiveDateTime>> {
+pub(super) fn wall_time(value: &ScalarValue, tz: &Tz) -> DfResult<Option<NaiveDateTime>> {
     let micros = match value {
         ScalarValue::Date32(Some(days)) => {
             return Ok(NaiveDate::default()
@@ -526,7 +532,7 @@ fn format(time: &NaiveDateTime, chrono_pattern: &str) -> DfResult<String> {
 }
 
 /// Text read with a chrono pattern; a pattern without a time reads midnight.
-fn parse_wall_time(input: &str, chrono_pattern: &str) -> DfResult<NaiveDateTime> {
+pub(super) fn parse_wall_time(input: &str, chrono_pattern: &str) -> DfResult<NaiveDateTime> {
     NaiveDateTime::parse_from_str(input, chrono_pattern)
         .or_else(|_| {
             NaiveDate::parse_from_str(input, chrono_pattern)
@@ -538,12 +544,7 @@ fn parse_wall_time(input: &str, chrono_pattern: &str) -> DfResult<NaiveDateTime>
 /// `to_date(text, pattern, …)`: the first pattern that reads the whole text.
 fn parse_date(input: &str, patterns: &[ScalarValue]) -> DfResult<NaiveDate> {
     for pattern in patterns {
-        let pattern = text(pattern)?;
-        let chrono_pattern = if pattern.contains('%') {
-            pattern
-        } else {
-            chrono_format(&pattern)?
-        };
+        let chrono_pattern = parsing_format(&text(pattern)?)?;
         if let Ok(time) = parse_wall_time(input, &chrono_pattern) {
             return Ok(time.date());
         }
@@ -576,7 +577,7 @@ fn months_between(later: &NaiveDateTime, earlier: &NaiveDateTime, round: bool) -
     }
 }
 
-fn datetime_error(input: &str, pattern: &str) -> datafusion::error::DataFusionError {
+pub(super) fn datetime_error(input: &str, pattern: &str) -> datafusion::error::DataFusionError {
     Error::new(
         ErrorKind::InvalidDatetimeFormat,
         format!("invalid value for date or time: \"{input}\" does not match {pattern}"),
@@ -584,7 +585,7 @@ fn datetime_error(input: &str, pattern: &str) -> datafusion::error::DataFusionEr
     .into()
 }
 
-fn out_of_range(value: i64) -> datafusion::error::DataFusionError {
+pub(super) fn out_of_range(value: i64) -> datafusion::error::DataFusionError {
     Error::new(
         ErrorKind::NumericOutOfRange,
         format!("timestamp out of range: {value}"),
@@ -592,7 +593,7 @@ fn out_of_range(value: i64) -> datafusion::error::DataFusionError {
     .into()
 }
 
-fn argument_error(function: &str, expected: &str) -> datafusion::error::DataFusionError {
+pub(super) fn argument_error(function: &str, expected: &str) -> datafusion::error::DataFusionError {
     Error::new(
         ErrorKind::DatatypeMismatch,
         format!("{function} expects {expected}"),

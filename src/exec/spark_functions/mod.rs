@@ -12,6 +12,7 @@ mod collections;
 mod datetime;
 mod higher_order;
 mod json;
+mod mode;
 mod moments;
 mod murmur3;
 mod numbers;
@@ -19,6 +20,8 @@ mod patterns;
 mod percentile;
 mod text;
 mod time_window;
+mod to_timestamp;
+mod try_average;
 mod types;
 
 use std::sync::Arc;
@@ -43,6 +46,7 @@ pub use higher_order::NAMES as HIGHER_ORDER_FUNCTIONS;
 use json::{JsonKind, SparkJson};
 use text::{SparkText, TextKind};
 pub use time_window::TIME_WINDOWS;
+use to_timestamp::{TimestampKind, ToTimestamp};
 
 /// The name Spark's `trunc(date, format)` is planned under.
 pub const SPARK_TRUNC: &str = "spark_trunc";
@@ -152,6 +156,20 @@ pub fn register(state: &mut SessionState) -> Result<()> {
     for function in own {
         state.register_udf(Arc::new(ScalarUDF::new_from_shared_impl(function)))?;
     }
+    let epoch_seconds = state
+        .scalar_functions()
+        .get("to_timestamp")
+        .cloned()
+        .ok_or_else(|| crate::error::Error::internal("DataFusion's to_timestamp is missing"))?;
+    for (name, kind) in [
+        ("to_timestamp", TimestampKind::Instant),
+        ("to_timestamp_ltz", TimestampKind::Instant),
+        ("try_to_timestamp", TimestampKind::TryInstant),
+        ("to_timestamp_ntz", TimestampKind::WallTime),
+    ] {
+        let function = ToTimestamp::new(name, kind, epoch_seconds.clone());
+        state.register_udf(Arc::new(ScalarUDF::new_from_impl(function)))?;
+    }
     state.register_udaf(Arc::new(AggregateUDF::from(
         percentile::PercentileApprox::new(),
     )))?;
@@ -166,6 +184,12 @@ pub fn register(state: &mut SessionState) -> Result<()> {
     state.register_udaf(spark::aggregate::collect_list())?;
     state.register_udaf(spark::aggregate::collect_set())?;
     state.register_udaf(spark::aggregate::try_sum())?;
+    state.register_udaf(Arc::new(AggregateUDF::from(mode::Mode::new())))?;
+    if let Some(average) = state.aggregate_functions().get("avg").cloned() {
+        state.register_udaf(Arc::new(AggregateUDF::from(try_average::TryAverage::new(
+            average,
+        ))))?;
+    }
     let aliases = [
         ("first_value", "first"),
         ("last_value", "last"),

@@ -45,6 +45,20 @@ pub fn chrono_format(pattern: &str) -> Result<String> {
     Ok(out)
 }
 
+/// The chrono format that reads text written in `pattern`: chrono's own when it holds a
+/// `%`, Spark's translated otherwise. A fraction after a dot reads one to nine digits, as
+/// Spark reads `ss.SSS`.
+pub fn parsing_format(pattern: &str) -> Result<String> {
+    let mut format = match pattern.contains('%') {
+        true => pattern.to_string(),
+        false => chrono_format(pattern)?,
+    };
+    for width in ["1", "2", "3", "6", "9"] {
+        format = format.replace(&format!(".%{width}f"), "%.f");
+    }
+    Ok(format)
+}
+
 fn push_literal(out: &mut String, c: char) {
     if c == '%' {
         out.push_str("%%");
@@ -119,5 +133,15 @@ mod tests {
         );
         assert!(chrono_format("yyyy-QQ").is_err());
         assert!(chrono_format("'open").is_err());
+    }
+
+    #[test]
+    fn parsing_reads_any_fraction_after_a_dot() {
+        assert_eq!(
+            parsing_format("yyyy-MM-dd HH:mm:ss.SSS").unwrap(),
+            "%Y-%m-%d %H:%M:%S%.f"
+        );
+        assert_eq!(parsing_format("%d/%m/%Y").unwrap(), "%d/%m/%Y");
+        assert_eq!(parsing_format("HHmmssSSS").unwrap(), "%H%M%S%3f");
     }
 }

@@ -1,5 +1,5 @@
 //! Generators whose columns depend on their argument's type (`explode`, `posexplode`,
-//! `inline`), held in the AST as calls to [`DEFERRED_GENERATOR`] until `generator_types`
+//! `inline`), held in the AST as calls to [`DEFERRED_GENERATOR`] until `completion`
 //! learns the type, and a lateral view's `v.*` held as a call to [`VIEW_COLUMNS`] until its
 //! generator's columns are known.
 

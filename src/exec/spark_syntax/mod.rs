@@ -22,7 +22,7 @@
 //!   → `key, value` (after `pos`), `inline(structs)` → one column per field,
 //!   `json_tuple(j, 'k1', …)` → `c0, …`, `stack(n, …)` → n rows of `col0, …`. Where the
 //!   columns depend on the argument's type and the names do not tell, the generator is
-//!   completed after table resolution (see `generator_types`).
+//!   completed after table resolution (see `completion`).
 //! - `window(time, '1 hour')`: a lateral view of the time windows each row falls in, see
 //!   `time_window`.
 //! - Calls and operators Spark spells differently (date parts, casts written as calls,
@@ -32,10 +32,11 @@
 //! subquery naming its columns, and otherwise taken as `* EXCLUDE (…)`.
 
 mod build;
+mod completion;
 mod deferred;
 mod functions;
-mod generator_types;
 mod lateral;
+mod lateral_aliases;
 mod reshape;
 mod sample;
 mod table_functions;
@@ -48,11 +49,11 @@ use datafusion::sql::sqlparser::ast::{
     SetExpr, Statement, TableFactor, Value, VisitMut, VisitorMut,
 };
 
+pub use self::completion::{Probe, complete_selects};
 pub use self::functions::struct_field_name;
 use self::functions::{
     complete_grouping_id, is_higher_order, lambda_field_access, rewrite_expr, stray_lambda,
 };
-pub use self::generator_types::{ProbeTypes, complete_generators};
 use self::lateral::{GENERATORS, generator_columns, lateral_views};
 use self::reshape::{pivot, unpivot};
 use self::sample::sample;

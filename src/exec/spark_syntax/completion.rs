@@ -1,29 +1,33 @@
-//! The generators whose columns depend on their argument's type — `explode` and `posexplode`
-//! of a map add `key, value`, of an array `col`; `inline` adds one column per struct field —
-//! completed once the tables are resolved. For each select list holding such a deferred
-//! generator, a probe `SELECT <arguments> FROM <the same FROM> [GROUP BY …]` is planned (in
-//! the scope of the enclosing queries' CTEs) to learn the arguments' types.
+//! What Spark's selects leave until the tables are resolved, completed through probes —
+//! queries over a select's own FROM, planned in the scope of the enclosing queries' CTEs:
+//! - lateral column aliases (`SELECT a * 2 AS b, b + 1 FROM t`, see `lateral_aliases`), which
+//!   need the FROM's column names (`SELECT * FROM <the same FROM>`);
+//! - the generators whose columns depend on their argument's type — `explode` and
+//!   `posexplode` of a map add `key, value`, of an array `col`; `inline` adds one column per
+//!   struct field — which need the arguments' types
+//!   (`SELECT <arguments> FROM <the same FROM> [GROUP BY …]`).
 
 use std::collections::HashMap;
 use std::ops::ControlFlow;
 
-use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::datatypes::{DataType, FieldRef};
 use datafusion::sql::sqlparser::ast::{
-    Expr, Ident, Query, Select, SelectItem, SetExpr, Statement, VisitMut, VisitorMut, With,
+    GroupByExpr, Ident, Query, Select, SelectItem, SetExpr, Statement, VisitMut, VisitorMut, With,
 };
 
 use super::build::{derived, parse_query, plain_alias};
 use super::deferred::{DeferredGenerator, Elements, column_items, item_names, view_columns_of};
+use super::lateral_aliases::resolve_lateral_aliases;
 use crate::error::{Error, ErrorKind, Result};
 use crate::exec::catalog_bridge::types::hive_type;
 
-/// Plans a probe query and returns its columns' types.
-pub type ProbeTypes<'a> = dyn Fn(Query) -> Result<Vec<DataType>> + 'a;
+/// Plans a probe query and returns its columns.
+pub type Probe<'a> = dyn Fn(Query) -> Result<Vec<FieldRef>> + 'a;
 
-/// Replaces each deferred generator in `statement` with the columns its argument's type
-/// gives, learning the types through `probe`.
-pub fn complete_generators(statement: &mut Statement, probe: &ProbeTypes<'_>) -> Result<()> {
-    let mut visitor = TypedGenerators {
+/// Resolves the lateral column aliases in `statement` and replaces each deferred generator
+/// with the columns its argument's type gives, learning columns and types through `probe`.
+pub fn complete_selects(statement: &mut Statement, probe: &Probe<'_>) -> Result<()> {
+    let mut visitor = Completion {
         probe,
         scopes: Vec::new(),
         view_columns: HashMap::new(),
@@ -34,15 +38,15 @@ pub fn complete_generators(statement: &mut Statement, probe: &ProbeTypes<'_>) ->
     }
 }
 
-struct TypedGenerators<'p, 'a> {
-    probe: &'p ProbeTypes<'a>,
+struct Completion<'p, 'a> {
+    probe: &'p Probe<'a>,
     /// The CTEs each enclosing query defines, outermost first, already completed.
     scopes: Vec<Option<With>>,
     /// The columns of each completed lateral view's generator, by the view's id, for `v.*`.
     view_columns: HashMap<String, Vec<Ident>>,
 }
 
-impl VisitorMut for TypedGenerators<'_, '_> {
+impl VisitorMut for Completion<'_, '_> {
     type Break = Error;
 
     /// A query's CTEs are completed first, each in the scope of those before it, so that the
@@ -68,15 +72,26 @@ impl VisitorMut for TypedGenerators<'_, '_> {
     }
 
     fn post_visit_select(&mut self, select: &mut Select) -> ControlFlow<Error> {
-        match self.complete(select) {
+        let completed = resolve_lateral_aliases(select, |select| self.columns_of_from(select))
+            .and_then(|()| self.complete_generators(select));
+        match completed {
             Ok(()) => ControlFlow::Continue(()),
             Err(error) => ControlFlow::Break(error),
         }
     }
 }
 
-impl TypedGenerators<'_, '_> {
-    fn complete(&mut self, select: &mut Select) -> Result<()> {
+impl Completion<'_, '_> {
+    /// The names of the columns `select`'s FROM gives.
+    fn columns_of_from(&self, select: &Select) -> Result<Vec<String>> {
+        let mut from = select.clone();
+        from.group_by = GroupByExpr::Expressions(Vec::new(), Vec::new());
+        let probe = self.probe_query(from, vec![SelectItem::Wildcard(Default::default())]);
+        let columns = (self.probe)(probe)?;
+        Ok(columns.iter().map(|c| c.name().clone()).collect())
+    }
+
+    fn complete_generators(&mut self, select: &mut Select) -> Result<()> {
         let deferred: Vec<Option<DeferredGenerator>> = select
             .projection
             .iter()
@@ -86,16 +101,20 @@ impl TypedGenerators<'_, '_> {
         if deferred.iter().all(Option::is_none) && views.iter().all(Option::is_none) {
             return Ok(());
         }
-        let arguments: Vec<Expr> = deferred
+        let arguments: Vec<SelectItem> = deferred
             .iter()
             .flatten()
-            .map(|g| g.argument.clone())
+            .map(|g| SelectItem::UnnamedExpr(g.argument.clone()))
             .collect();
         let probed = match arguments.is_empty() {
             true => Ok(Vec::new()),
-            false => (self.probe)(self.probe_query(select, arguments)),
+            false => (self.probe)(self.probe_query(select.clone(), arguments)),
         };
-        let mut types = probed.as_ref().map(|t| t.iter()).unwrap_or_default();
+        let types: Vec<DataType> = probed
+            .as_ref()
+            .map(|fields| fields.iter().map(|f| f.data_type().clone()).collect())
+            .unwrap_or_default();
+        let mut types = types.iter();
         let mut projection = Vec::with_capacity(select.projection.len());
         let items = std::mem::take(&mut select.projection).into_iter();
         for ((item, generator), view) in items.zip(deferred).zip(views) {
@@ -126,11 +145,10 @@ impl TypedGenerators<'_, '_> {
         Ok(())
     }
 
-    /// `SELECT <arguments> FROM … [GROUP BY …]` of `select`, inside the enclosing queries'
+    /// `SELECT <items> FROM … [GROUP BY …]` of `select`, inside the enclosing queries'
     /// CTEs (each scope a query of its own, so inner CTEs shadow outer ones).
-    fn probe_query(&self, select: &Select, arguments: Vec<Expr>) -> Query {
-        let mut probe = select.clone();
-        probe.projection = arguments.into_iter().map(SelectItem::UnnamedExpr).collect();
+    fn probe_query(&self, mut probe: Select, items: Vec<SelectItem>) -> Query {
+        probe.projection = items;
         probe.distinct = None;
         probe.selection = None;
         probe.having = None;
