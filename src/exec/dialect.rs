@@ -57,8 +57,77 @@ pub fn tokenize(dialect: &LakeportDialect, sql: &str) -> Result<Vec<TokenWithSpa
             previous = [previous[1], Some(i)];
         }
     }
-    let tokens = named_by_identifier_clauses(tokens)?;
+    let tokens = named_by_identifier_clauses(typed_number_literals(tokens))?;
     Ok(end_unnamed_lateral_views(parenthesize_from_values(tokens)))
+}
+
+/// Spark's typed number literals — `1S` (smallint), `1Y` (tinyint), `1.5D`
+/// (double), `1.5F` (real), `2.50BD` (a decimal of the literal's digits) — as casts. A suffix
+/// written apart from the number (`1 l`) stays an alias. (`1L` the tokenizer reads itself,
+/// as a long number: a bigint, like every integer literal here.)
+fn typed_number_literals(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
+    let typed = |number: &Token, suffix: Option<&Token>| -> Option<Vec<Token>> {
+        let (Token::Number(digits, _), Some(Token::Word(word))) = (number, suffix) else {
+            return None;
+        };
+        if word.quote_style.is_some() {
+            return None;
+        }
+        let type_name: Vec<Token> = match word.value.to_ascii_uppercase().as_str() {
+            "L" => vec![Token::make_keyword("BIGINT")],
+            "S" => vec![Token::make_keyword("SMALLINT")],
+            "Y" => vec![Token::make_keyword("TINYINT")],
+            "D" => vec![Token::make_keyword("DOUBLE")],
+            "F" => vec![Token::make_keyword("REAL")],
+            "BD" => {
+                let (precision, scale) = decimal_digits(digits)?;
+                vec![
+                    Token::make_keyword("DECIMAL"),
+                    Token::LParen,
+                    Token::Number(precision.to_string(), false),
+                    Token::Comma,
+                    Token::Number(scale.to_string(), false),
+                    Token::RParen,
+                ]
+            }
+            _ => return None,
+        };
+        let mut cast = vec![
+            Token::make_keyword("CAST"),
+            Token::LParen,
+            number.clone(),
+            Token::Whitespace(Whitespace::Space),
+            Token::make_keyword("AS"),
+            Token::Whitespace(Whitespace::Space),
+        ];
+        cast.extend(type_name);
+        cast.push(Token::RParen);
+        Some(cast)
+    };
+    let mut out = Vec::with_capacity(tokens.len());
+    let mut tokens = tokens.into_iter().peekable();
+    while let Some(token) = tokens.next() {
+        match typed(&token.token, tokens.peek().map(|t| &t.token)) {
+            Some(cast) => {
+                tokens.next();
+                out.extend(cast.into_iter().map(TokenWithSpan::wrap));
+            }
+            None => out.push(token),
+        }
+    }
+    out
+}
+
+/// The precision and scale of a decimal literal's digits (`2.50` → 3, 2); `None` for one
+/// with an exponent.
+fn decimal_digits(digits: &str) -> Option<(usize, usize)> {
+    if !digits.chars().all(|c| c.is_ascii_digit() || c == '.') {
+        return None;
+    }
+    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
+    let whole = whole.trim_start_matches('0').len();
+    let scale = fraction.len();
+    Some(((whole + scale).max(1), scale))
 }
 
 /// Spark's `IDENTIFIER('db.t')`: a name given as a string literal, usable wherever a table,
@@ -521,6 +590,20 @@ mod tests {
         assert_eq!(parse(named).to_string(), named);
         let sql = parse("select * from t lateral view explode(f(a, (b))) v union select 1");
         assert!(sql.to_string().contains("WHERE true UNION"), "{sql}");
+    }
+
+    #[test]
+    fn suffixed_numbers_are_typed_literals() {
+        assert_eq!(
+            parse("select 1L, 2s, 3Y, 1.5D, 2.5f, 2.50BD, 0.5bd, 7 l").to_string(),
+            "SELECT 1L, CAST(2 AS SMALLINT), CAST(3 AS TINYINT), \
+             CAST(1.5 AS DOUBLE), CAST(2.5 AS REAL), CAST(2.50 AS DECIMAL(3,2)), \
+             CAST(0.5 AS DECIMAL(1,1)), 7 AS l"
+        );
+        assert_eq!(
+            parse("select a.L from t a").to_string(),
+            "SELECT a.L FROM t a"
+        );
     }
 
     #[test]

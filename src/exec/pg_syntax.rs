@@ -191,6 +191,11 @@ fn rewrite_expr(expr: &mut Expr) {
                 });
             }
         }
+        Expr::TypedString(typed) => {
+            if let Some(plain) = plain_type(&typed.data_type) {
+                typed.data_type = plain;
+            }
+        }
         Expr::Collate { expr: inner, .. } => {
             let inner = std::mem::replace(inner.as_mut(), Expr::value(Value::Null));
             *expr = inner;
@@ -531,8 +536,17 @@ fn reg_function(data_type: &DataType) -> Option<&'static str> {
     }
 }
 
-/// PostgreSQL types DataFusion's planner does not know by these names.
+/// PostgreSQL types DataFusion's planner does not know by these names, and Spark's `BINARY`,
+/// `TIMESTAMP_NTZ` and `TIMESTAMP_LTZ`.
 fn plain_type(data_type: &DataType) -> Option<DataType> {
+    use datafusion::sql::sqlparser::ast::TimezoneInfo;
+    match data_type {
+        DataType::Binary(None) => return Some(DataType::Bytea),
+        DataType::TimestampNtz(precision) => {
+            return Some(DataType::Timestamp(*precision, TimezoneInfo::None));
+        }
+        _ => {}
+    }
     if let DataType::Array(ArrayElemTypeDef::SquareBracket(element, size)) = data_type {
         return Some(DataType::Array(ArrayElemTypeDef::SquareBracket(
             Box::new(plain_type(element)?),
@@ -553,7 +567,7 @@ fn plain_type(data_type: &DataType) -> Option<DataType> {
         "timestamp" => {
             DataType::Timestamp(None, datafusion::sql::sqlparser::ast::TimezoneInfo::None)
         }
-        "timestamptz" => {
+        "timestamptz" | "timestamp_ltz" => {
             DataType::Timestamp(None, datafusion::sql::sqlparser::ast::TimezoneInfo::Tz)
         }
         _ => return None,

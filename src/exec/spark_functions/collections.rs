@@ -1,5 +1,6 @@
-//! Spark's `element_at` (arrays from 1, negative from the end; maps by key) and `sequence`
-//! (integers, dates and timestamps, counting down when the start is past the stop).
+//! Spark's `element_at` (arrays from 1, negative from the end; maps by key), `try_element_at`
+//! (NULL past the end), `get` (arrays from 0, NULL outside) and `sequence` (integers, dates
+//! and timestamps, counting down when the start is past the stop).
 
 use std::sync::Arc;
 
@@ -20,7 +21,24 @@ const MAX_SEQUENCE_LENGTH: usize = 10_000_000;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CollectionKind {
     ElementAt,
+    TryElementAt,
+    Get,
     Sequence,
+}
+
+impl CollectionKind {
+    fn name(self) -> &'static str {
+        match self {
+            CollectionKind::ElementAt => "element_at",
+            CollectionKind::TryElementAt => "try_element_at",
+            CollectionKind::Get => "get",
+            CollectionKind::Sequence => "sequence",
+        }
+    }
+
+    fn is_lookup(self) -> bool {
+        self != CollectionKind::Sequence
+    }
 }
 
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -40,10 +58,7 @@ impl SparkCollection {
 
 impl ScalarUDFImpl for SparkCollection {
     fn name(&self) -> &str {
-        match self.kind {
-            CollectionKind::ElementAt => "element_at",
-            CollectionKind::Sequence => "sequence",
-        }
+        self.kind.name()
     }
 
     fn signature(&self) -> &Signature {
@@ -52,11 +67,15 @@ impl ScalarUDFImpl for SparkCollection {
 
     fn coerce_types(&self, arg_types: &[DataType]) -> DfResult<Vec<DataType>> {
         match (self.kind, arg_types) {
+            (kind, [list @ (DataType::List(_) | DataType::LargeList(_)), _])
+                if kind.is_lookup() =>
+            {
+                Ok(vec![list.clone(), DataType::Int64])
+            }
             (
-                CollectionKind::ElementAt,
-                [list @ (DataType::List(_) | DataType::LargeList(_)), _],
-            ) => Ok(vec![list.clone(), DataType::Int64]),
-            (CollectionKind::ElementAt, [map @ DataType::Map(entries, _), _]) => {
+                CollectionKind::ElementAt | CollectionKind::TryElementAt,
+                [map @ DataType::Map(entries, _), _],
+            ) => {
                 let key = match entries.data_type() {
                     DataType::Struct(fields) if !fields.is_empty() => fields[0].data_type().clone(),
                     other => other.clone(),
@@ -90,15 +109,17 @@ impl ScalarUDFImpl for SparkCollection {
 
     fn return_type(&self, arg_types: &[DataType]) -> DfResult<DataType> {
         match (self.kind, arg_types.first()) {
-            (CollectionKind::ElementAt, Some(DataType::List(f) | DataType::LargeList(f))) => {
+            (kind, Some(DataType::List(f) | DataType::LargeList(f))) if kind.is_lookup() => {
                 Ok(f.data_type().clone())
             }
-            (CollectionKind::ElementAt, Some(DataType::Map(entries, _))) => match entries
-                .data_type()
-            {
-                DataType::Struct(fields) if fields.len() == 2 => Ok(fields[1].data_type().clone()),
-                _ => Err(usage(self.kind)),
-            },
+            (kind, Some(DataType::Map(entries, _))) if kind.is_lookup() => {
+                match entries.data_type() {
+                    DataType::Struct(fields) if fields.len() == 2 => {
+                        Ok(fields[1].data_type().clone())
+                    }
+                    _ => Err(usage(self.kind)),
+                }
+            }
             (CollectionKind::Sequence, Some(point)) => Ok(DataType::List(Arc::new(
                 Field::new_list_field(point.clone(), true),
             ))),
@@ -112,8 +133,8 @@ impl ScalarUDFImpl for SparkCollection {
                 return Ok(ScalarValue::Null);
             }
             match self.kind {
-                CollectionKind::ElementAt => element_at(&values[0], &values[1]),
                 CollectionKind::Sequence => sequence(values),
+                lookup => element_at(lookup, &values[0], &values[1]),
             }
         })
     }
@@ -122,6 +143,8 @@ impl ScalarUDFImpl for SparkCollection {
 fn usage(kind: CollectionKind) -> datafusion::error::DataFusionError {
     let text = match kind {
         CollectionKind::ElementAt => "element_at expects (array, index) or (map, key)",
+        CollectionKind::TryElementAt => "try_element_at expects (array, index) or (map, key)",
+        CollectionKind::Get => "get expects (array, index)",
         CollectionKind::Sequence => {
             "sequence expects (start, stop [, step]) of integers, or of dates or timestamps with an interval step"
         }
@@ -129,26 +152,38 @@ fn usage(kind: CollectionKind) -> datafusion::error::DataFusionError {
     Error::new(ErrorKind::DatatypeMismatch, text).into()
 }
 
-fn element_at(container: &ScalarValue, key: &ScalarValue) -> DfResult<ScalarValue> {
+/// The element of an array at `key` (counted as `kind` counts) or a map's value for it.
+fn element_at(
+    kind: CollectionKind,
+    container: &ScalarValue,
+    key: &ScalarValue,
+) -> DfResult<ScalarValue> {
     match container {
         ScalarValue::List(list) => {
             let values = list.value(0);
             let ScalarValue::Int64(Some(index)) = key else {
-                return Err(usage(CollectionKind::ElementAt));
+                return Err(usage(kind));
             };
             let length = values.len() as i64;
-            let position = match *index {
-                0 => {
+            let position = match (kind, *index) {
+                (CollectionKind::Get, i) => i,
+                (_, 0) => {
                     return Err(Error::new(
                         ErrorKind::ArraySubscriptError,
-                        "array index 0 is invalid: element_at counts from 1, or from -1 at the end",
+                        format!(
+                            "array index 0 is invalid: {} counts from 1, or from -1 at the end",
+                            kind.name()
+                        ),
                     )
                     .into());
                 }
-                i if i > 0 => i - 1,
-                i => length + i,
+                (_, i) if i > 0 => i - 1,
+                (_, i) => length + i,
             };
             if position < 0 || position >= length {
+                if kind != CollectionKind::ElementAt {
+                    return Ok(ScalarValue::Null);
+                }
                 return Err(Error::new(
                     ErrorKind::ArraySubscriptError,
                     format!(
@@ -170,7 +205,7 @@ fn element_at(container: &ScalarValue, key: &ScalarValue) -> DfResult<ScalarValu
             }
             Ok(ScalarValue::Null)
         }
-        _ => Err(usage(CollectionKind::ElementAt)),
+        _ => Err(usage(kind)),
     }
 }
 
@@ -333,7 +368,13 @@ mod tests {
             &ints(&[10, 20, 30]),
             &DataType::Int64,
         ));
-        let at = |i: i64| element_at(&list, &ScalarValue::Int64(Some(i)));
+        let at = |i: i64| {
+            element_at(
+                CollectionKind::ElementAt,
+                &list,
+                &ScalarValue::Int64(Some(i)),
+            )
+        };
         assert_eq!(at(1).unwrap(), ScalarValue::Int64(Some(10)));
         assert_eq!(at(-1).unwrap(), ScalarValue::Int64(Some(30)));
         assert!(at(0).is_err());

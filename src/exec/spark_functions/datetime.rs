@@ -1,6 +1,6 @@
 //! Spark's date and time functions that take Spark's datetime patterns, epoch seconds or
 //! units: `date_format`, `from_unixtime`, `unix_timestamp`, `to_date` with a format,
-//! `months_between`, `timestampadd`, `timestampdiff` and `make_timestamp`. Timestamps without a time zone are
+//! `months_between`, `timestampadd`, `timestampdiff`, `make_timestamp` and `convert_timezone`. Timestamps without a time zone are
 //! wall times; with one, they are read in the session's time zone, as Spark reads its
 //! timestamps.
 
@@ -11,9 +11,8 @@ use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, TimeZone, Timelike};
 use datafusion::arrow::array::timezone::Tz;
 use datafusion::arrow::datatypes::{DataType, TimeUnit};
 use datafusion::common::{Result as DfResult, ScalarValue};
-use datafusion::logical_expr::simplify::{ExprSimplifyResult, SimplifyContext};
 use datafusion::logical_expr::{
-    ColumnarValue, Expr, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility, cast,
+    ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
 };
 
 use super::patterns::{DEFAULT_TIMESTAMP_PATTERN, chrono_format, parsing_format};
@@ -26,7 +25,8 @@ pub enum DateTimeKind {
     DateFormat,
     /// `from_unixtime(seconds [, pattern])` → text in the session's time zone.
     FromUnixtime,
-    /// `unix_timestamp([timestamp | text [, pattern]])` → seconds since the epoch.
+    /// `unix_timestamp(timestamp | text [, pattern])` → seconds since the epoch (without
+    /// arguments, `spark_syntax` makes it the statement's time).
     UnixTimestamp,
     /// `to_date(text | timestamp [, pattern, …])` → date; a pattern with `%` is chrono's.
     ToDate,
@@ -42,6 +42,9 @@ pub enum DateTimeKind {
     /// (seconds with a fraction, 60 being the next minute's first); with a zone, the fields
     /// are read in it and the result shown in the session's.
     MakeTimestamp,
+    /// `convert_timezone([source,] target, timestamp)` → the wall time in `target` at the
+    /// instant the wall time `timestamp` names in `source` (the session's zone by default).
+    ConvertTimezone,
 }
 
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -58,7 +61,7 @@ impl SparkDateTime {
         };
         Self {
             kind,
-            signature: Signature::variadic_any(volatility),
+            signature: Signature::user_defined(volatility),
         }
     }
 
@@ -66,11 +69,12 @@ impl SparkDateTime {
         match self.kind {
             DateTimeKind::DateFormat => (2, 2),
             DateTimeKind::FromUnixtime => (1, 2),
-            DateTimeKind::UnixTimestamp => (0, 2),
+            DateTimeKind::UnixTimestamp => (1, 2),
             DateTimeKind::ToDate => (1, usize::MAX),
             DateTimeKind::MonthsBetween => (2, 3),
             DateTimeKind::TimestampAdd | DateTimeKind::TimestampDiff => (3, 3),
             DateTimeKind::MakeTimestamp => (6, 7),
+            DateTimeKind::ConvertTimezone => (2, 3),
         }
     }
 
@@ -170,6 +174,26 @@ impl SparkDateTime {
                     return Ok(ScalarValue::Null);
                 };
                 ScalarValue::Int64(Some(unit.between(start, end)))
+            }
+            DateTimeKind::ConvertTimezone => {
+                let (source, rest) = match values {
+                    [source, rest @ ..] if rest.len() == 2 => (Tz::from_str(&text(source)?)?, rest),
+                    rest => (*tz, rest),
+                };
+                let target = Tz::from_str(&text(&rest[0])?)?;
+                let Some(wall) = wall_time(&rest[1], tz)? else {
+                    return Ok(ScalarValue::Null);
+                };
+                let converted = source
+                    .from_local_datetime(&wall)
+                    .earliest()
+                    .ok_or_else(|| datetime_error(&wall.to_string(), "the source time zone"))?
+                    .with_timezone(&target)
+                    .naive_local();
+                ScalarValue::TimestampMicrosecond(
+                    Some(converted.and_utc().timestamp_micros()),
+                    None,
+                )
             }
             DateTimeKind::MakeTimestamp => {
                 let time = make_timestamp(values)?;
@@ -387,6 +411,7 @@ impl ScalarUDFImpl for SparkDateTime {
             DateTimeKind::TimestampAdd => "timestampadd",
             DateTimeKind::TimestampDiff => "timestampdiff",
             DateTimeKind::MakeTimestamp => "make_timestamp",
+            DateTimeKind::ConvertTimezone => "convert_timezone",
         }
     }
 
@@ -431,19 +456,10 @@ impl ScalarUDFImpl for SparkDateTime {
                 _ => DataType::Timestamp(TimeUnit::Microsecond, None),
             },
             DateTimeKind::TimestampDiff => DataType::Int64,
-            DateTimeKind::MakeTimestamp => DataType::Timestamp(TimeUnit::Microsecond, None),
+            DateTimeKind::MakeTimestamp | DateTimeKind::ConvertTimezone => {
+                DataType::Timestamp(TimeUnit::Microsecond, None)
+            }
         })
-    }
-
-    fn simplify(&self, args: Vec<Expr>, _info: &SimplifyContext) -> DfResult<ExprSimplifyResult> {
-        if self.kind == DateTimeKind::UnixTimestamp && args.is_empty() {
-            let epoch = datafusion::functions::datetime::expr_fn::date_part(
-                datafusion::logical_expr::lit("epoch"),
-                datafusion::functions::datetime::expr_fn::now(),
-            );
-            return Ok(ExprSimplifyResult::Simplified(cast(epoch, DataType::Int64)));
-        }
-        Ok(ExprSimplifyResult::Original(args))
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {

@@ -9,7 +9,9 @@
 mod arithmetic;
 mod bround;
 mod collections;
+mod conv;
 mod datetime;
+mod edits;
 mod higher_order;
 mod json;
 mod mode;
@@ -32,14 +34,14 @@ use datafusion::execution::{FunctionRegistry, SessionState};
 use datafusion::logical_expr::simplify::{ExprSimplifyResult, SimplifyContext};
 use datafusion::logical_expr::type_coercion::functions::fields_with_udf;
 use datafusion::logical_expr::{
-    AggregateUDF, ColumnarValue, Expr, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF,
+    AggregateUDF, ColumnarValue, Expr, Operator, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF,
     ScalarUDFImpl, Signature, Volatility,
 };
 use datafusion_spark::function as spark;
 
 use crate::error::Result;
 pub use arithmetic::SPARK_DIV;
-use arithmetic::SparkDiv;
+use arithmetic::{SparkDiv, TryArithmetic};
 use collections::{CollectionKind, SparkCollection};
 use datetime::{DateTimeKind, SparkDateTime};
 pub use higher_order::NAMES as HIGHER_ORDER_FUNCTIONS;
@@ -98,6 +100,10 @@ pub fn register(state: &mut SessionState) -> Result<()> {
         spark::url::url_encode(),
         spark::url::url_decode(),
         spark::url::try_url_decode(),
+        spark::array::shuffle(),
+        spark::bitwise::bit_count(),
+        spark::map::map_from_entries(),
+        spark::math::width_bucket(),
     ];
     for function in crate_functions {
         if state.scalar_functions().contains_key(function.name()) {
@@ -132,9 +138,16 @@ pub fn register(state: &mut SessionState) -> Result<()> {
     ))))?;
     let own: Vec<Arc<dyn ScalarUDFImpl>> = vec![
         Arc::new(SparkDiv::new()),
+        Arc::new(TryArithmetic::new("try_add", Operator::Plus)),
+        Arc::new(TryArithmetic::new("try_subtract", Operator::Minus)),
+        Arc::new(TryArithmetic::new("try_multiply", Operator::Multiply)),
         Arc::new(SparkText::new(TextKind::Split)),
         Arc::new(SparkText::new(TextKind::RegexpExtract)),
+        Arc::new(SparkText::new(TextKind::RegexpExtractAll)),
+        Arc::new(SparkText::new(TextKind::RegexpSubstr)),
         Arc::new(SparkText::new(TextKind::GetJsonObject)),
+        Arc::new(SparkText::new(TextKind::JsonArrayLength)),
+        Arc::new(SparkText::new(TextKind::JsonObjectKeys)),
         Arc::new(SparkDateTime::new(DateTimeKind::DateFormat)),
         Arc::new(SparkDateTime::new(DateTimeKind::FromUnixtime)),
         Arc::new(SparkDateTime::new(DateTimeKind::UnixTimestamp)),
@@ -143,12 +156,18 @@ pub fn register(state: &mut SessionState) -> Result<()> {
         Arc::new(SparkDateTime::new(DateTimeKind::TimestampAdd)),
         Arc::new(SparkDateTime::new(DateTimeKind::TimestampDiff)),
         Arc::new(SparkDateTime::new(DateTimeKind::MakeTimestamp)),
+        Arc::new(SparkDateTime::new(DateTimeKind::ConvertTimezone)),
         Arc::new(SparkCollection::new(CollectionKind::ElementAt)),
+        Arc::new(SparkCollection::new(CollectionKind::TryElementAt)),
+        Arc::new(SparkCollection::new(CollectionKind::Get)),
+        Arc::new(edits::SparkEdit::new(edits::EditKind::ArrayInsert)),
+        Arc::new(edits::SparkEdit::new(edits::EditKind::MapConcat)),
         Arc::new(SparkCollection::new(CollectionKind::Sequence)),
         Arc::new(SparkJson::new(JsonKind::ToJson)),
         Arc::new(SparkJson::new(JsonKind::FromJson)),
         Arc::new(types::TypeOf::new()),
         Arc::new(numbers::FormatNumber::new()),
+        Arc::new(conv::Conv::new()),
         Arc::new(bround::Bround::new()),
         Arc::new(murmur3::Murmur3Hash::new()),
         Arc::new(time_window::TimeWindows::new()),
@@ -170,9 +189,12 @@ pub fn register(state: &mut SessionState) -> Result<()> {
         let function = ToTimestamp::new(name, kind, epoch_seconds.clone());
         state.register_udf(Arc::new(ScalarUDF::new_from_impl(function)))?;
     }
-    state.register_udaf(Arc::new(AggregateUDF::from(
+    for percentile in [
         percentile::PercentileApprox::new(),
-    )))?;
+        percentile::PercentileApprox::discrete(),
+    ] {
+        state.register_udaf(Arc::new(AggregateUDF::from(percentile)))?;
+    }
     for moment in [moments::Moment::Skewness, moments::Moment::Kurtosis] {
         state.register_udaf(Arc::new(AggregateUDF::from(moments::CentralMoment::new(
             moment,

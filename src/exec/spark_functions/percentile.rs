@@ -1,13 +1,14 @@
 //! Spark's `percentile_approx(x, p [, accuracy])` (and `approx_percentile`): the smallest
 //! value whose share of the group's non-NULL values at or below it reaches `p`, for one
-//! percentage or an array of them. lakeport computes it exactly (the group's values are held
+//! percentage or an array of them. `percentile_disc(p) WITHIN GROUP (ORDER BY x [DESC])`
+//! (Spark's and PostgreSQL's) is the same value, counted in the order given. lakeport computes it exactly (the group's values are held
 //! in memory and sorted), which Spark's accuracy bound always allows, and which is what
 //! Spark returns for groups smaller than the accuracy (10 000 by default).
 
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
-use datafusion::arrow::compute::{concat, filter, is_not_null, sort_to_indices};
+use datafusion::arrow::compute::{SortOptions, concat, filter, is_not_null, sort_to_indices};
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Schema};
 use datafusion::common::{Result as DfResult, ScalarValue};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
@@ -20,30 +21,44 @@ use crate::error::{Error, ErrorKind};
 
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct PercentileApprox {
+    name: &'static str,
     signature: Signature,
     aliases: Vec<String>,
+    /// Whether it is `percentile_disc`, called `WITHIN GROUP (ORDER BY x)`.
+    within_group: bool,
 }
 
 impl PercentileApprox {
     pub fn new() -> Self {
         Self {
+            name: "percentile_approx",
             signature: Signature::user_defined(Volatility::Immutable),
             aliases: vec!["approx_percentile".to_string()],
+            within_group: false,
+        }
+    }
+
+    pub fn discrete() -> Self {
+        Self {
+            name: "percentile_disc",
+            signature: Signature::user_defined(Volatility::Immutable),
+            aliases: Vec::new(),
+            within_group: true,
         }
     }
 }
 
-fn usage(message: &str) -> datafusion::error::DataFusionError {
-    Error::new(
-        ErrorKind::DatatypeMismatch,
-        format!("percentile_approx {message}"),
-    )
-    .into()
+fn usage(function: &str, message: &str) -> datafusion::error::DataFusionError {
+    Error::new(ErrorKind::DatatypeMismatch, format!("{function} {message}")).into()
 }
 
 impl AggregateUDFImpl for PercentileApprox {
     fn name(&self) -> &str {
-        "percentile_approx"
+        self.name
+    }
+
+    fn supports_within_group_clause(&self) -> bool {
+        self.within_group
     }
 
     fn aliases(&self) -> &[String] {
@@ -58,12 +73,13 @@ impl AggregateUDFImpl for PercentileApprox {
         let (value, percentage, accuracy) = match arg_types {
             [value, percentage] => (value, percentage, None),
             [value, percentage, accuracy] => (value, percentage, Some(accuracy)),
-            _ => return Err(usage("takes (value, percentage [, accuracy])")),
+            _ => return Err(usage(self.name, "takes (value, percentage [, accuracy])")),
         };
         if !(value.is_numeric() || value.is_temporal()) {
-            return Err(usage(&format!(
-                "needs numbers, dates or timestamps, not {value}"
-            )));
+            return Err(usage(
+                self.name,
+                &format!("needs numbers, dates or timestamps, not {value}"),
+            ));
         }
         let percentage = match percentage {
             DataType::List(_) | DataType::LargeList(_) | DataType::FixedSizeList(..) => {
@@ -84,7 +100,7 @@ impl AggregateUDFImpl for PercentileApprox {
                 true,
             )))),
             [value, ..] => Ok(value.clone()),
-            [] => Err(usage("takes (value, percentage [, accuracy])")),
+            [] => Err(usage(self.name, "takes (value, percentage [, accuracy])")),
         }
     }
 
@@ -98,21 +114,22 @@ impl AggregateUDFImpl for PercentileApprox {
     }
 
     fn accumulator(&self, args: AccumulatorArgs) -> DfResult<Box<dyn Accumulator>> {
-        let (percentages, listed) = percentages(&args.exprs[1])?;
+        let (percentages, listed) = percentages(self.name, &args.exprs[1])?;
         Ok(Box::new(PercentileAccumulator {
             value_type: args.expr_fields[0].data_type().clone(),
             percentages,
             listed,
+            descending: args.order_bys.first().is_some_and(|o| o.options.descending),
             values: Vec::new(),
         }))
     }
 }
 
 /// The constant percentages, each within [0, 1], and whether they came as an array.
-fn percentages(expr: &Arc<dyn PhysicalExpr>) -> DfResult<(Vec<f64>, bool)> {
+fn percentages(function: &str, expr: &Arc<dyn PhysicalExpr>) -> DfResult<(Vec<f64>, bool)> {
     let empty = RecordBatch::new_empty(Arc::new(Schema::empty()));
     let ColumnarValue::Scalar(value) = expr.evaluate(&empty)? else {
-        return Err(usage("needs a constant percentage"));
+        return Err(usage(function, "needs a constant percentage"));
     };
     let (values, listed) = match value {
         ScalarValue::Float64(Some(p)) => (vec![p], false),
@@ -120,16 +137,16 @@ fn percentages(expr: &Arc<dyn PhysicalExpr>) -> DfResult<(Vec<f64>, bool)> {
             let items = list.value(0);
             let floats = items.as_primitive::<datafusion::arrow::datatypes::Float64Type>();
             if floats.null_count() > 0 {
-                return Err(usage("percentages must not be NULL"));
+                return Err(usage(function, "percentages must not be NULL"));
             }
             (floats.values().to_vec(), true)
         }
-        _ => return Err(usage("needs a constant percentage")),
+        _ => return Err(usage(function, "needs a constant percentage")),
     };
     if let Some(p) = values.iter().find(|p| !(0.0..=1.0).contains(*p)) {
         return Err(Error::new(
             ErrorKind::InvalidParameterValue,
-            format!("percentile_approx percentage {p} is not between 0 and 1"),
+            format!("{function} percentage {p} is not between 0 and 1"),
         )
         .into());
     }
@@ -141,6 +158,8 @@ struct PercentileAccumulator {
     value_type: DataType,
     percentages: Vec<f64>,
     listed: bool,
+    /// Whether the values are counted from the largest (`WITHIN GROUP (ORDER BY x DESC)`).
+    descending: bool,
     /// The group's non-NULL values, batch by batch.
     values: Vec<ArrayRef>,
 }
@@ -186,7 +205,11 @@ impl Accumulator for PercentileAccumulator {
         let picks: Vec<ScalarValue> = if all.is_empty() {
             vec![ScalarValue::try_from(&self.value_type)?; self.percentages.len()]
         } else {
-            let order = sort_to_indices(&all, None, None)?;
+            let options = SortOptions {
+                descending: self.descending,
+                nulls_first: false,
+            };
+            let order = sort_to_indices(&all, Some(options), None)?;
             let n = all.len();
             self.percentages
                 .iter()

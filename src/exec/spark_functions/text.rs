@@ -1,4 +1,5 @@
-//! Spark's text functions: `split`, `regexp_extract`, `get_json_object`.
+//! Spark's text functions: `split`, `regexp_extract`, `regexp_extract_all`, `regexp_substr`,
+//! `get_json_object`, `json_array_length`, `json_object_keys`.
 
 use std::cell::RefCell;
 use std::sync::Arc;
@@ -21,10 +22,19 @@ pub enum TextKind {
     /// `regexp_extract(str, regex [, group])`: the group (1 by default, 0 for the whole
     /// match) of the first match; the empty string when nothing matches.
     RegexpExtract,
+    /// `regexp_extract_all(str, regex [, group])`: the group (1 by default) of every match.
+    RegexpExtractAll,
+    /// `regexp_substr(str, regex)`: the first match; NULL when nothing matches.
+    RegexpSubstr,
     /// `get_json_object(json, path)`: the value at a JSONPath (`$.a.b[0]`, `$['a']`,
     /// `[*]`), strings without their quotes, objects and arrays as JSON; NULL for invalid
     /// JSON or a path that leads nowhere.
     GetJsonObject,
+    /// `json_array_length(json)`: the number of elements of a JSON array; NULL for anything
+    /// else.
+    JsonArrayLength,
+    /// `json_object_keys(json)`: the keys of a JSON object, in order; NULL for anything else.
+    JsonObjectKeys,
 }
 
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -37,15 +47,20 @@ impl SparkText {
     pub fn new(kind: TextKind) -> Self {
         let text = || DataType::Utf8;
         let signature = match kind {
-            TextKind::Split | TextKind::RegexpExtract => Signature::one_of(
-                vec![
-                    TypeSignature::Exact(vec![text(), text()]),
-                    TypeSignature::Exact(vec![text(), text(), DataType::Int64]),
-                ],
-                Volatility::Immutable,
-            ),
-            TextKind::GetJsonObject => {
+            TextKind::Split | TextKind::RegexpExtract | TextKind::RegexpExtractAll => {
+                Signature::one_of(
+                    vec![
+                        TypeSignature::Exact(vec![text(), text()]),
+                        TypeSignature::Exact(vec![text(), text(), DataType::Int64]),
+                    ],
+                    Volatility::Immutable,
+                )
+            }
+            TextKind::GetJsonObject | TextKind::RegexpSubstr => {
                 Signature::exact(vec![text(), text()], Volatility::Immutable)
+            }
+            TextKind::JsonArrayLength | TextKind::JsonObjectKeys => {
+                Signature::exact(vec![text()], Volatility::Immutable)
             }
         };
         Self { kind, signature }
@@ -57,7 +72,11 @@ impl ScalarUDFImpl for SparkText {
         match self.kind {
             TextKind::Split => "split",
             TextKind::RegexpExtract => "regexp_extract",
+            TextKind::RegexpExtractAll => "regexp_extract_all",
+            TextKind::RegexpSubstr => "regexp_substr",
             TextKind::GetJsonObject => "get_json_object",
+            TextKind::JsonArrayLength => "json_array_length",
+            TextKind::JsonObjectKeys => "json_object_keys",
         }
     }
 
@@ -67,10 +86,13 @@ impl ScalarUDFImpl for SparkText {
 
     fn return_type(&self, _arg_types: &[DataType]) -> DfResult<DataType> {
         Ok(match self.kind {
-            TextKind::Split => {
+            TextKind::JsonArrayLength => DataType::Int32,
+            TextKind::Split | TextKind::RegexpExtractAll | TextKind::JsonObjectKeys => {
                 DataType::List(Arc::new(Field::new_list_field(DataType::Utf8, true)))
             }
-            TextKind::RegexpExtract | TextKind::GetJsonObject => DataType::Utf8,
+            TextKind::RegexpExtract | TextKind::RegexpSubstr | TextKind::GetJsonObject => {
+                DataType::Utf8
+            }
         })
     }
 
@@ -81,6 +103,12 @@ impl ScalarUDFImpl for SparkText {
                 Some(ScalarValue::Utf8(Some(s))) => Some(s.as_str()),
                 _ => None,
             };
+            if matches!(
+                self.kind,
+                TextKind::JsonArrayLength | TextKind::JsonObjectKeys
+            ) {
+                return Ok(text(0).map_or(ScalarValue::Null, |json| json_shape(self.kind, json)));
+            }
             let (Some(input), Some(second)) = (text(0), text(1)) else {
                 return Ok(ScalarValue::Null);
             };
@@ -97,9 +125,20 @@ impl ScalarUDFImpl for SparkText {
                 Some((pattern, regex)) if pattern == second => regex,
                 _ => &cache.insert((second.to_string(), compile(second)?)).1,
             };
+            let group = number.unwrap_or(1);
             Ok(match self.kind {
                 TextKind::Split => split(input, second, regex, number.unwrap_or(-1)),
-                _ => ScalarValue::Utf8(Some(extract(input, regex, number.unwrap_or(1))?)),
+                TextKind::RegexpExtractAll => {
+                    let found: Vec<ScalarValue> = extract_all(input, regex, group)?
+                        .into_iter()
+                        .map(|m| ScalarValue::Utf8(Some(m)))
+                        .collect();
+                    ScalarValue::List(ScalarValue::new_list_nullable(&found, &DataType::Utf8))
+                }
+                TextKind::RegexpSubstr => {
+                    ScalarValue::Utf8(regex.find(input).map(|m| m.as_str().to_string()))
+                }
+                _ => ScalarValue::Utf8(Some(extract(input, regex, group)?)),
             })
         })
     }
@@ -141,19 +180,86 @@ fn split(input: &str, pattern: &str, regex: &Regex, limit: i64) -> ScalarValue {
 }
 
 fn extract(input: &str, regex: &Regex, group: i64) -> DfResult<String> {
-    let groups = regex.captures_len() as i64 - 1;
-    if group < 0 || group > groups {
-        return Err(Error::new(
-            ErrorKind::InvalidParameterValue,
-            format!("regexp_extract group index {group} is out of range: the pattern has {groups} groups"),
-        )
-        .into());
-    }
+    let group = checked_group(regex, group)?;
     Ok(regex
         .captures(input)
-        .and_then(|c| c.get(group as usize))
+        .and_then(|c| c.get(group))
         .map(|m| m.as_str().to_string())
         .unwrap_or_default())
+}
+
+/// The group of every match; a group a match leaves unset is the empty string, as in Spark.
+fn extract_all(input: &str, regex: &Regex, group: i64) -> DfResult<Vec<String>> {
+    let group = checked_group(regex, group)?;
+    Ok(regex
+        .captures_iter(input)
+        .map(|c| c.get(group).map_or("", |m| m.as_str()).to_string())
+        .collect())
+}
+
+fn checked_group(regex: &Regex, group: i64) -> DfResult<usize> {
+    let groups = regex.captures_len() - 1;
+    match usize::try_from(group) {
+        Ok(group) if group <= groups => Ok(group),
+        _ => Err(Error::new(
+            ErrorKind::InvalidParameterValue,
+            format!(
+                "regexp_extract group index {group} is out of range: the pattern has {groups} groups"
+            ),
+        )
+        .into()),
+    }
+}
+
+/// The length of a JSON array or the keys of a JSON object; NULL for other text.
+fn json_shape(kind: TextKind, json: &str) -> ScalarValue {
+    match kind {
+        TextKind::JsonArrayLength => match serde_json::from_str::<serde_json::Value>(json) {
+            Ok(serde_json::Value::Array(items)) => {
+                ScalarValue::Int32(i32::try_from(items.len()).ok())
+            }
+            _ => ScalarValue::Null,
+        },
+        _ => match serde_json::from_str::<ObjectKeys>(json) {
+            Ok(ObjectKeys(keys)) => {
+                let keys: Vec<ScalarValue> = keys
+                    .into_iter()
+                    .map(|k| ScalarValue::Utf8(Some(k)))
+                    .collect();
+                ScalarValue::List(ScalarValue::new_list_nullable(&keys, &DataType::Utf8))
+            }
+            Err(_) => ScalarValue::Null,
+        },
+    }
+}
+
+/// A JSON object's keys in the order the text gives them.
+struct ObjectKeys(Vec<String>);
+
+impl<'de> serde::Deserialize<'de> for ObjectKeys {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Keys;
+        impl<'de> serde::de::Visitor<'de> for Keys {
+            type Value = ObjectKeys;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<ObjectKeys, A::Error> {
+                let mut keys = Vec::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                    keys.push(key);
+                }
+                Ok(ObjectKeys(keys))
+            }
+        }
+        deserializer.deserialize_map(Keys)
+    }
 }
 
 /// One step of a JSONPath.

@@ -139,6 +139,9 @@ const RENAMES: &[(&str, &str)] = &[
     ("startswith", "starts_with"),
     ("endswith", "ends_with"),
     ("timestamp_seconds", "to_timestamp_seconds"),
+    ("timestamp_millis", "to_timestamp_millis"),
+    ("timestamp_micros", "to_timestamp_micros"),
+    ("to_unix_timestamp", "unix_timestamp"),
     ("getbit", "bit_get"),
 ];
 
@@ -307,6 +310,17 @@ fn replacement(function: &Function) -> Result<Option<Expr>> {
             with_unit("timestampdiff", unit, start, end)
         }
         ("zeroifnull", [value]) => template("coalesce($1, 0)", &[value])?,
+        ("e", []) => template("exp(1.0)", &[])?,
+        ("unix_timestamp", []) => template("CAST(date_part('epoch', now()) AS BIGINT)", &[])?,
+        ("between", [value, low, high]) => template("$1 BETWEEN $2 AND $3", &[value, low, high])?,
+        ("randn", []) => template(
+            "sqrt(-2.0 * ln(1.0 - random())) * cos(2.0 * pi() * random())",
+            &[],
+        )?,
+        ("monotonically_increasing_id", []) => template("(row_number() OVER () - 1)", &[])?,
+        ("current_timezone", []) => template("current_setting('TimeZone')", &[])?,
+        ("dayname", [date]) => template("date_format($1, 'EEE')", &[date])?,
+        ("date_from_unix_date", [days]) => template("date_add(DATE '1970-01-01', $1)", &[days])?,
         ("nullifzero", [value]) => template("nullif($1, 0)", &[value])?,
         ("map_contains_key", [map, key]) => template("array_has(map_keys($1), $2)", &[map, key])?,
         ("grouping_id", columns) if !columns.is_empty() => grouping_id(columns.to_vec()),
