@@ -1,15 +1,20 @@
 //! The SQL dialect lakeport parses: PostgreSQL's, plus the pieces of Spark SQL's lexical
-//! syntax that PostgreSQL leaves free — backquoted identifiers (`` `order date` ``), the
-//! integer division operator `a DIV b`, `FROM VALUES (…), (…) AS t(…)` without parentheses
-//! around `VALUES`, lambdas (`x -> x * 2`, `(acc, x) -> acc + x`) and
-//! `exists(array, x -> …)` as a call where PostgreSQL's `EXISTS (subquery)` cannot be
-//! meant, `IDENTIFIER('name')`, and a `LATERAL VIEW` without column names followed by
-//! `ORDER BY`, `LIMIT`, …. Backquoted names are case-insensitive, as in Spark: [`tokenize`] folds them to
-//! lowercase (the case the catalog stores), except a file path after `parquet.`, `csv.` or
-//! `json.`. Everything else is sqlparser's PostgreSQL dialect, and the parser takes this
-//! dialect for PostgreSQL wherever it checks (`dialect()`), so PostgreSQL-only syntax keeps
-//! working. Spark's clauses that sqlparser reads for every dialect (`LEFT SEMI JOIN`,
-//! `LATERAL VIEW`, `PIVOT`, `<=>`, …) are planned by `spark_syntax`.
+//! syntax that PostgreSQL leaves free:
+//! - backquoted identifiers (`` `order date` ``), case-insensitive as in Spark: [`tokenize`]
+//!   folds them to lowercase (the case the catalog stores), except a file path after
+//!   `parquet.`, `csv.` or `json.`;
+//! - `IDENTIFIER('name')`, and typed number literals (`1S`, `1Y`, `1.5D`, `1.5F`, `2.50BD`);
+//! - the integer division operator `a DIV b`;
+//! - `FROM VALUES (…), (…) AS t(…)` without parentheses around `VALUES`;
+//! - lambdas (`x -> x * 2`, `(acc, x) -> acc + x`) and `exists(array, x -> …)` as a call
+//!   where PostgreSQL's `EXISTS (subquery)` cannot be meant;
+//! - a `LATERAL VIEW` without column names followed by `ORDER BY`, `LIMIT`, …;
+//! - `EXPLAIN EXTENDED | COST | FORMATTED | CODEGEN`.
+//!
+//! Everything else is sqlparser's PostgreSQL dialect, and the parser takes this dialect for
+//! PostgreSQL wherever it checks (`dialect()`), so PostgreSQL-only syntax keeps working.
+//! Spark's clauses that sqlparser reads for every dialect (`LEFT SEMI JOIN`, `LATERAL VIEW`,
+//! `PIVOT`, `<=>`, …) are planned by `spark_syntax`.
 
 use std::any::TypeId;
 
@@ -57,8 +62,33 @@ pub fn tokenize(dialect: &LakeportDialect, sql: &str) -> Result<Vec<TokenWithSpa
             previous = [previous[1], Some(i)];
         }
     }
-    let tokens = named_by_identifier_clauses(typed_number_literals(tokens))?;
+    let tokens = named_by_identifier_clauses(typed_number_literals(spark_explain_modes(tokens)))?;
     Ok(end_unnamed_lateral_views(parenthesize_from_values(tokens)))
+}
+
+/// Spark's `EXPLAIN EXTENDED | COST | FORMATTED | CODEGEN q`: the first two as `EXPLAIN
+/// VERBOSE q` (every plan, with the statistics), the others as `EXPLAIN q`.
+fn spark_explain_modes(mut tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
+    let code: Vec<usize> = (0..tokens.len())
+        .filter(|&i| !matches!(tokens[i].token, Token::Whitespace(_)))
+        .collect();
+    for pair in code.windows(2) {
+        let [explain, mode] = [pair[0], pair[1]];
+        let is_explain = matches!(&tokens[explain].token, Token::Word(w)
+            if w.quote_style.is_none() && w.keyword == Keyword::EXPLAIN);
+        let Token::Word(word) = &tokens[mode].token else {
+            continue;
+        };
+        if !is_explain || word.quote_style.is_some() {
+            continue;
+        }
+        tokens[mode].token = match word.value.to_ascii_uppercase().as_str() {
+            "EXTENDED" | "COST" => Token::make_keyword("VERBOSE"),
+            "FORMATTED" | "CODEGEN" => Token::Whitespace(Whitespace::Space),
+            _ => continue,
+        };
+    }
+    tokens
 }
 
 /// Spark's typed number literals — `1S` (smallint), `1Y` (tinyint), `1.5D`
@@ -604,6 +634,23 @@ mod tests {
             parse("select a.L from t a").to_string(),
             "SELECT a.L FROM t a"
         );
+    }
+
+    #[test]
+    fn spark_explain_modes_are_postgres_explains() {
+        assert_eq!(
+            parse("explain extended select 1"),
+            parse("explain verbose select 1")
+        );
+        assert_eq!(
+            parse("EXPLAIN COST select 1"),
+            parse("explain verbose select 1")
+        );
+        assert_eq!(
+            parse("explain formatted select 1"),
+            parse("explain select 1")
+        );
+        assert_eq!(parse("explain codegen select 1"), parse("explain select 1"));
     }
 
     #[test]

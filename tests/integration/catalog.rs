@@ -1,6 +1,6 @@
 //! The catalog over the wire: what survives a restart, what `kill -9` in the middle of DDL
 //! leaves behind (nothing half-written), connections racing the same DDL, the lifetime of
-//! temporary views, and SHOW CREATE TABLE's text. The statements themselves are covered by
+//! temporary views, and SHOW CREATE TABLE's text (also of a table made `LIKE` another). The statements themselves are covered by
 //! `tests/slt/catalog/`.
 
 use std::path::Path;
@@ -196,6 +196,25 @@ async fn show_create_table_prints_spark_ddl() {
         "CREATE TABLE `default`.`shaped` (\n  `id` INT COMMENT 'the key',\n  `word` STRING,\n  `day` DATE)\n\
          USING csv\nOPTIONS (\n  'delimiter' = '|')\nPARTITIONED BY (`day`)\nCOMMENT 'it\\'s managed'\n\
          TBLPROPERTIES (\n  'a' = 'b')"
+    );
+    client
+        .batch_execute(
+            "CREATE TABLE copied LIKE shaped; CREATE TABLE as_parquet LIKE shaped USING parquet",
+        )
+        .await
+        .unwrap();
+    let rows = text(simple_rows(&client, "SHOW CREATE TABLE copied").await);
+    assert_eq!(
+        rows[0][0],
+        "CREATE TABLE `default`.`copied` (\n  `id` INT COMMENT 'the key',\n  `word` STRING,\n  `day` DATE)\n\
+         USING csv\nOPTIONS (\n  'delimiter' = '|')\nPARTITIONED BY (`day`)",
+        "LIKE copies columns, partitioning, format and options, not the comment or properties"
+    );
+    let rows = text(simple_rows(&client, "SHOW CREATE TABLE as_parquet").await);
+    assert_eq!(
+        rows[0][0],
+        "CREATE TABLE `default`.`as_parquet` (\n  `id` INT COMMENT 'the key',\n  `word` STRING,\n  `day` DATE)\n\
+         USING parquet\nPARTITIONED BY (`day`)"
     );
 }
 

@@ -53,6 +53,8 @@ pub struct CreateTable {
     pub external: bool,
     pub if_not_exists: bool,
     pub columns: Option<Vec<ColumnDefinition>>,
+    /// `LIKE source`: the table whose columns, partitioning and format are copied.
+    pub like: Option<ObjectName>,
     pub format: Option<StorageFormat>,
     /// `OPTIONS`, `ROW FORMAT` and `SERDEPROPERTIES`, as storage options.
     pub options: BTreeMap<String, String>,

@@ -679,12 +679,17 @@ impl<'a> DdlParser<'a> {
             Some(Token::LParen) => Some(self.column_definitions()?),
             _ => None,
         };
+        let like = match columns.is_none() && self.keyword("LIKE") {
+            true => Some(self.object_name()?),
+            false => None,
+        };
         let mut create = CreateTable {
             name,
             or_replace,
             external,
             if_not_exists,
             columns,
+            like,
             format: None,
             options: BTreeMap::new(),
             partitioned_by: Vec::new(),
@@ -724,6 +729,11 @@ impl<'a> DdlParser<'a> {
                 .insert("field.delim".into(), HIVE_TEXT_DELIMITER.into());
         }
         if self.keyword("AS") {
+            if create.like.is_some() {
+                return Err(Error::syntax(
+                    "CREATE TABLE … LIKE cannot also have AS query",
+                ));
+            }
             create.query = Some(self.rest_text()?);
         }
         Ok(CatalogStatement::CreateTable(Box::new(create)))

@@ -27,6 +27,10 @@ use crate::sql::ddl::run::{
 use crate::sql::{Connection, Output};
 
 pub async fn create_table(connection: &mut Connection, create: CreateTable) -> Result<Output> {
+    let create = match create.like.clone() {
+        Some(source) => copied_definition(connection, create, &source).await?,
+        None => create,
+    };
     if create.or_replace {
         return Err(
             Error::unsupported("CREATE OR REPLACE TABLE is not supported")
@@ -99,6 +103,49 @@ pub async fn create_table(connection: &mut Connection, create: CreateTable) -> R
         other => other?,
     }
     Ok(Output::Command("CREATE TABLE".into()))
+}
+
+/// `CREATE TABLE t LIKE source`: the source's columns and partition keys, and its format and
+/// storage options unless `USING` names a format; not its location, comment or properties
+/// (as in Spark).
+async fn copied_definition(
+    connection: &Connection,
+    mut create: CreateTable,
+    source: &ObjectName,
+) -> Result<CreateTable> {
+    let table = find_table(connection, source).await?;
+    let Some(storage) = &table.storage else {
+        return Err(Error::unsupported(format!(
+            "CREATE TABLE … LIKE a view is not supported: \"{source}\" is a view"
+        )));
+    };
+    create.columns = Some(
+        table
+            .columns
+            .iter()
+            .map(|c| ColumnDefinition {
+                name: c.name.clone(),
+                data_type: c.data_type.clone(),
+                comment: c.comment.clone(),
+            })
+            .collect(),
+    );
+    create.partitioned_by = table
+        .partition_keys
+        .iter()
+        .map(|k| PartitionKeyDefinition {
+            name: k.name.clone(),
+            data_type: Some(k.data_type.clone()),
+            comment: k.comment.clone(),
+        })
+        .collect();
+    if create.format.is_none() {
+        create.format = Some(storage.format);
+        let mut options = storage.options.clone();
+        options.extend(std::mem::take(&mut create.options));
+        create.options = options;
+    }
+    Ok(create)
 }
 
 /// Whether `database.name` is free for a new table. When it is taken, IF NOT EXISTS makes
