@@ -9,7 +9,7 @@
 //! - lambdas (`x -> x * 2`, `(acc, x) -> acc + x`) and `exists(array, x -> …)` as a call
 //!   where PostgreSQL's `EXISTS (subquery)` cannot be meant;
 //! - a `LATERAL VIEW` without column names followed by `ORDER BY`, `LIMIT`, …;
-//! - `EXPLAIN EXTENDED | COST | FORMATTED | CODEGEN`.
+//! - `EXPLAIN EXTENDED | COST | FORMATTED | CODEGEN`, and `TABLE t` (PostgreSQL's too).
 //!
 //! Everything else is sqlparser's PostgreSQL dialect, and the parser takes this dialect for
 //! PostgreSQL wherever it checks (`dialect()`), so PostgreSQL-only syntax keeps working.
@@ -62,8 +62,64 @@ pub fn tokenize(dialect: &LakeportDialect, sql: &str) -> Result<Vec<TokenWithSpa
             previous = [previous[1], Some(i)];
         }
     }
-    let tokens = named_by_identifier_clauses(typed_number_literals(spark_explain_modes(tokens)))?;
+    let tokens = table_queries(spark_explain_modes(tokens));
+    let tokens = named_by_identifier_clauses(typed_number_literals(tokens))?;
     Ok(end_unnamed_lateral_views(parenthesize_from_values(tokens)))
+}
+
+/// `TABLE t` (PostgreSQL's and Spark's) as `SELECT * FROM t`, where a query may begin: at the
+/// start of a statement, after `(` or after a set operation.
+fn table_queries(mut tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
+    let code: Vec<usize> = (0..tokens.len())
+        .filter(|&i| !matches!(tokens[i].token, Token::Whitespace(_)))
+        .collect();
+    let keyword = |token: &Token| match token {
+        Token::Word(w) if w.quote_style.is_none() => Some(w.keyword),
+        _ => None,
+    };
+    let mut starts = Vec::new();
+    for (at, &i) in code.iter().enumerate() {
+        let begins_query = match at.checked_sub(1).map(|p| &tokens[code[p]].token) {
+            None | Some(Token::SemiColon | Token::LParen) => true,
+            Some(previous) => matches!(
+                keyword(previous),
+                Some(
+                    Keyword::UNION
+                        | Keyword::INTERSECT
+                        | Keyword::EXCEPT
+                        | Keyword::MINUS
+                        | Keyword::ALL
+                        | Keyword::DISTINCT
+                )
+            ),
+        };
+        let names_table = matches!(
+            code.get(at + 1).map(|&n| &tokens[n].token),
+            Some(Token::Word(_))
+        );
+        if begins_query && names_table && keyword(&tokens[i].token) == Some(Keyword::TABLE) {
+            starts.push(i);
+        }
+    }
+    if starts.is_empty() {
+        return tokens;
+    }
+    let mut out = Vec::with_capacity(tokens.len() + 4 * starts.len());
+    for (i, token) in tokens.drain(..).enumerate() {
+        if !starts.contains(&i) {
+            out.push(token);
+            continue;
+        }
+        for word in ["SELECT", "*", "FROM"] {
+            let token = match word {
+                "*" => Token::Mul,
+                word => Token::make_keyword(word),
+            };
+            out.push(TokenWithSpan::wrap(token));
+            out.push(TokenWithSpan::wrap(Token::Whitespace(Whitespace::Space)));
+        }
+    }
+    out
 }
 
 /// Spark's `EXPLAIN EXTENDED | COST | FORMATTED | CODEGEN q`: the first two as `EXPLAIN
@@ -633,6 +689,23 @@ mod tests {
         assert_eq!(
             parse("select a.L from t a").to_string(),
             "SELECT a.L FROM t a"
+        );
+    }
+
+    #[test]
+    fn table_queries_select_everything() {
+        assert_eq!(parse("TABLE db.t"), parse("select * from db.t"));
+        assert_eq!(
+            parse("table a union all table b order by 1"),
+            parse("select * from a union all select * from b order by 1")
+        );
+        assert_eq!(
+            parse("select * from (table t) x"),
+            parse("select * from (select * from t) x")
+        );
+        assert_eq!(
+            parse("create table t (a int)").to_string(),
+            "CREATE TABLE t (a INT)"
         );
     }
 
