@@ -3,8 +3,9 @@
 //! both define a name with different arguments (`trunc(date, 'MM')` against
 //! `trunc(numeric)`), `spark_syntax` routes Spark's form to a function of its own name.
 //!
-//! Most come from DataFusion's `datafusion-spark` crate; the rest are lakeport's own
-//! (`text`, `datetime`, `collections`, `json`), written to Spark's documented results.
+//! Most come from DataFusion's `datafusion-spark` crate; the rest are lakeport's own (`text`,
+//! `datetime`, `to_timestamp`, `collections`, `edits`, `json`, `conv`, the aggregates `mode`,
+//! `percentile`, `moments`, `try_average`, …), written to Spark's documented results.
 
 mod arithmetic;
 mod bround;

@@ -26,7 +26,13 @@
 //!   `timestampdiff(MONTH, a, b)` (or `datediff`, `date_diff`) call `timestampadd` /
 //!   `timestampdiff` with the unit as text; `zeroifnull(x)` is `coalesce(x, 0)`,
 //!   `nullifzero(x)` `nullif(x, 0)`, `map_contains_key(m, k)` `array_has(map_keys(m), k)`,
-//!   `getbit` `bit_get`.
+//!   `getbit` `bit_get`;
+//! - `unix_timestamp()` is the statement's time, `e()` `exp(1.0)`, `current_timezone()` the
+//!   session's `TimeZone`, `dayname(d)` `date_format(d, 'EEE')`, `date_from_unix_date(n)`
+//!   `date_add(DATE '1970-01-01', n)`, `between(x, a, b)` `x BETWEEN a AND b`, `randn()` a
+//!   Box–Muller draw from `random()`, `monotonically_increasing_id()` `row_number() OVER ()
+//!   - 1`; `timestamp_millis`, `timestamp_micros` and `to_unix_timestamp` are DataFusion's
+//!   `to_timestamp_millis`, `to_timestamp_micros` and lakeport's `unix_timestamp`.
 
 use datafusion::sql::sqlparser::ast::DataType as SqlType;
 use datafusion::sql::sqlparser::ast::{

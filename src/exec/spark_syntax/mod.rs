@@ -23,6 +23,8 @@
 //!   `json_tuple(j, 'k1', …)` → `c0, …`, `stack(n, …)` → n rows of `col0, …`. Where the
 //!   columns depend on the argument's type and the names do not tell, the generator is
 //!   completed after table resolution (see `completion`).
+//! - Lateral column aliases (`SELECT a * 2 AS b, b + 1 FROM t`), resolved after table
+//!   resolution too, since a FROM column of the same name wins: see `lateral_aliases`.
 //! - `window(time, '1 hour')`: a lateral view of the time windows each row falls in, see
 //!   `time_window`.
 //! - Calls and operators Spark spells differently (date parts, casts written as calls,
