@@ -196,6 +196,12 @@ pub enum CatalogStatement {
         spec: Option<PartitionSpec>,
     },
     ShowColumns(ObjectName),
+    /// `SHOW [USER | SYSTEM | ALL] FUNCTIONS [[LIKE] 'pattern']`; lakeport has no user
+    /// functions.
+    ShowFunctions {
+        pattern: Option<String>,
+        user_only: bool,
+    },
     ShowCreateTable(ObjectName),
     ShowProperties {
         name: ObjectName,
@@ -250,6 +256,7 @@ impl CatalogStatement {
             } => &["namespace", "viewName", "isTemporary"],
             Self::ShowPartitions { .. } => &["partition"],
             Self::ShowColumns(_) => &["col_name"],
+            Self::ShowFunctions { .. } => &["function"],
             Self::ShowCreateTable(_) => &["createtab_stmt"],
             Self::ShowProperties { .. } => &["key", "value"],
             Self::DescribeTable { .. } => &["col_name", "data_type", "comment"],

@@ -45,6 +45,9 @@ pub async fn show(connection: &mut Connection, statement: CatalogStatement) -> R
             .into_iter()
             .map(|(name, _, _)| vec![Some(name)])
             .collect(),
+        CatalogStatement::ShowFunctions { pattern, user_only } => {
+            function_names(connection, pattern.as_deref(), user_only)
+        }
         CatalogStatement::ShowCreateTable(name) => {
             let table = find_table(connection, &name).await?;
             vec![vec![Some(create_statement(&table))]]
@@ -84,6 +87,31 @@ pub async fn show(connection: &mut Connection, statement: CatalogStatement) -> R
         }
     };
     rows_output(schema, rows)
+}
+
+/// The functions a query can call, sorted, without the ones lakeport plans Spark's syntax with
+/// (`lakeport_*`, `spark_*`).
+fn function_names(connection: &Connection, pattern: Option<&str>, user_only: bool) -> Rows {
+    if user_only {
+        return Vec::new();
+    }
+    let state = connection
+        .service
+        .engine
+        .state_for(&query_context(connection));
+    let names: std::collections::BTreeSet<&String> = state
+        .scalar_functions()
+        .keys()
+        .chain(state.aggregate_functions().keys())
+        .chain(state.window_functions().keys())
+        .chain(state.higher_order_functions().keys())
+        .filter(|name| !name.starts_with("lakeport_") && !name.starts_with("spark_"))
+        .filter(|name| pattern.is_none_or(|p| pattern_matches(p, name)))
+        .collect();
+    names
+        .into_iter()
+        .map(|name| vec![Some(name.clone())])
+        .collect()
 }
 
 /// The schema SHOW TABLES lists without IN: the first on the search path that exists.

@@ -96,17 +96,21 @@ impl<'a> DdlParser<'a> {
             "CLEAR" => second == "CACHE",
             "ANALYZE" => second == "TABLE",
             "TRUNCATE" => true,
-            "SHOW" => matches!(
-                second.as_str(),
-                "DATABASES"
-                    | "SCHEMAS"
-                    | "TABLES"
-                    | "VIEWS"
-                    | "PARTITIONS"
-                    | "COLUMNS"
-                    | "CREATE"
-                    | "TBLPROPERTIES"
-            ),
+            "SHOW" => {
+                matches!(
+                    second.as_str(),
+                    "DATABASES"
+                        | "SCHEMAS"
+                        | "TABLES"
+                        | "VIEWS"
+                        | "PARTITIONS"
+                        | "COLUMNS"
+                        | "CREATE"
+                        | "TBLPROPERTIES"
+                        | "FUNCTIONS"
+                ) || matches!(second.as_str(), "USER" | "SYSTEM" | "ALL")
+                    && self.word_at(2).as_deref() == Some("FUNCTIONS")
+            }
             _ => false,
         }
     }
@@ -975,6 +979,19 @@ impl<'a> DdlParser<'a> {
         Ok(CatalogStatement::DescribeTable { name, extended })
     }
 
+    /// The rest of `SHOW … FUNCTIONS [IN db] [[LIKE] 'pattern']`.
+    fn show_functions(&mut self, user_only: bool) -> Result<CatalogStatement> {
+        if self.keyword("IN") || self.keyword("FROM") {
+            self.identifier()?;
+        }
+        self.keyword("LIKE");
+        let pattern = match self.peek() {
+            Some(Token::SingleQuotedString(_)) => Some(self.string()?),
+            _ => None,
+        };
+        Ok(CatalogStatement::ShowFunctions { pattern, user_only })
+    }
+
     fn show(&mut self) -> Result<CatalogStatement> {
         if self.keyword("DATABASES") || self.keyword("SCHEMAS") {
             self.keyword("LIKE");
@@ -983,6 +1000,14 @@ impl<'a> DdlParser<'a> {
                 _ => None,
             };
             return Ok(CatalogStatement::ShowDatabases { pattern });
+        }
+        let user_only = self.keyword("USER");
+        if user_only || self.keyword("SYSTEM") || self.keyword("ALL") {
+            self.require_keyword("FUNCTIONS")?;
+            return self.show_functions(user_only);
+        }
+        if self.keyword("FUNCTIONS") {
+            return self.show_functions(false);
         }
         let views_only = self.keyword("VIEWS");
         if views_only || self.keyword("TABLES") {
