@@ -66,7 +66,7 @@ pub struct CreateTable {
     pub query: Option<String>,
 }
 
-/// `INSERT INTO|OVERWRITE [TABLE] t [PARTITION (...)] [(columns)] query`.
+/// `INSERT INTO|OVERWRITE [TABLE] t [PARTITION (...)] [(columns) | BY NAME] query`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Insert {
     pub name: ObjectName,
@@ -74,6 +74,8 @@ pub struct Insert {
     pub partition: Option<PartitionSpec>,
     /// The target columns named, if any (PostgreSQL's column list).
     pub columns: Vec<String>,
+    /// `BY NAME`: the query's columns go to the table's columns of the same names.
+    pub by_name: bool,
     /// The query's text, in PostgreSQL syntax (`SELECT ...`, `VALUES ...`).
     pub query: String,
 }

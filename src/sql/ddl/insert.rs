@@ -50,7 +50,16 @@ pub async fn insert(connection: &mut Connection, insert: Insert) -> Result<Outpu
         .collect();
     let targets: Vec<&Column> = table.columns.iter().chain(dynamic_keys).collect();
     let plan = plan_query(connection, &insert.query).await?;
-    let plan = fit_to_columns(plan, &targets, &insert.columns)?;
+    let named: Vec<String> = match insert.by_name {
+        true => plan
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect(),
+        false => insert.columns.clone(),
+    };
+    let plan = fit_to_columns(plan, &targets, &named)?;
     let staged = write(
         connection,
         plan,

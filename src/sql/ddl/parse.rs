@@ -632,6 +632,7 @@ impl<'a> DdlParser<'a> {
                 self.require(&Token::Comma)?;
             }
         }
+        let by_name = columns.is_empty() && self.keywords(&["BY", "NAME"]);
         if self.keywords(&["DEFAULT", "VALUES"]) {
             return Err(Error::unsupported(
                 "INSERT ... DEFAULT VALUES is not supported",
@@ -646,6 +647,7 @@ impl<'a> DdlParser<'a> {
             overwrite,
             partition,
             columns,
+            by_name,
             query,
         })))
     }
@@ -1303,6 +1305,14 @@ mod tests {
         };
         assert_eq!(insert.columns, vec!["a".to_string(), "B".to_string()]);
         assert_eq!(insert.query, "values (1, 'x')");
+        assert!(!insert.by_name);
+        let CatalogStatement::Insert(insert) =
+            parsed("INSERT INTO t PARTITION (d) BY NAME SELECT 1 AS a")
+        else {
+            panic!();
+        };
+        assert!(insert.by_name && insert.columns.is_empty());
+        assert_eq!(insert.query, "SELECT 1 AS a");
         let CatalogStatement::Insert(insert) = parsed("INSERT INTO t (SELECT 1)") else {
             panic!();
         };
