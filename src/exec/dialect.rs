@@ -70,9 +70,7 @@ pub fn tokenize(dialect: &LakeportDialect, sql: &str) -> Result<Vec<TokenWithSpa
 /// `TABLE t` (PostgreSQL's and Spark's) as `SELECT * FROM t`, where a query may begin: at the
 /// start of a statement, after `(` or after a set operation.
 fn table_queries(mut tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
-    let code: Vec<usize> = (0..tokens.len())
-        .filter(|&i| !matches!(tokens[i].token, Token::Whitespace(_)))
-        .collect();
+    let code = code_positions(&tokens);
     let keyword = |token: &Token| match token {
         Token::Word(w) if w.quote_style.is_none() => Some(w.keyword),
         _ => None,
@@ -125,9 +123,7 @@ fn table_queries(mut tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
 /// Spark's `EXPLAIN EXTENDED | COST | FORMATTED | CODEGEN q`: the first two as `EXPLAIN
 /// VERBOSE q` (every plan, with the statistics), the others as `EXPLAIN q`.
 fn spark_explain_modes(mut tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
-    let code: Vec<usize> = (0..tokens.len())
-        .filter(|&i| !matches!(tokens[i].token, Token::Whitespace(_)))
-        .collect();
+    let code = code_positions(&tokens);
     for pair in code.windows(2) {
         let [explain, mode] = [pair[0], pair[1]];
         let is_explain = matches!(&tokens[explain].token, Token::Word(w)
@@ -222,9 +218,7 @@ fn decimal_digits(digits: &str) -> Option<(usize, usize)> {
 fn named_by_identifier_clauses(
     tokens: Vec<TokenWithSpan>,
 ) -> Result<Vec<TokenWithSpan>, ParserError> {
-    let code: Vec<usize> = (0..tokens.len())
-        .filter(|&i| !matches!(tokens[i].token, Token::Whitespace(_)))
-        .collect();
+    let code = code_positions(&tokens);
     let token = |at: usize| code.get(at).map(|&i| &tokens[i].token);
     let mut clauses = Vec::new();
     for at in 0..code.len() {
@@ -304,9 +298,7 @@ fn parenthesize_from_values(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
         Token::Word(w) if w.quote_style.is_none() => Some(w.keyword),
         _ => None,
     };
-    let code: Vec<usize> = (0..tokens.len())
-        .filter(|&i| !matches!(tokens[i].token, Token::Whitespace(_)))
-        .collect();
+    let code = code_positions(&tokens);
     let mut opens = Vec::new();
     let mut closes = Vec::new();
     for window in code.windows(3) {
@@ -359,9 +351,7 @@ const AFTER_LATERAL_VIEW: &[Keyword] = &[
 /// `LATERAL VIEW [OUTER] f(…) name` followed by one of [`AFTER_LATERAL_VIEW`]: a neutral
 /// `WHERE TRUE` is put before the clause, where the parser stops reading column names.
 fn end_unnamed_lateral_views(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
-    let code: Vec<usize> = (0..tokens.len())
-        .filter(|&i| !matches!(tokens[i].token, Token::Whitespace(_)))
-        .collect();
+    let code = code_positions(&tokens);
     let keyword = |at: usize| match code.get(at).map(|&i| &tokens[i].token) {
         Some(Token::Word(w)) if w.quote_style.is_none() => Some(w.keyword),
         _ => None,
@@ -407,6 +397,14 @@ fn end_unnamed_lateral_views(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
         out.push(token);
     }
     out
+}
+
+/// The positions of the tokens that are not whitespace (or comments), which the token passes
+/// look at.
+fn code_positions(tokens: &[TokenWithSpan]) -> Vec<usize> {
+    (0..tokens.len())
+        .filter(|&i| !matches!(tokens[i].token, Token::Whitespace(_)))
+        .collect()
 }
 
 /// The position in `code` of the `)` matching the `(` at position `open`, if one is there.
