@@ -15,8 +15,8 @@ use datafusion::logical_expr::{
 use crate::error::{Error, ErrorKind};
 use crate::exec::functions::invoke_by_row;
 
-/// Longest array `sequence` builds.
-const MAX_SEQUENCE_LENGTH: usize = 10_000_000;
+/// Longest array `sequence` and `array_insert` build.
+const MAX_ARRAY_LENGTH: usize = 10_000_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CollectionKind {
@@ -222,7 +222,7 @@ fn sequence(values: &[ScalarValue]) -> DfResult<ScalarValue> {
                 return Err(boundaries(&values[0], &values[1], &step.to_string()));
             }
             let length = span / i128::from(step) + 1;
-            check_length(usize::try_from(length).unwrap_or(usize::MAX))?;
+            check_length("sequence", usize::try_from(length).unwrap_or(usize::MAX))?;
             let items = (0..length as i64)
                 .map(|k| ScalarValue::Int64(Some(start + k * step)))
                 .collect();
@@ -247,7 +247,7 @@ fn sequence(values: &[ScalarValue]) -> DfResult<ScalarValue> {
                 if (forward && next > last) || (!forward && next < last) {
                     break;
                 }
-                check_length(items.len() + 1)?;
+                check_length("sequence", items.len() + 1)?;
                 items.push(next);
             }
             let items: Vec<ScalarValue> = items
@@ -304,12 +304,13 @@ fn advance(start: NaiveDateTime, step: IntervalMonthDayNano, k: i64) -> Option<N
         ))
 }
 
-fn check_length(length: usize) -> DfResult<()> {
-    if length > MAX_SEQUENCE_LENGTH {
+/// Refuses an array of `length` elements longer than [`MAX_ARRAY_LENGTH`].
+pub(super) fn check_length(function: &str, length: usize) -> DfResult<()> {
+    if length > MAX_ARRAY_LENGTH {
         return Err(Error::new(
             ErrorKind::ProgramLimitExceeded,
             format!(
-                "sequence of {length} elements is longer than the limit of {MAX_SEQUENCE_LENGTH}"
+                "{function}: an array of {length} elements is longer than the limit of {MAX_ARRAY_LENGTH}"
             ),
         )
         .into());

@@ -6,7 +6,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, MapArray, StructArray, new_empty_array};
+use datafusion::arrow::array::{Array, ArrayRef};
 use datafusion::arrow::buffer::OffsetBuffer;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{Result as DfResult, ScalarValue};
@@ -14,6 +14,8 @@ use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
 };
 
+use super::collections::check_length;
+use super::higher_order::map_array;
 use crate::error::{Error, ErrorKind};
 use crate::exec::functions::invoke_by_row;
 
@@ -112,7 +114,7 @@ fn array_insert(values: &[ScalarValue]) -> DfResult<ScalarValue> {
         }
         p if p > 0 => {
             let at = usize::try_from(p - 1).unwrap_or(usize::MAX);
-            check_length(at)?;
+            check_length("array_insert", at)?;
             if at > elements.len() {
                 elements.resize(at, null);
             }
@@ -124,7 +126,7 @@ fn array_insert(values: &[ScalarValue]) -> DfResult<ScalarValue> {
                 elements.insert(at as usize, value.clone());
             } else {
                 let padding = usize::try_from(-at).unwrap_or(usize::MAX);
-                check_length(padding)?;
+                check_length("array_insert", padding)?;
                 let mut front = vec![value.clone()];
                 front.extend(std::iter::repeat_n(null, padding));
                 front.append(&mut elements);
@@ -138,27 +140,7 @@ fn array_insert(values: &[ScalarValue]) -> DfResult<ScalarValue> {
     )))
 }
 
-/// Longest array `array_insert` pads to.
-const MAX_LENGTH: usize = 10_000_000;
-
-fn check_length(length: usize) -> DfResult<()> {
-    match length <= MAX_LENGTH {
-        true => Ok(()),
-        false => Err(Error::new(
-            ErrorKind::ProgramLimitExceeded,
-            format!("array_insert would make an array longer than {MAX_LENGTH} elements"),
-        )
-        .into()),
-    }
-}
-
 fn map_concat(values: &[ScalarValue], output: &DataType) -> DfResult<ScalarValue> {
-    let DataType::Map(entries_field, sorted) = output else {
-        return Err(Error::internal("map_concat returns a map").into());
-    };
-    let DataType::Struct(entry_fields) = entries_field.data_type() else {
-        return Err(Error::internal("a map's entries are structs").into());
-    };
     let mut keys: Vec<ArrayRef> = Vec::new();
     let mut items: Vec<ArrayRef> = Vec::new();
     let mut seen = HashSet::new();
@@ -183,23 +165,12 @@ fn map_concat(values: &[ScalarValue], output: &DataType) -> DfResult<ScalarValue
         keys.push(Arc::clone(entries.column(0)));
         items.push(Arc::clone(entries.column(1)));
     }
-    let concat = |parts: &[ArrayRef], data_type: &DataType| -> DfResult<ArrayRef> {
+    let concat = |parts: &[ArrayRef]| -> DfResult<ArrayRef> {
         let parts: Vec<&dyn Array> = parts.iter().map(|a| a.as_ref()).collect();
-        match parts.is_empty() {
-            true => Ok(new_empty_array(data_type)),
-            false => Ok(datafusion::arrow::compute::concat(&parts)?),
-        }
+        Ok(datafusion::arrow::compute::concat(&parts)?)
     };
-    let keys = concat(&keys, entry_fields[0].data_type())?;
-    let items = concat(&items, entry_fields[1].data_type())?;
-    let length = keys.len();
-    let entries = StructArray::try_new(entry_fields.clone(), vec![keys, items], None)?;
-    let map = MapArray::try_new(
-        Arc::clone(entries_field),
-        OffsetBuffer::from_lengths([length]),
-        entries,
-        None,
-        *sorted,
-    )?;
+    let (keys, items) = (concat(&keys)?, concat(&items)?);
+    let offsets = OffsetBuffer::from_lengths([keys.len()]);
+    let map = map_array("map_concat", output, (keys, items), offsets, None)?;
     Ok(ScalarValue::Map(Arc::new(map)))
 }

@@ -20,7 +20,7 @@ pub(super) fn resolve_lateral_aliases(
     select: &mut Select,
     from_columns: impl FnOnce(&Select) -> Result<Vec<String>>,
 ) -> Result<()> {
-    if !uses_earlier_alias(&select.projection) {
+    if !uses_earlier_alias(&mut select.projection) {
         return Ok(());
     }
     let columns: HashSet<String> = match select.from.is_empty() {
@@ -38,11 +38,8 @@ pub(super) fn resolve_lateral_aliases(
             }
             _ => None,
         };
-        let expr = match item {
-            SelectItem::UnnamedExpr(expr)
-            | SelectItem::ExprWithAlias { expr, .. }
-            | SelectItem::ExprWithAliases { expr, .. } => expr,
-            _ => continue,
+        let Some(expr) = item_expr(item) else {
+            continue;
         };
         let mut substitution = BareNames::new(&aliases);
         let _ = expr.visit(&mut substitution);
@@ -65,6 +62,16 @@ pub(super) fn resolve_lateral_aliases(
     Ok(())
 }
 
+/// The expression a select item computes, if it is one (not a wildcard).
+fn item_expr(item: &mut SelectItem) -> Option<&mut Expr> {
+    match item {
+        SelectItem::UnnamedExpr(expr)
+        | SelectItem::ExprWithAlias { expr, .. }
+        | SelectItem::ExprWithAliases { expr, .. } => Some(expr),
+        _ => None,
+    }
+}
+
 /// The name an identifier stands for: unquoted names fold to lowercase.
 fn normalized(ident: &Ident) -> String {
     match ident.quote_style {
@@ -73,20 +80,18 @@ fn normalized(ident: &Ident) -> String {
     }
 }
 
-/// Whether an item names an alias given by an item before it.
-fn uses_earlier_alias(items: &[SelectItem]) -> bool {
+/// Whether an item names an alias given by an item before it (the items are visited, not
+/// changed).
+fn uses_earlier_alias(items: &mut [SelectItem]) -> bool {
     let mut aliases = HashSet::new();
     let none = HashMap::new();
     for item in items {
-        let expr = match item {
-            SelectItem::UnnamedExpr(expr)
-            | SelectItem::ExprWithAlias { expr, .. }
-            | SelectItem::ExprWithAliases { expr, .. } => expr,
-            _ => continue,
+        let Some(expr) = item_expr(item) else {
+            continue;
         };
         if !aliases.is_empty() {
             let mut names = BareNames::new(&none);
-            let _ = expr.clone().visit(&mut names);
+            let _ = expr.visit(&mut names);
             if names.found.iter().any(|name| aliases.contains(name)) {
                 return true;
             }

@@ -310,7 +310,7 @@ impl MergedKeys {
 }
 
 /// A map column of `entries` (keys, values) in `offsets`, of the type `return_type` names.
-fn map_array(
+pub(in crate::exec::spark_functions) fn map_array(
     name: &str,
     return_type: &DataType,
     (keys, values): (ArrayRef, ArrayRef),

@@ -17,6 +17,8 @@ mod aggregate;
 mod arrays;
 mod maps;
 
+pub(super) use maps::map_array;
+
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, BooleanArray, UInt32Array};
