@@ -681,7 +681,7 @@ impl Variables {
             return Ok(value);
         }
         if key.starts_with("spark.") {
-            let value = spark_setting(key, value)?;
+            let value = spark_setting(name, value)?;
             store.custom.insert(key.to_string(), value.clone());
             return Ok(value);
         }
@@ -898,6 +898,52 @@ const SPARK_FIXED_SETTINGS: &[(&str, &str)] = &[
     ("spark.sql.sources.partitionOverwriteMode", "dynamic"),
 ];
 
+/// Spark settings that only steer how Spark itself runs a query — adaptive execution, code
+/// generation, join strategies, file splitting, the Arrow transfer to PySpark. No result
+/// depends on them, so notebooks that start by tuning them run unchanged: any value is
+/// accepted and kept for SHOW, and the client is told that it changes nothing here.
+const SPARK_EXECUTION_SETTINGS: &[&str] = &[
+    "spark.sql.autoBroadcastJoinThreshold",
+    "spark.sql.broadcastTimeout",
+    "spark.sql.cbo.enabled",
+    "spark.sql.cbo.joinReorder.enabled",
+    "spark.sql.codegen.wholeStage",
+    "spark.sql.execution.arrow.maxRecordsPerBatch",
+    "spark.sql.execution.arrow.pyspark.enabled",
+    "spark.sql.execution.arrow.pyspark.fallback.enabled",
+    "spark.sql.files.maxPartitionBytes",
+    "spark.sql.files.openCostInBytes",
+    "spark.sql.inMemoryColumnarStorage.batchSize",
+    "spark.sql.inMemoryColumnarStorage.compressed",
+    "spark.sql.join.preferSortMergeJoin",
+    "spark.sql.optimizer.dynamicPartitionPruning.enabled",
+    "spark.sql.parquet.filterPushdown",
+    "spark.sql.statistics.histogram.enabled",
+];
+
+/// Families of execution-only settings: every adaptive query execution knob.
+const SPARK_EXECUTION_PREFIXES: &[&str] = &["spark.sql.adaptive."];
+
+fn is_spark_execution_setting(key: &str) -> bool {
+    SPARK_EXECUTION_SETTINGS
+        .iter()
+        .any(|k| k.eq_ignore_ascii_case(key))
+        || SPARK_EXECUTION_PREFIXES
+            .iter()
+            .any(|prefix| key.to_ascii_lowercase().starts_with(prefix))
+}
+
+/// The notice for `SET name = …` when `name` is a Spark execution-only setting: accepted,
+/// but the client should know that nothing changed.
+pub fn no_effect_notice(name: &str) -> Option<String> {
+    is_spark_execution_setting(name).then(|| {
+        format!(
+            "Spark setting \"{name}\" only tunes Spark's own execution; lakeport accepts it and \
+             it changes nothing here"
+        )
+    })
+}
+
 fn spark_fixed_setting(key: &str) -> Option<&'static str> {
     SPARK_FIXED_SETTINGS
         .iter()
@@ -907,35 +953,41 @@ fn spark_fixed_setting(key: &str) -> Option<&'static str> {
 
 /// Checks `SET spark.… = value`: a Spark setting lakeport does not implement is refused
 /// rather than ignored, so that no query silently runs with other semantics than asked.
-fn spark_setting(key: &str, value: &str) -> Result<String> {
+fn spark_setting(name: &str, value: &str) -> Result<String> {
     let supported = || {
         let fixed: Vec<String> = SPARK_FIXED_SETTINGS
             .iter()
             .map(|(k, v)| format!("{k} = {v}"))
             .collect();
         format!(
-            "lakeport honours spark.sql.session.timeZone and spark.sql.shuffle.partitions, and \
-             accepts {}",
+            "lakeport honours spark.sql.session.timeZone and spark.sql.shuffle.partitions, \
+             accepts {} and accepts Spark's execution tuning (spark.sql.adaptive.*, \
+             spark.sql.autoBroadcastJoinThreshold and the like) without effect",
             fixed.join(", ")
         )
     };
-    let Some(fixed) = spark_fixed_setting(key) else {
+    let value = value.trim().trim_matches('\'');
+    if is_spark_execution_setting(name) {
+        return Ok(value.to_string());
+    }
+    let Some(fixed) = spark_fixed_setting(name) else {
         return Err(Error::new(
             ErrorKind::FeatureNotSupported,
-            format!("Spark setting \"{key}\" is not supported"),
+            format!("Spark setting \"{name}\" is not supported"),
         )
         .with_hint(supported()));
     };
-    let given = value.trim().trim_matches('\'').to_ascii_lowercase();
-    let given = match given.as_str() {
+    let given = match value.to_ascii_lowercase().as_str() {
         "on" | "yes" | "1" | "true" => "true".to_string(),
         "off" | "no" | "0" | "false" => "false".to_string(),
-        _ => given,
+        other => other.to_string(),
     };
     if given != fixed {
         return Err(Error::new(
             ErrorKind::FeatureNotSupported,
-            format!("Spark setting \"{key}\" cannot be {given}: lakeport always runs with {fixed}"),
+            format!(
+                "Spark setting \"{name}\" cannot be {given}: lakeport always runs with {fixed}"
+            ),
         )
         .with_hint(supported()));
     }

@@ -13,7 +13,7 @@ use datafusion::sql::sqlparser::ast::{
 
 use crate::error::{Error, Result};
 use crate::exec::{RowCursor, RowStream};
-use crate::session::{Session, TransactionOutcome};
+use crate::session::{Notice, Session, TransactionOutcome, variables};
 use crate::sql::parse::FetchCommand;
 use crate::sql::{Connection, Output, RowsTag};
 
@@ -249,6 +249,9 @@ pub(super) async fn run(connection: &mut Connection, command: Command) -> Result
                     String::new()
                 }
             };
+            if let Some(notice) = variables::no_effect_notice(&name) {
+                session.notice(Notice::plain(notice));
+            }
             tag("SET")
         }
         Command::SetIgnored => tag("SET"),

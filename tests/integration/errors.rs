@@ -125,3 +125,29 @@ async fn transaction_statements_in_the_wrong_state_warn_with_postgres_codes() {
     assert_eq!(warning_code(&raw.run("BEGIN").await), "25001");
     raw.run("ROLLBACK").await;
 }
+
+/// A Spark execution-only setting is accepted, but never silently: a NOTICE says it changes
+/// nothing, and SHOW gives back the value set.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spark_execution_settings_are_accepted_with_a_notice() {
+    let server = TestServer::start().await;
+    let mut raw = server.raw().await;
+    let messages = raw.run("SET spark.sql.adaptive.enabled = false").await;
+    let notice = messages
+        .iter()
+        .find(|m| m.tag == b'N')
+        .expect("a notice that the setting changes nothing");
+    let fields = notice.error_fields();
+    assert_eq!(fields[&'S'], "NOTICE");
+    assert!(
+        fields[&'M'].contains("spark.sql.adaptive.enabled")
+            && fields[&'M'].contains("changes nothing"),
+        "{}",
+        fields[&'M']
+    );
+    let messages = raw.run("SET search_path = public").await;
+    assert!(
+        messages.iter().all(|m| m.tag != b'N'),
+        "an ordinary SET sends no notice"
+    );
+}
