@@ -21,6 +21,7 @@ mod murmur3;
 mod numbers;
 mod patterns;
 mod percentile;
+mod session_window;
 mod text;
 mod time_window;
 mod to_timestamp;
@@ -47,6 +48,7 @@ use collections::{CollectionKind, SparkCollection};
 use datetime::{DateTimeKind, SparkDateTime};
 pub use higher_order::NAMES as HIGHER_ORDER_FUNCTIONS;
 use json::{JsonKind, SparkJson};
+pub use session_window::SESSION_WINDOW;
 use text::{SparkText, TextKind};
 pub use time_window::TIME_WINDOWS;
 use to_timestamp::{TimestampKind, ToTimestamp};
@@ -172,6 +174,7 @@ pub fn register(state: &mut SessionState) -> Result<()> {
         Arc::new(bround::Bround::new()),
         Arc::new(murmur3::Murmur3Hash::new()),
         Arc::new(time_window::TimeWindows::new()),
+        Arc::new(session_window::SessionWindow::new()),
     ];
     for function in own {
         state.register_udf(Arc::new(ScalarUDF::new_from_shared_impl(function)))?;

@@ -13,7 +13,9 @@ use std::sync::Arc;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int64Array, ListArray, StructArray};
 use datafusion::arrow::buffer::OffsetBuffer;
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Field, Fields, Int64Type, IntervalUnit, TimeUnit};
+use datafusion::arrow::datatypes::{
+    DataType, Field, Fields, Int64Type, IntervalMonthDayNano, IntervalUnit, TimeUnit,
+};
 use datafusion::common::{Result as DfResult, ScalarValue};
 use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
@@ -55,14 +57,33 @@ impl Windows {
     }
 }
 
-fn window_fields(time: &DataType) -> Fields {
+pub(super) fn window_fields(time: &DataType) -> Fields {
     Fields::from(vec![
         Field::new("start", time.clone(), true),
         Field::new("end", time.clone(), true),
     ])
 }
 
-fn invalid(message: String) -> datafusion::error::DataFusionError {
+/// The type a window's time is read as: timestamps as they are, dates and texts as
+/// timestamps (Spark casts them too).
+pub(super) fn window_time_type(time: &DataType, function: &str) -> DfResult<DataType> {
+    match time {
+        DataType::Timestamp(..) => Ok(time.clone()),
+        DataType::Date32
+        | DataType::Date64
+        | DataType::Null
+        | DataType::Utf8
+        | DataType::LargeUtf8
+        | DataType::Utf8View => Ok(DataType::Timestamp(TimeUnit::Microsecond, None)),
+        other => Err(Error::new(
+            ErrorKind::DatatypeMismatch,
+            format!("{function} expects a timestamp, not {other}"),
+        )
+        .into()),
+    }
+}
+
+pub(super) fn invalid(message: String) -> datafusion::error::DataFusionError {
     Error::new(ErrorKind::InvalidParameterValue, message).into()
 }
 
@@ -80,13 +101,18 @@ fn duration_nanos(argument: &ColumnarValue, name: &str) -> DfResult<i64> {
             "window's {name} cannot be a month or longer ({value})"
         )));
     }
-    i64::from(interval.days)
-        .checked_mul(86_400_000_000_000)
-        .and_then(|days| days.checked_add(interval.nanoseconds))
+    day_time_nanos(interval)
         .ok_or_else(|| invalid(format!("window's {name} is too long ({value})")))
 }
 
-fn ticks(nanos: i64, unit: &TimeUnit) -> i64 {
+/// The nanoseconds of an interval's days and time (a day is 24 hours); None past i64.
+pub(super) fn day_time_nanos(interval: IntervalMonthDayNano) -> Option<i64> {
+    i64::from(interval.days)
+        .checked_mul(86_400_000_000_000)
+        .and_then(|days| days.checked_add(interval.nanoseconds))
+}
+
+pub(super) fn ticks(nanos: i64, unit: &TimeUnit) -> i64 {
     nanos
         / match unit {
             TimeUnit::Second => 1_000_000_000,
@@ -138,23 +164,7 @@ impl ScalarUDFImpl for TimeWindows {
         let [time, durations @ ..] = arg_types else {
             return Err(invalid("window needs a time".into()));
         };
-        let time = match time {
-            DataType::Timestamp(..) => time.clone(),
-            DataType::Date32 | DataType::Date64 | DataType::Null => {
-                DataType::Timestamp(TimeUnit::Microsecond, None)
-            }
-            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
-                DataType::Timestamp(TimeUnit::Microsecond, None)
-            }
-            other => {
-                return Err(Error::new(
-                    ErrorKind::DatatypeMismatch,
-                    format!("window expects a timestamp, not {other}"),
-                )
-                .into());
-            }
-        };
-        let mut coerced = vec![time];
+        let mut coerced = vec![window_time_type(time, "window")?];
         coerced.extend(durations.iter().map(|t| match t {
             DataType::Interval(_) => t.clone(),
             _ => DataType::Utf8,

@@ -26,7 +26,8 @@
 //! - Lateral column aliases (`SELECT a * 2 AS b, b + 1 FROM t`), resolved after table
 //!   resolution too, since a FROM column of the same name wins: see `lateral_aliases`.
 //! - `window(time, '1 hour')`: a lateral view of the time windows each row falls in, see
-//!   `time_window`.
+//!   `time_window`; `session_window(time, gap)`: the FROM item's events merged into
+//!   sessions, see `session_window`.
 //! - Calls and operators Spark spells differently (date parts, casts written as calls,
 //!   `count_if`, `trunc(d, 'MM')`, `struct`, `DIV`, `RLIKE`, …): see `functions`.
 //!
@@ -41,6 +42,7 @@ mod lateral;
 mod lateral_aliases;
 mod reshape;
 mod sample;
+mod session_window;
 mod table_functions;
 mod time_window;
 
@@ -59,6 +61,7 @@ use self::functions::{
 use self::lateral::{GENERATORS, generator_columns, lateral_views};
 use self::reshape::{pivot, unpivot};
 use self::sample::sample;
+use self::session_window::session_windows;
 use self::table_functions::{lateral_generators, table_function};
 use self::time_window::time_windows;
 use crate::error::{Error, Result};
@@ -129,7 +132,10 @@ impl VisitorMut for SparkClauses {
     }
 
     fn post_visit_select(&mut self, select: &mut Select) -> ControlFlow<Error> {
-        if let Err(error) = lateral_generators(select).and_then(|()| time_windows(select)) {
+        let windows = lateral_generators(select)
+            .and_then(|()| time_windows(select))
+            .and_then(|()| session_windows(select));
+        if let Err(error) = windows {
             return ControlFlow::Break(error);
         }
         let mut projection = Vec::with_capacity(select.projection.len());

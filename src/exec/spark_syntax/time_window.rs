@@ -22,13 +22,47 @@ const WINDOW_COLUMN: &str = "window";
 /// Replaces `select`'s `window(…)` calls with the column `window` of a lateral view added
 /// for them; Spark's single window per select is required.
 pub(super) fn time_windows(select: &mut Select) -> Result<()> {
-    let mut windows = WindowCalls::default();
+    let Some(call) = take_window_call(select, "window", WINDOW_COLUMN)? else {
+        return Ok(());
+    };
+    if select.from.is_empty() {
+        select.from.push(one_row());
+    }
+    select.lateral_views.push(LateralView {
+        lateral_view: Expr::Function(function_call("explode", vec![time_windows_call(&call)?])),
+        lateral_view_name: ObjectName::from(vec![Ident::new("lakeport_time_window")]),
+        lateral_col_alias: vec![Ident::new(WINDOW_COLUMN)],
+        outer: false,
+    });
+    Ok(())
+}
+
+/// A FROM item of one row, for windows of a select without FROM.
+pub(super) fn one_row() -> TableWithJoins {
+    TableWithJoins {
+        relation: derived(
+            parse_query("SELECT 1 AS one_row"),
+            Some(plain_alias("one_row")),
+        ),
+        joins: Vec::new(),
+    }
+}
+
+/// Replaces the calls of `function` in `select` (its select list, GROUP BY, HAVING, QUALIFY
+/// and SORT BY) with the column `column`, and returns the call. An unnamed call in the select
+/// list becomes `column AS column`. One call per select, as Spark requires.
+pub(super) fn take_window_call(
+    select: &mut Select,
+    function: &'static str,
+    column: &'static str,
+) -> Result<Option<Expr>> {
+    let mut windows = WindowCalls::new(function, column);
     for item in &mut select.projection {
         match item {
             SelectItem::UnnamedExpr(expr) if windows.take(expr) => {
                 *item = SelectItem::ExprWithAlias {
-                    expr: column(),
-                    alias: Ident::new(WINDOW_COLUMN),
+                    expr: windows.column(),
+                    alias: Ident::new(column),
                 };
             }
             SelectItem::UnnamedExpr(expr) | SelectItem::ExprWithAlias { expr, .. } => {
@@ -53,35 +87,19 @@ pub(super) fn time_windows(select: &mut Select) -> Result<()> {
     if let Some(error) = windows.error {
         return Err(error);
     }
-    let Some(call) = windows.found else {
-        return Ok(());
-    };
-    name_window_fields(&mut select.projection);
-    if select.from.is_empty() {
-        select.from.push(TableWithJoins {
-            relation: derived(
-                parse_query("SELECT 1 AS one_row"),
-                Some(plain_alias("one_row")),
-            ),
-            joins: Vec::new(),
-        });
+    if windows.found.is_some() {
+        name_window_fields(&mut select.projection, column);
     }
-    select.lateral_views.push(LateralView {
-        lateral_view: Expr::Function(function_call("explode", vec![time_windows_call(&call)?])),
-        lateral_view_name: ObjectName::from(vec![Ident::new("lakeport_time_window")]),
-        lateral_col_alias: vec![Ident::new(WINDOW_COLUMN)],
-        outer: false,
-    });
-    Ok(())
+    Ok(windows.found)
 }
 
 /// `window.start` is named `start` explicitly: DataFusion loses an unnamed field of a
 /// grouping column when `ORDER BY 1` refers to it.
-fn name_window_fields(projection: &mut [SelectItem]) {
+fn name_window_fields(projection: &mut [SelectItem], window_column: &str) {
     for item in projection {
         if let SelectItem::UnnamedExpr(Expr::CompoundIdentifier(parts)) = item
             && let [column, field] = &parts[..]
-            && column.value.eq_ignore_ascii_case(WINDOW_COLUMN)
+            && column.value.eq_ignore_ascii_case(window_column)
         {
             let alias = field.clone();
             *item = SelectItem::ExprWithAlias {
@@ -92,34 +110,43 @@ fn name_window_fields(projection: &mut [SelectItem]) {
     }
 }
 
-fn column() -> Expr {
-    Expr::Identifier(Ident::new(WINDOW_COLUMN))
-}
-
-fn is_window_call(expr: &Expr) -> bool {
-    matches!(expr, Expr::Function(f) if f.name.to_string().eq_ignore_ascii_case("window"))
-}
-
 /// The window call a select uses, and the first problem met.
-#[derive(Default)]
 struct WindowCalls {
+    function: &'static str,
+    column: &'static str,
     found: Option<Expr>,
     error: Option<Error>,
 }
 
 impl WindowCalls {
+    fn new(function: &'static str, column: &'static str) -> Self {
+        Self {
+            function,
+            column,
+            found: None,
+            error: None,
+        }
+    }
+
+    fn column(&self) -> Expr {
+        Expr::Identifier(Ident::new(self.column))
+    }
+
     /// Whether `expr` is the select's window call (noting it).
     fn take(&mut self, expr: &Expr) -> bool {
-        if !is_window_call(expr) {
+        let is_call = matches!(expr, Expr::Function(f)
+            if f.name.to_string().eq_ignore_ascii_case(self.function));
+        if !is_call {
             return false;
         }
         match &self.found {
             None => self.found = Some(expr.clone()),
             Some(found) if found == expr => {}
             Some(_) => {
+                let function = self.function;
                 self.error.get_or_insert_with(|| {
-                    Error::unsupported("a query can use only one time window")
-                        .with_hint("Spark refuses several window(…) expressions in a select too")
+                    Error::unsupported(format!("a query can use only one {function}(…)"))
+                        .with_hint("Spark refuses several window expressions in a select too")
                 });
             }
         }
@@ -129,7 +156,7 @@ impl WindowCalls {
     fn replace_in(&mut self, expr: &mut Expr) {
         let _ = visit_expressions_mut(expr, |e| {
             if self.take(e) {
-                *e = column();
+                *e = self.column();
             }
             ControlFlow::<()>::Continue(())
         });
