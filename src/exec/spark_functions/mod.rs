@@ -4,8 +4,9 @@
 //! `trunc(numeric)`), `spark_syntax` routes Spark's form to a function of its own name.
 //!
 //! Most come from DataFusion's `datafusion-spark` crate; the rest are lakeport's own (`text`,
-//! `datetime`, `to_timestamp`, `collections`, `edits`, `json`, `conv`, the aggregates `mode`,
-//! `percentile`, `moments`, `try_average`, …), written to Spark's documented results.
+//! `datetime`, `to_timestamp`, `collections`, `edits`, `json`, `json_schema`, `mask`, `conv`,
+//! `session_window`, the aggregates `mode`, `percentile`, `moments`, `try_average`,
+//! `histogram_numeric`, …), written to Spark's documented results.
 
 mod arithmetic;
 mod bround;
@@ -14,7 +15,10 @@ mod conv;
 mod datetime;
 mod edits;
 mod higher_order;
+mod histogram_numeric;
 mod json;
+mod json_schema;
+mod mask;
 mod mode;
 mod moments;
 mod murmur3;
@@ -48,6 +52,8 @@ use collections::{CollectionKind, SparkCollection};
 use datetime::{DateTimeKind, SparkDateTime};
 pub use higher_order::NAMES as HIGHER_ORDER_FUNCTIONS;
 use json::{JsonKind, SparkJson};
+pub use json_schema::schema_of_json;
+pub use mask::MASK_PARAMETERS;
 pub use session_window::SESSION_WINDOW;
 use text::{SparkText, TextKind};
 pub use time_window::TIME_WINDOWS;
@@ -175,6 +181,8 @@ pub fn register(state: &mut SessionState) -> Result<()> {
         Arc::new(murmur3::Murmur3Hash::new()),
         Arc::new(time_window::TimeWindows::new()),
         Arc::new(session_window::SessionWindow::new()),
+        Arc::new(mask::Mask::new()),
+        Arc::new(json_schema::SchemaOfJson::new()),
     ];
     for function in own {
         state.register_udf(Arc::new(ScalarUDF::new_from_shared_impl(function)))?;
@@ -211,6 +219,9 @@ pub fn register(state: &mut SessionState) -> Result<()> {
     state.register_udaf(spark::aggregate::collect_set())?;
     state.register_udaf(spark::aggregate::try_sum())?;
     state.register_udaf(Arc::new(AggregateUDF::from(mode::Mode::new())))?;
+    state.register_udaf(Arc::new(AggregateUDF::from(
+        histogram_numeric::HistogramNumeric::new(),
+    )))?;
     if let Some(average) = state.aggregate_functions().get("avg").cloned() {
         state.register_udaf(Arc::new(AggregateUDF::from(try_average::TryAverage::new(
             average,

@@ -32,20 +32,25 @@
 //!   `date_add(DATE '1970-01-01', n)`, `between(x, a, b)` `x BETWEEN a AND b`, `randn()` a
 //!   Box–Muller draw from `random()`, `monotonically_increasing_id()` `row_number() OVER ()
 //!   - 1`; `timestamp_millis`, `timestamp_micros` and `to_unix_timestamp` are DataFusion's
-//!   `to_timestamp_millis`, `to_timestamp_micros` and lakeport's `unix_timestamp`.
+//!   `to_timestamp_millis`, `to_timestamp_micros` and lakeport's `unix_timestamp`;
+//! - named arguments of `mask(str, upperChar => …)` are put in their places (the others
+//!   given their defaults); `from_json(j, schema_of_json('…'))` gets the schema's text, as
+//!   `from_json` needs its schema while the query is planned.
 
 use datafusion::sql::sqlparser::ast::DataType as SqlType;
 use datafusion::sql::sqlparser::ast::{
-    AccessExpr, BinaryOperator, DuplicateTreatment, Expr, Function, FunctionArguments, GroupByExpr,
-    Ident, LambdaFunction, NullTreatment, ObjectName, OneOrManyWithParens, Query, SetExpr,
-    UnaryOperator, Value, visit_expressions_mut,
+    AccessExpr, BinaryOperator, DuplicateTreatment, Expr, Function, FunctionArg, FunctionArgExpr,
+    FunctionArguments, GroupByExpr, Ident, LambdaFunction, NullTreatment, ObjectName,
+    OneOrManyWithParens, Query, SetExpr, UnaryOperator, Value, visit_expressions_mut,
 };
 use std::ops::ControlFlow;
 
 use super::build::{call, cast, parse_expr, plain_arguments};
 use crate::error::{Error, Result};
 use crate::exec::pg_syntax::function_call;
-use crate::exec::spark_functions::{HIGHER_ORDER_FUNCTIONS, SPARK_DIV, SPARK_TRUNC};
+use crate::exec::spark_functions::{
+    HIGHER_ORDER_FUNCTIONS, MASK_PARAMETERS, SPARK_DIV, SPARK_TRUNC, schema_of_json,
+};
 
 /// Spark's date-part functions: the `date_part` field each reads, and what Spark adds to it.
 const DATE_PARTS: &[(&str, &str, i64)] = &[
@@ -213,12 +218,122 @@ pub(super) fn rewrite_expr(expr: &mut Expr) -> Result<()> {
     Ok(())
 }
 
+/// The arguments of a call that names some (`f(a, name => b)`), in the order of
+/// `parameters` (each with its default, NULL when it has none); None when all are
+/// positional.
+fn named_arguments(
+    function: &Function,
+    parameters: &[(&str, Option<&str>)],
+) -> Result<Option<Vec<Expr>>> {
+    let FunctionArguments::List(list) = &function.args else {
+        return Ok(None);
+    };
+    if list
+        .args
+        .iter()
+        .all(|a| matches!(a, FunctionArg::Unnamed(_)))
+    {
+        return Ok(None);
+    }
+    let mut values: Vec<Option<Expr>> = vec![None; parameters.len()];
+    for (position, arg) in list.args.iter().enumerate() {
+        let (slot, value) = match arg {
+            FunctionArg::Unnamed(FunctionArgExpr::Expr(value)) => (Some(position), value),
+            FunctionArg::Named {
+                name,
+                arg: FunctionArgExpr::Expr(value),
+                ..
+            }
+            | FunctionArg::ExprNamed {
+                name: Expr::Identifier(name),
+                arg: FunctionArgExpr::Expr(value),
+                ..
+            } => (
+                parameters
+                    .iter()
+                    .position(|(p, _)| p.eq_ignore_ascii_case(&name.value)),
+                value,
+            ),
+            other => {
+                return Err(Error::syntax(format!(
+                    "unexpected argument {other} to {}",
+                    function.name
+                )));
+            }
+        };
+        let Some(slot) = slot.filter(|s| *s < parameters.len()) else {
+            let names: Vec<&str> = parameters.iter().map(|(p, _)| *p).collect();
+            return Err(Error::new(
+                crate::error::ErrorKind::UndefinedFunction,
+                format!(
+                    "{} has no parameter {arg}; its parameters are {}",
+                    function.name,
+                    names.join(", ")
+                ),
+            ));
+        };
+        if values[slot].replace(value.clone()).is_some() {
+            return Err(Error::syntax(format!(
+                "{} is given twice to {}",
+                parameters[slot].0, function.name
+            )));
+        }
+    }
+    parameters
+        .iter()
+        .zip(values)
+        .map(|((name, default), value)| match (value, default) {
+            (Some(value), _) => Ok(value),
+            (None, Some(default)) => Ok(Expr::value(Value::SingleQuotedString(
+                (*default).to_string(),
+            ))),
+            (None, None) if *name == parameters[0].0 => {
+                Err(Error::syntax(format!("{} needs its {name}", function.name)))
+            }
+            (None, None) => Ok(Expr::value(Value::Null)),
+        })
+        .collect::<Result<Vec<_>>>()
+        .map(Some)
+}
+
+/// `schema_of_json('…')` of a constant, as the text it gives: `from_json` needs its schema
+/// while the query is planned.
+fn inferred_schema(schema: &Expr) -> Result<Option<Expr>> {
+    let Expr::Function(function) = schema else {
+        return Ok(None);
+    };
+    if !function
+        .name
+        .to_string()
+        .eq_ignore_ascii_case("schema_of_json")
+    {
+        return Ok(None);
+    }
+    let Ok(args) = plain_arguments(function) else {
+        return Ok(None);
+    };
+    let [Expr::Value(value)] = args.as_slice() else {
+        return Ok(None);
+    };
+    let Value::SingleQuotedString(json) = &value.value else {
+        return Ok(None);
+    };
+    Ok(Some(Expr::value(Value::SingleQuotedString(
+        schema_of_json(json)?,
+    ))))
+}
+
 /// A call Spark spells differently, as the expression DataFusion plans.
 fn replacement(function: &Function) -> Result<Option<Expr>> {
     if function.over.is_some() && !is_aggregate_rewrite(function) {
         return Ok(None);
     }
     let name = function.name.to_string().to_ascii_lowercase();
+    if name == "mask"
+        && let Some(args) = named_arguments(function, MASK_PARAMETERS)?
+    {
+        return Ok(Some(Expr::Function(function_call("mask", args))));
+    }
     let Ok(args) = plain_arguments(function) else {
         return Ok(None);
     };
@@ -237,6 +352,12 @@ fn replacement(function: &Function) -> Result<Option<Expr>> {
             Expr::Function(renamed(function, "approx_distinct", vec![value.clone()])),
             SqlType::BigInt(None),
         ),
+        ("from_json", [json, schema]) => match inferred_schema(schema)? {
+            Some(schema) => {
+                Expr::Function(renamed(function, "from_json", vec![json.clone(), schema]))
+            }
+            None => return Ok(None),
+        },
         ("size" | "array_size", [_]) => cast(
             Expr::Function(renamed(function, "cardinality", args.clone())),
             SqlType::Int(None),
