@@ -283,7 +283,7 @@ enum FileWriter {
         writer: Box<AsyncArrowWriter<BufWriter>>,
         location: String,
     },
-    /// CSV or JSON Lines: each batch encoded, then compressed as the table's options say.
+    /// CSV or JSON: each batch encoded, then compressed as the table's options say.
     Text {
         writer: Box<dyn AsyncWrite + Send + Unpin>,
         encoding: TextEncoding,
@@ -297,9 +297,29 @@ enum TextEncoding {
         header_written: bool,
     },
     Json,
+    /// One JSON array over the whole file (`multiLine` tables), an object per line.
+    JsonArray {
+        opened: bool,
+    },
 }
 
 impl TextEncoding {
+    fn new_json(options: &JsonOptions) -> Self {
+        match options.multi_line {
+            true => TextEncoding::JsonArray { opened: false },
+            false => TextEncoding::Json,
+        }
+    }
+
+    /// What ends the file: the array's closing bracket (an empty array if no row came).
+    fn trailer(&self) -> &'static [u8] {
+        match self {
+            TextEncoding::JsonArray { opened: true } => b"\n]\n",
+            TextEncoding::JsonArray { opened: false } => b"[]\n",
+            TextEncoding::Csv { .. } | TextEncoding::Json => b"",
+        }
+    }
+
     fn encode(&mut self, batch: &RecordBatch) -> Result<Vec<u8>> {
         let mut bytes = Vec::new();
         match self {
@@ -321,6 +341,17 @@ impl TextEncoding {
                 let mut writer = LineDelimitedWriter::new(&mut bytes);
                 writer.write(batch)?;
                 writer.finish()?;
+            }
+            TextEncoding::JsonArray { opened } => {
+                let mut lines = Vec::new();
+                let mut writer = LineDelimitedWriter::new(&mut lines);
+                writer.write(batch)?;
+                writer.finish()?;
+                for line in lines.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+                    bytes.extend_from_slice(if *opened { b",\n" } else { b"[\n" });
+                    bytes.extend_from_slice(line);
+                    *opened = true;
+                }
             }
         }
         Ok(bytes)
@@ -372,10 +403,10 @@ impl FileWriter {
                 };
                 (encoding, compression)
             }
-            StorageFormat::Json => (
-                TextEncoding::Json,
-                JsonOptions::from_storage(storage)?.compression,
-            ),
+            StorageFormat::Json => {
+                let options = JsonOptions::from_storage(storage)?;
+                (TextEncoding::new_json(&options), options.compression)
+            }
         };
         Ok(FileWriter::Text {
             writer: compression.convert_async_writer(BufWriter::new(store, path))?,
@@ -414,12 +445,18 @@ impl FileWriter {
             }
             FileWriter::Text {
                 mut writer,
+                encoding,
                 location,
-                ..
-            } => writer
-                .shutdown()
-                .await
-                .map_err(|e| write_error(&location, e))?,
+            } => {
+                writer
+                    .write_all(encoding.trailer())
+                    .await
+                    .map_err(|e| write_error(&location, e))?;
+                writer
+                    .shutdown()
+                    .await
+                    .map_err(|e| write_error(&location, e))?
+            }
         }
         Ok(())
     }

@@ -195,7 +195,7 @@ pub fn rows_of(messages: &[SimpleQueryMessage]) -> Vec<Vec<Option<String>>> {
 pub fn fixtures() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("lakeport-fixtures-v5");
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("lakeport-fixtures-v6");
         if !dir.join("_SUCCESS").exists() {
             let staging = Path::new(env!("CARGO_TARGET_TMPDIR"))
                 .join(format!("lakeport-fixtures-staging-{}", std::process::id()));
@@ -251,7 +251,8 @@ fn write_fixtures(dir: &Path) -> std::io::Result<()> {
 /// marker and checksum files), `cities/` (CSV with a header), `pipes/` (`|`-delimited
 /// text, no header), `logs/` (CSV partitioned by date, one partition NULL) and `clicks/`
 /// (JSON Lines partitioned by region: nested objects, arrays, keys in any order, a field
-/// that is always null), and `clicks_gz/` (gzip-compressed JSON Lines).
+/// that is always null), `clicks_pretty/` (JSON arrays of objects spread over lines, for
+/// `multiLine` tables) and `clicks_gz/` (gzip-compressed JSON Lines).
 fn write_lake(lake: &Path) -> std::io::Result<()> {
     for (directory, start, end) in [
         ("events/year=2024/month=01", 0, 3),
@@ -294,6 +295,21 @@ fn write_lake(lake: &Path) -> std::io::Result<()> {
         std::fs::create_dir_all(lake.join(directory))?;
         std::fs::write(lake.join(directory).join("part-00000.json"), body)?;
     }
+    std::fs::create_dir_all(lake.join("clicks_pretty"))?;
+    std::fs::write(
+        lake.join("clicks_pretty/part-00000.json"),
+        concat!(
+            "[\n",
+            "  {\n    \"id\": 1,\n    \"name\": \"ann\",\n    \"tags\": [\n      \"a\",\n      \"b\"\n    ],\n",
+            "    \"device\": {\"os\": \"ios\",\n               \"version\": 17}\n  },\n",
+            "  {\"id\": 2, \"name\": \"bo, \\\"the\\\" ]one[\", \"tags\": []}\n",
+            "]\n",
+        ),
+    )?;
+    std::fs::write(
+        lake.join("clicks_pretty/part-00001.json"),
+        "[{\"id\": 3,\n  \"name\": \"cy\"}]",
+    )?;
     std::fs::create_dir_all(lake.join("clicks_gz"))?;
     let mut gzip = flate2::write::GzEncoder::new(
         std::fs::File::create(lake.join("clicks_gz/part-00000.json.gz"))?,

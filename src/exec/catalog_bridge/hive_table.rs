@@ -46,6 +46,7 @@ use futures::{StreamExt, TryStreamExt};
 use lakeport_catalog::{Metastore, Partition, Storage, StorageFormat, Table, TableStatistics};
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::exec::catalog_bridge::json_arrays::JsonArrayFormat;
 use crate::exec::catalog_bridge::options::{CsvOptions, JsonOptions, with_table_properties};
 use crate::exec::catalog_bridge::partition_filter::partition_filter;
 use crate::exec::catalog_bridge::types::arrow_field;
@@ -590,10 +591,15 @@ pub fn file_format(storage: &Storage) -> Result<Arc<dyn FileFormat>> {
     match storage.format {
         StorageFormat::Parquet => Ok(Arc::new(ParquetFormat::default())),
         StorageFormat::Csv => Ok(Arc::new(csv_format(CsvOptions::from_storage(storage)?))),
-        StorageFormat::Json => Ok(Arc::new(
-            JsonFormat::default()
-                .with_file_compression_type(JsonOptions::from_storage(storage)?.compression),
-        )),
+        StorageFormat::Json => {
+            let options = JsonOptions::from_storage(storage)?;
+            Ok(match options.multi_line {
+                true => Arc::new(JsonArrayFormat::new(options.compression)),
+                false => {
+                    Arc::new(JsonFormat::default().with_file_compression_type(options.compression))
+                }
+            })
+        }
     }
 }
 

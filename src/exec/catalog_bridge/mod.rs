@@ -19,6 +19,7 @@ pub mod analyzed;
 pub mod discovery;
 pub mod files;
 pub mod hive_table;
+pub mod json_arrays;
 pub mod json_schema;
 pub mod options;
 pub mod partition_filter;

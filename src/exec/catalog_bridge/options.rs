@@ -153,25 +153,25 @@ impl CsvOptions {
     }
 }
 
-/// How a JSON Lines table's files read and write.
+/// How a JSON table's files read and write.
 #[derive(Debug, Clone, PartialEq)]
 pub struct JsonOptions {
     pub compression: FileCompressionType,
+    /// Spark's `multiLine`: each file is one JSON array of objects, laid out over any
+    /// number of lines, rather than JSON Lines (one object per line).
+    pub multi_line: bool,
 }
 
 impl JsonOptions {
     pub fn from_storage(storage: &Storage) -> Result<Self> {
-        if let Some((key, value)) = option(storage, &["multiLine"])
-            && boolean(key, value)?
-        {
-            return Err(Error::unsupported(format!(
-                "option \"{key}\" = \"{value}\" is not supported"
-            ))
-            .with_hint("lakeport reads JSON Lines: one object per line"));
-        }
+        let multi_line = match option(storage, &["multiLine"]) {
+            Some((key, value)) => boolean(key, value)?,
+            None => false,
+        };
         utf8(storage)?;
         Ok(Self {
             compression: compression(option(storage, &["compression", "codec"]))?,
+            multi_line,
         })
     }
 }
