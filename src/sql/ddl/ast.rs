@@ -204,6 +204,11 @@ pub enum CatalogStatement {
         pattern: Option<String>,
         user_only: bool,
     },
+    /// `DESCRIBE FUNCTION [EXTENDED] name`: what the function is and how it is called.
+    DescribeFunction {
+        name: String,
+        extended: bool,
+    },
     ShowCreateTable(ObjectName),
     ShowProperties {
         name: ObjectName,
@@ -259,6 +264,7 @@ impl CatalogStatement {
             Self::ShowPartitions { .. } => &["partition"],
             Self::ShowColumns(_) => &["col_name"],
             Self::ShowFunctions { .. } => &["function"],
+            Self::DescribeFunction { .. } => &["function_desc"],
             Self::ShowCreateTable(_) => &["createtab_stmt"],
             Self::ShowProperties { .. } => &["key", "value"],
             Self::DescribeTable { .. } => &["col_name", "data_type", "comment"],

@@ -48,6 +48,9 @@ pub async fn show(connection: &mut Connection, statement: CatalogStatement) -> R
         CatalogStatement::ShowFunctions { pattern, user_only } => {
             function_names(connection, pattern.as_deref(), user_only)
         }
+        CatalogStatement::DescribeFunction { name, extended } => {
+            function_description(connection, &name, extended)?
+        }
         CatalogStatement::ShowCreateTable(name) => {
             let table = find_table(connection, &name).await?;
             vec![vec![Some(create_statement(&table))]]
@@ -112,6 +115,56 @@ fn function_names(connection: &Connection, pattern: Option<&str>, user_only: boo
         .into_iter()
         .map(|name| vec![Some(name.clone())])
         .collect()
+}
+
+/// `DESCRIBE FUNCTION`'s rows, as Spark lays them out: the name, the kind of function, its
+/// usage from the function's documentation, and with EXTENDED its arguments and example.
+fn function_description(connection: &Connection, name: &str, extended: bool) -> Result<Rows> {
+    let state = connection
+        .service
+        .engine
+        .state_for(&query_context(connection));
+    let key = name.to_ascii_lowercase();
+    let (kind, documentation) = if let Some(f) = state.scalar_functions().get(&key) {
+        ("scalar function", f.documentation())
+    } else if let Some(f) = state.aggregate_functions().get(&key) {
+        ("aggregate function", f.documentation())
+    } else if let Some(f) = state.window_functions().get(&key) {
+        ("window function", f.documentation())
+    } else if state.higher_order_functions().contains_key(&key) {
+        ("higher-order function", None)
+    } else {
+        return Err(Error::new(
+            ErrorKind::UndefinedFunction,
+            format!("function {name} does not exist"),
+        )
+        .with_hint("SHOW FUNCTIONS lists the functions there are"));
+    };
+    let usage = match documentation {
+        Some(doc) => format!("Usage: {} - {}", doc.syntax_example, doc.description),
+        None => "Usage: N/A.".to_string(),
+    };
+    let mut rows = vec![
+        row([&format!("Function: {key}")]),
+        row([&format!("Class: {kind}")]),
+        row([&usage]),
+    ];
+    if extended {
+        let mut text = String::from("Extended Usage:");
+        if let Some(doc) = documentation {
+            for (argument, meaning) in doc.arguments.iter().flatten() {
+                text.push_str(&format!("\n    {argument}: {meaning}"));
+            }
+            if let Some(example) = &doc.sql_example {
+                text.push_str("\n    Examples:\n");
+                text.push_str(example.trim_end());
+            }
+        } else {
+            text.push_str(" N/A.");
+        }
+        rows.push(row([&text]));
+    }
+    Ok(rows)
 }
 
 /// The schema SHOW TABLES lists without IN: the first on the search path that exists.

@@ -968,6 +968,9 @@ impl<'a> DdlParser<'a> {
                 extended,
             });
         }
+        if let Some(statement) = self.describe_function()? {
+            return Ok(statement);
+        }
         self.keyword("TABLE");
         let extended = self.keyword("EXTENDED") || self.keyword("FORMATTED");
         let name = self.object_name()?;
@@ -979,6 +982,25 @@ impl<'a> DdlParser<'a> {
             });
         }
         Ok(CatalogStatement::DescribeTable { name, extended })
+    }
+
+    /// `FUNCTION [EXTENDED] name` after DESCRIBE (the name may be quoted as text); None when
+    /// DESCRIBE names a table called `function`.
+    fn describe_function(&mut self) -> Result<Option<CatalogStatement>> {
+        let name_follows = matches!(
+            self.tokens.get(self.at + 1).map(|t| &t.token),
+            Some(Token::Word(_) | Token::SingleQuotedString(_))
+        );
+        if !(self.peek_keyword("FUNCTION") && name_follows) {
+            return Ok(None);
+        }
+        self.keyword("FUNCTION");
+        let extended = self.keyword("EXTENDED");
+        let name = match self.peek() {
+            Some(Token::SingleQuotedString(_)) => self.string()?,
+            _ => self.object_name()?.0.join("."),
+        };
+        Ok(Some(CatalogStatement::DescribeFunction { name, extended }))
     }
 
     /// The rest of `SHOW … FUNCTIONS [IN db] [[LIKE] 'pattern']`.
@@ -1269,6 +1291,17 @@ mod tests {
                 extended: true
             }
         );
+        assert_eq!(
+            parsed("DESCRIBE FUNCTION EXTENDED Upper"),
+            CatalogStatement::DescribeFunction {
+                name: "upper".into(),
+                extended: true
+            }
+        );
+        assert!(matches!(
+            parsed("DESCRIBE function"),
+            CatalogStatement::DescribeTable { .. }
+        ));
         assert!(matches!(
             parsed("MSCK REPAIR TABLE db.t"),
             CatalogStatement::RepairTable(_)
