@@ -33,6 +33,9 @@
 //!   Box–Muller draw from `random()`, `monotonically_increasing_id()` `row_number() OVER ()
 //!   - 1`; `timestamp_millis`, `timestamp_micros` and `to_unix_timestamp` are DataFusion's
 //!   `to_timestamp_millis`, `to_timestamp_micros` and lakeport's `unix_timestamp`;
+//!   `equal_null(a, b)` is `a IS NOT DISTINCT FROM b`, `positive(x)` `x`, `negative(x)` `-x`,
+//!   `make_interval(years, months, weeks, days, hours, mins, secs)` (also PostgreSQL's, with
+//!   its named arguments: `make_interval(days => 10)`) the interval of that text;
 //! - named arguments of `mask(str, upperChar => …)` are put in their places (the others
 //!   given their defaults); `from_json(j, schema_of_json('…'))` gets the schema's text, as
 //!   `from_json` needs its schema while the query is planned.
@@ -51,6 +54,10 @@ use crate::exec::pg_syntax::function_call;
 use crate::exec::spark_functions::{
     HIGHER_ORDER_FUNCTIONS, MASK_PARAMETERS, SPARK_DIV, SPARK_TRUNC, schema_of_json,
 };
+
+/// The arguments of `make_interval(years, months, weeks, days, hours, mins, secs)`, as an
+/// interval's text names them (each defaults to 0).
+const INTERVAL_PARTS: &[&str] = &["years", "months", "weeks", "days", "hours", "mins", "secs"];
 
 /// Spark's date-part functions: the `date_part` field each reads, and what Spark adds to it.
 const DATE_PARTS: &[(&str, &str, i64)] = &[
@@ -334,6 +341,15 @@ fn replacement(function: &Function) -> Result<Option<Expr>> {
     {
         return Ok(Some(Expr::Function(function_call("mask", args))));
     }
+    if name == "make_interval" {
+        let parameters: Vec<(&str, Option<&str>)> = INTERVAL_PARTS
+            .iter()
+            .map(|unit| (*unit, Some("0")))
+            .collect();
+        if let Some(args) = named_arguments(function, &parameters)? {
+            return replacement(&renamed(function, "make_interval", args));
+        }
+    }
     let Ok(args) = plain_arguments(function) else {
         return Ok(None);
     };
@@ -440,6 +456,22 @@ fn replacement(function: &Function) -> Result<Option<Expr>> {
         ("e", []) => template("exp(1.0)", &[])?,
         ("unix_timestamp", []) => template("CAST(date_part('epoch', now()) AS BIGINT)", &[])?,
         ("between", [value, low, high]) => template("$1 BETWEEN $2 AND $3", &[value, low, high])?,
+        ("equal_null", [a, b]) => template("$1 IS NOT DISTINCT FROM $2", &[a, b])?,
+        ("positive", [value]) => template("$1", &[value])?,
+        ("negative", [value]) => template("(- $1)", &[value])?,
+        ("make_interval", parts) if parts.len() <= INTERVAL_PARTS.len() => {
+            let text: Vec<String> = INTERVAL_PARTS
+                .iter()
+                .zip(1..=parts.len())
+                .map(|(unit, i)| format!("${i} || ' {unit}'"))
+                .collect();
+            let text = match text.is_empty() {
+                true => "'0 secs'".to_string(),
+                false => text.join(" || ' ' || "),
+            };
+            let parts: Vec<&Expr> = parts.iter().collect();
+            template(&format!("CAST({text} AS INTERVAL)"), &parts)?
+        }
         ("randn", []) => template(
             "sqrt(-2.0 * ln(1.0 - random())) * cos(2.0 * pi() * random())",
             &[],
