@@ -8,7 +8,11 @@
 //! `unnest(generate_series(1, array_length(a, 1)))`, and a scalar subquery returning one
 //! plain column is wrapped in `single_value` (DataFusion plans correlated scalar subqueries
 //! as joins only when they aggregate; `single_value` checks, as PostgreSQL does at run time,
-//! that there was at most one row).
+//! that there was at most one row). `row_number()`, `rank()`, `dense_rank()` and `ntile(n)`
+//! (and the aggregate `regr_count`) are cast to bigint, `array_position`, `array_positions`, `cardinality`, `array_length`
+//! and `array_ndims` to integer: their types in PostgreSQL, where DataFusion's are unsigned.
+//! `array_remove(a, x)` removes every `x`, as in PostgreSQL and Spark (DataFusion's removes
+//! the first).
 
 use std::ops::ControlFlow;
 
@@ -269,6 +273,19 @@ fn rewrite_expr(expr: &mut Expr) {
             }
             *expr = value;
         }
+        Expr::Function(function) if is_named(function, "array_remove") => {
+            function.name = ObjectName::from(vec![Ident::new("array_remove_all")]);
+        }
+        Expr::Function(function) if let Some(data_type) = counted_type(function) => {
+            let counted = std::mem::replace(expr, Expr::value(Value::Null));
+            *expr = Expr::Cast {
+                kind: CastKind::Cast,
+                expr: Box::new(counted),
+                data_type,
+                array: false,
+                format: None,
+            };
+        }
         Expr::Function(function) if is_named(function, "array") => {
             if let FunctionArguments::Subquery(query) = &function.args
                 && let Some(aggregated) = aggregate_into_array(query)
@@ -278,6 +295,33 @@ fn rewrite_expr(expr: &mut Expr) {
         }
         _ => {}
     }
+}
+
+/// Window functions that count rows: bigints in PostgreSQL.
+const RANKING_FUNCTIONS: &[&str] = &["row_number", "rank", "dense_rank", "ntile"];
+
+/// Array functions that count or find elements: integers in PostgreSQL.
+const ARRAY_COUNTS: &[&str] = &["array_position", "cardinality", "array_length", "array_ndims"];
+
+/// PostgreSQL's type for a call DataFusion answers with an unsigned integer (which a client
+/// would see as numeric).
+fn counted_type(function: &Function) -> Option<DataType> {
+    let named = |names: &[&str]| names.iter().any(|name| is_named(function, name));
+    if named(&["regr_count"]) {
+        return Some(DataType::BigInt(None));
+    }
+    if function.over.is_some() {
+        return named(RANKING_FUNCTIONS).then_some(DataType::BigInt(None));
+    }
+    if named(ARRAY_COUNTS) {
+        return Some(DataType::Int(None));
+    }
+    named(&["array_positions"]).then(|| {
+        DataType::Array(ArrayElemTypeDef::SquareBracket(
+            Box::new(DataType::Int(None)),
+            None,
+        ))
+    })
 }
 
 fn call(name: &str, argument: Expr) -> Expr {
