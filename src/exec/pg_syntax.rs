@@ -301,7 +301,12 @@ fn rewrite_expr(expr: &mut Expr) {
 const RANKING_FUNCTIONS: &[&str] = &["row_number", "rank", "dense_rank", "ntile"];
 
 /// Array functions that count or find elements: integers in PostgreSQL.
-const ARRAY_COUNTS: &[&str] = &["array_position", "cardinality", "array_length", "array_ndims"];
+const ARRAY_COUNTS: &[&str] = &[
+    "array_position",
+    "cardinality",
+    "array_length",
+    "array_ndims",
+];
 
 /// PostgreSQL's type for a call DataFusion answers with an unsigned integer (which a client
 /// would see as numeric).

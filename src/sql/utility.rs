@@ -205,6 +205,21 @@ fn statement_keyword(sql: &str) -> String {
 }
 
 fn unsupported_statement(statement: &Statement) -> Error {
+    let row_change = match statement {
+        Statement::Delete(_) => Some("DELETE"),
+        Statement::Update(_) => Some("UPDATE"),
+        Statement::Merge(_) => Some("MERGE"),
+        _ => None,
+    };
+    if let Some(keyword) = row_change {
+        return Error::unsupported(format!(
+            "{keyword} is not supported: lakeport's tables are Parquet, CSV and JSON files, which \
+             are not changed row by row (Spark refuses it on them too)"
+        ))
+        .with_hint(
+            "rewrite what changes with INSERT OVERWRITE, for a whole table or for its partitions",
+        );
+    }
     let keyword = statement_keyword(&statement.to_string());
     Error::unsupported(format!("{keyword} is not supported"))
         .with_hint("see the README for the statements lakeport runs")
