@@ -19,6 +19,7 @@ use datafusion::logical_expr::{
 };
 use datafusion::physical_expr::PhysicalExpr;
 
+use super::list_of;
 use crate::error::{Error, ErrorKind};
 
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -47,10 +48,6 @@ fn bin_fields(value: &DataType) -> Fields {
         Field::new("x", value.clone(), true),
         Field::new("y", DataType::Float64, true),
     ])
-}
-
-fn list_of(data_type: DataType) -> DataType {
-    DataType::List(Arc::new(Field::new_list_field(data_type, true)))
 }
 
 impl AggregateUDFImpl for HistogramNumeric {

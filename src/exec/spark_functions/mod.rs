@@ -59,6 +59,11 @@ use text::{SparkText, TextKind};
 pub use time_window::TIME_WINDOWS;
 use to_timestamp::{TimestampKind, ToTimestamp};
 
+/// The type of a list of `data_type` values, each possibly NULL.
+fn list_of(data_type: DataType) -> DataType {
+    DataType::List(Arc::new(Field::new_list_field(data_type, true)))
+}
+
 /// The name Spark's `trunc(date, format)` is planned under.
 pub const SPARK_TRUNC: &str = "spark_trunc";
 

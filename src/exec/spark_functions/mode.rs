@@ -14,6 +14,7 @@ use datafusion::common::{Result as DfResult, ScalarValue};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{Accumulator, AggregateUDFImpl, Signature, Volatility};
 
+use super::list_of;
 use crate::error::{Error, ErrorKind};
 
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -31,10 +32,6 @@ impl Mode {
 
 fn usage(message: &str) -> datafusion::error::DataFusionError {
     Error::new(ErrorKind::DatatypeMismatch, format!("mode {message}")).into()
-}
-
-fn list_of(data_type: DataType) -> DataType {
-    DataType::List(Arc::new(Field::new_list_field(data_type, true)))
 }
 
 impl AggregateUDFImpl for Mode {

@@ -17,6 +17,7 @@ use datafusion::logical_expr::{
 };
 use datafusion::physical_plan::PhysicalExpr;
 
+use super::list_of;
 use crate::error::{Error, ErrorKind};
 
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -83,7 +84,7 @@ impl AggregateUDFImpl for PercentileApprox {
         }
         let percentage = match percentage {
             DataType::List(_) | DataType::LargeList(_) | DataType::FixedSizeList(..) => {
-                DataType::List(Arc::new(Field::new_list_field(DataType::Float64, true)))
+                list_of(DataType::Float64)
             }
             _ => DataType::Float64,
         };
@@ -95,10 +96,7 @@ impl AggregateUDFImpl for PercentileApprox {
 
     fn return_type(&self, arg_types: &[DataType]) -> DfResult<DataType> {
         match arg_types {
-            [value, DataType::List(_), ..] => Ok(DataType::List(Arc::new(Field::new_list_field(
-                value.clone(),
-                true,
-            )))),
+            [value, DataType::List(_), ..] => Ok(list_of(value.clone())),
             [value, ..] => Ok(value.clone()),
             [] => Err(usage(self.name, "takes (value, percentage [, accuracy])")),
         }
@@ -108,7 +106,7 @@ impl AggregateUDFImpl for PercentileApprox {
         let value = args.input_fields[0].data_type().clone();
         Ok(vec![Arc::new(Field::new(
             format!("{}[values]", args.name),
-            DataType::List(Arc::new(Field::new_list_field(value, true))),
+            list_of(value),
             true,
         ))])
     }

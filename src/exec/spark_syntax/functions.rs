@@ -226,8 +226,8 @@ pub(super) fn rewrite_expr(expr: &mut Expr) -> Result<()> {
 }
 
 /// The arguments of a call that names some (`f(a, name => b)`), in the order of
-/// `parameters` (each with its default, NULL when it has none); None when all are
-/// positional.
+/// `parameters` (each with its default, NULL when it has none; the first is required);
+/// None when all are positional.
 fn named_arguments(
     function: &Function,
     parameters: &[(&str, Option<&str>)],
@@ -289,16 +289,19 @@ fn named_arguments(
     parameters
         .iter()
         .zip(values)
-        .map(|((name, default), value)| match (value, default) {
-            (Some(value), _) => Ok(value),
-            (None, Some(default)) => Ok(Expr::value(Value::SingleQuotedString(
-                (*default).to_string(),
-            ))),
-            (None, None) if *name == parameters[0].0 => {
-                Err(Error::syntax(format!("{} needs its {name}", function.name)))
-            }
-            (None, None) => Ok(Expr::value(Value::Null)),
-        })
+        .enumerate()
+        .map(
+            |(position, ((name, default), value))| match (value, default) {
+                (Some(value), _) => Ok(value),
+                (None, Some(default)) => Ok(Expr::value(Value::SingleQuotedString(
+                    (*default).to_string(),
+                ))),
+                (None, None) if position == 0 => {
+                    Err(Error::syntax(format!("{} needs its {name}", function.name)))
+                }
+                (None, None) => Ok(Expr::value(Value::Null)),
+            },
+        )
         .collect::<Result<Vec<_>>>()
         .map(Some)
 }
