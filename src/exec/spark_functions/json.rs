@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringBuilder, StructArray};
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Schema};
-use datafusion::arrow::json::{ArrayWriter, ReaderBuilder};
+use datafusion::arrow::json::{LineDelimitedWriter, ReaderBuilder};
 use datafusion::common::{Result as DfResult, ScalarValue};
 use datafusion::logical_expr::{
     ColumnarValue, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
@@ -170,23 +170,32 @@ fn to_json(input: &ArrayRef) -> DfResult<ArrayRef> {
     };
     let mut buffer = Vec::new();
     {
-        let mut writer = ArrayWriter::new(&mut buffer);
+        let mut writer = LineDelimitedWriter::new(&mut buffer);
         writer.write(&batch)?;
         writer.finish()?;
     }
-    let rows: Vec<serde_json::Value> = serde_json::from_slice(&buffer)
-        .map_err(|e| Error::internal(format!("to_json wrote invalid JSON: {e}")))?;
+    let text = String::from_utf8(buffer)
+        .map_err(|e| Error::internal(format!("to_json wrote invalid UTF-8: {e}")))?;
+    let mut lines = text.lines();
     let mut out = StringBuilder::new();
-    for (i, row) in rows.iter().enumerate() {
+    for i in 0..input.len() {
+        let line = lines.next().unwrap_or_default();
         if input.is_null(i) {
             out.append_null();
             continue;
         }
-        let value = match wrapped {
-            None => row,
-            Some(name) => row.get(name).unwrap_or(&serde_json::Value::Null),
-        };
-        out.append_value(value.to_string());
+        match wrapped {
+            None => out.append_value(line),
+            // `{"v":…}`: the value is the text between the wrapper's key and its last brace,
+            // kept as written so that fields stay in their order.
+            Some(name) => match line
+                .strip_prefix(&format!("{{\"{name}\":"))
+                .and_then(|rest| rest.strip_suffix('}'))
+            {
+                Some(value) => out.append_value(value),
+                None => out.append_value("null"),
+            },
+        }
     }
     Ok(Arc::new(out.finish()))
 }

@@ -33,7 +33,8 @@
 //!   Box–Muller draw from `random()`, `monotonically_increasing_id()` `row_number() OVER ()
 //!   - 1`; `timestamp_millis`, `timestamp_micros` and `to_unix_timestamp` are DataFusion's
 //!   `to_timestamp_millis`, `to_timestamp_micros` and lakeport's `unix_timestamp`;
-//!   `equal_null(a, b)` is `a IS NOT DISTINCT FROM b`, `positive(x)` `x`, `negative(x)` `-x`,
+//!   `arrays_zip(a, b)` names its fields as Spark does (`a`, `b` after the columns, `0`, `1`, …
+//!   for other arguments; NULL when an array is); `equal_null(a, b)` is `a IS NOT DISTINCT FROM b`, `positive(x)` `x`, `negative(x)` `-x`,
 //!   `make_interval(years, months, weeks, days, hours, mins, secs)` (also PostgreSQL's, with
 //!   its named arguments: `make_interval(days => 10)`) the interval of that text;
 //! - named arguments of `mask(str, upperChar => …)` are put in their places (the others
@@ -306,6 +307,18 @@ fn named_arguments(
         .map(Some)
 }
 
+/// The name Spark gives the field of `arrays_zip`'s result that holds `array`'s elements:
+/// the column's name, or the argument's position from 0.
+fn zipped_field_name(array: &Expr, position: usize) -> String {
+    match array {
+        Expr::Identifier(column) => column.value.clone(),
+        Expr::CompoundIdentifier(parts) => parts
+            .last()
+            .map_or_else(|| position.to_string(), |column| column.value.clone()),
+        _ => position.to_string(),
+    }
+}
+
 /// `schema_of_json('…')` of a constant, as the text it gives: `from_json` needs its schema
 /// while the query is planned.
 fn inferred_schema(schema: &Expr) -> Result<Option<Expr>> {
@@ -459,6 +472,31 @@ fn replacement(function: &Function) -> Result<Option<Expr>> {
         ("e", []) => template("exp(1.0)", &[])?,
         ("unix_timestamp", []) => template("CAST(date_part('epoch', now()) AS BIGINT)", &[])?,
         ("between", [value, low, high]) => template("$1 BETWEEN $2 AND $3", &[value, low, high])?,
+        ("arrays_zip", arrays) if !arrays.is_empty() => {
+            let fields: Vec<String> = arrays
+                .iter()
+                .enumerate()
+                .map(|(i, array)| {
+                    let name = zipped_field_name(array, i).replace('\'', "''");
+                    format!("'{name}', lakeport_zipped['{}']", i + 1)
+                })
+                .collect();
+            let any_null: Vec<String> = (2..arrays.len() + 2)
+                .map(|i| format!("${i} IS NULL"))
+                .collect();
+            let zipped = Expr::Function(renamed(function, "arrays_zip", args.clone()));
+            let mut operands = vec![&zipped];
+            operands.extend(arrays.iter());
+            template(
+                &format!(
+                    "CASE WHEN {} THEN NULL ELSE transform($1, lakeport_zipped -> \
+                     named_struct({})) END",
+                    any_null.join(" OR "),
+                    fields.join(", ")
+                ),
+                &operands,
+            )?
+        }
         ("equal_null", [a, b]) => template("$1 IS NOT DISTINCT FROM $2", &[a, b])?,
         ("positive", [value]) => template("$1", &[value])?,
         ("negative", [value]) => template("(- $1)", &[value])?,
