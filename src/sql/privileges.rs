@@ -30,7 +30,9 @@ pub async fn check_catalog(connection: &Connection, statement: &CatalogStatement
         S::Insert(_) => Some("insert into table"),
         S::CreateView(create) if create.kind == ViewKind::Persistent => Some("create view"),
         S::DropTable { .. } => Some("drop table"),
-        S::AlterTable { .. } | S::RepairTable(_) | S::AnalyzeTable { .. } => Some("alter table"),
+        S::AlterTable { .. } | S::RepairTable { .. } | S::AnalyzeTable { .. } => {
+            Some("alter table")
+        }
         _ => None,
     };
     let temporary_view =
@@ -53,7 +55,7 @@ pub async fn check_catalog(connection: &Connection, statement: &CatalogStatement
         S::Insert(insert) => check_existing(connection, &privileges, &insert.name, change).await,
         S::DropTable { name, .. }
         | S::AlterTable { name, .. }
-        | S::RepairTable(name)
+        | S::RepairTable { name, .. }
         | S::AnalyzeTable { name, .. } => {
             check_existing(connection, &privileges, name, change).await
         }

@@ -1,6 +1,6 @@
 //! The catalog over the wire: what survives a restart, what `kill -9` in the middle of DDL
 //! leaves behind (nothing half-written), connections racing the same DDL, the lifetime of
-//! temporary views, and SHOW CREATE TABLE's text (also of a table made `LIKE` another). The statements themselves are covered by
+//! temporary views, MSCK REPAIR against directories that come and go, and SHOW CREATE TABLE's text (also of a table made `LIKE` another). The statements themselves are covered by
 //! `tests/slt/catalog/`.
 
 use std::path::Path;
@@ -477,6 +477,68 @@ async fn file_listings_are_cached_until_refresh_table() {
         "REFRESH TABLE lists the files again"
     );
     let _ = std::fs::remove_dir_all(data);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn msck_repair_adds_new_partition_directories_and_forgets_vanished_ones() {
+    let server = TestServer::start().await;
+    let client = server.connect().await;
+    let data = scratch_dir("repair");
+    let elsewhere = scratch_dir("repair-elsewhere");
+    let write_partition = |name: &str| {
+        std::fs::create_dir_all(data.join(name)).unwrap();
+        std::fs::write(data.join(name).join("part-0.csv"), "1\n").unwrap();
+    };
+    write_partition("d=1");
+    write_partition("d=2");
+    write_partition("d=3");
+    std::fs::write(elsewhere.join("part-0.csv"), "1\n").unwrap();
+    client
+        .batch_execute(&format!(
+            "CREATE EXTERNAL TABLE visits (n int) USING csv PARTITIONED BY (d int) LOCATION '{}';
+             ALTER TABLE visits ADD PARTITION (d=9) LOCATION '{}'",
+            data.display(),
+            elsewhere.display()
+        ))
+        .await
+        .unwrap();
+    let partitions = async || text(simple_rows(&client, "SHOW PARTITIONS visits").await);
+    assert_eq!(partitions().await, [["d=1"], ["d=2"], ["d=3"], ["d=9"]]);
+
+    std::fs::remove_dir_all(data.join("d=2")).unwrap();
+    write_partition("d=4");
+    client
+        .batch_execute("MSCK REPAIR TABLE visits")
+        .await
+        .unwrap();
+    assert_eq!(
+        partitions().await,
+        [["d=1"], ["d=2"], ["d=3"], ["d=4"], ["d=9"]],
+        "plain MSCK REPAIR only adds"
+    );
+    client
+        .batch_execute("MSCK REPAIR TABLE visits DROP PARTITIONS")
+        .await
+        .unwrap();
+    assert_eq!(
+        partitions().await,
+        [["d=1"], ["d=3"], ["d=4"], ["d=9"]],
+        "DROP forgets the vanished directory and keeps the one elsewhere"
+    );
+
+    std::fs::remove_dir_all(data.join("d=3")).unwrap();
+    write_partition("d=5");
+    client
+        .batch_execute("MSCK REPAIR TABLE visits SYNC PARTITIONS")
+        .await
+        .unwrap();
+    assert_eq!(partitions().await, [["d=1"], ["d=4"], ["d=5"], ["d=9"]]);
+    assert_eq!(
+        text(simple_rows(&client, "SELECT count(*) FROM visits").await),
+        [["4"]]
+    );
+    let _ = std::fs::remove_dir_all(data);
+    let _ = std::fs::remove_dir_all(elsewhere);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -166,7 +166,12 @@ pub enum CatalogStatement {
         name: ObjectName,
         change: AlterTable,
     },
-    RepairTable(ObjectName),
+    /// `MSCK REPAIR TABLE name [ADD | DROP | SYNC PARTITIONS]`, and Spark's `ALTER TABLE name
+    /// RECOVER PARTITIONS` (ADD).
+    RepairTable {
+        name: ObjectName,
+        mode: RepairMode,
+    },
     RefreshTable(ObjectName),
     /// `ANALYZE TABLE name COMPUTE STATISTICS [NOSCAN | FOR COLUMNS … | FOR ALL COLUMNS]`.
     AnalyzeTable {
@@ -239,7 +244,7 @@ impl CatalogStatement {
             Self::CreateView(_) => "CREATE VIEW",
             Self::DropTable { view: true, .. } => "DROP VIEW",
             Self::DropTable { view: false, .. } => "DROP TABLE",
-            Self::AlterTable { .. } | Self::RepairTable(_) => "ALTER TABLE",
+            Self::AlterTable { .. } | Self::RepairTable { .. } => "ALTER TABLE",
             Self::RefreshTable(_) => "REFRESH",
             Self::AnalyzeTable { .. } => "ANALYZE",
             Self::CacheTable { .. } => "CACHE TABLE",
@@ -284,4 +289,15 @@ pub enum Analysis {
     /// The bytes, the rows and these columns (`FOR COLUMNS a, b`), or every column of a
     /// type with statistics (`FOR ALL COLUMNS`: `None`).
     Columns(Option<Vec<String>>),
+}
+
+/// What `MSCK REPAIR TABLE` reconciles between the catalog and the partition directories.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RepairMode {
+    /// Registers the directories the catalog lacks (the default).
+    Add,
+    /// Forgets the partitions whose locations are gone.
+    Drop,
+    /// Both.
+    Sync,
 }

@@ -524,6 +524,10 @@ impl<'a> DdlParser<'a> {
         }
         if self.keywords(&["ALTER", "TABLE"]) {
             let name = self.object_name()?;
+            if self.keywords(&["RECOVER", "PARTITIONS"]) {
+                let mode = RepairMode::Add;
+                return Ok(CatalogStatement::RepairTable { name, mode });
+            }
             let change = self.alter_table()?;
             return Ok(CatalogStatement::AlterTable { name, change });
         }
@@ -536,10 +540,20 @@ impl<'a> DdlParser<'a> {
         }
         if self.keywords(&["MSCK", "REPAIR", "TABLE"]) {
             let name = self.object_name()?;
-            if self.keyword("ADD") || self.keyword("SYNC") || self.keyword("DROP") {
+            let modes = [
+                ("ADD", RepairMode::Add),
+                ("DROP", RepairMode::Drop),
+                ("SYNC", RepairMode::Sync),
+            ];
+            let mode = modes
+                .into_iter()
+                .find(|(word, _)| self.keyword(word))
+                .map(|(_, mode)| mode);
+            if mode.is_some() {
                 self.require_keyword("PARTITIONS")?;
             }
-            return Ok(CatalogStatement::RepairTable(name));
+            let mode = mode.unwrap_or(RepairMode::Add);
+            return Ok(CatalogStatement::RepairTable { name, mode });
         }
         if self.keywords(&["REFRESH", "TABLE"]) {
             return Ok(CatalogStatement::RefreshTable(self.object_name()?));
@@ -1302,10 +1316,22 @@ mod tests {
             parsed("DESCRIBE function"),
             CatalogStatement::DescribeTable { .. }
         ));
-        assert!(matches!(
-            parsed("MSCK REPAIR TABLE db.t"),
-            CatalogStatement::RepairTable(_)
-        ));
+        for (sql, expected) in [
+            ("MSCK REPAIR TABLE db.t", RepairMode::Add),
+            ("MSCK REPAIR TABLE t ADD PARTITIONS", RepairMode::Add),
+            ("msck repair table t drop partitions", RepairMode::Drop),
+            ("MSCK REPAIR TABLE t SYNC PARTITIONS", RepairMode::Sync),
+            ("ALTER TABLE t RECOVER PARTITIONS", RepairMode::Add),
+        ] {
+            assert!(
+                matches!(parsed(sql), CatalogStatement::RepairTable { mode, .. } if mode == expected),
+                "{sql}"
+            );
+        }
+        assert_eq!(
+            error("MSCK REPAIR TABLE t SYNC").kind,
+            crate::error::ErrorKind::Syntax
+        );
     }
 
     #[test]

@@ -63,7 +63,9 @@ pub async fn run(connection: &mut Connection, statement: CatalogStatement) -> Re
         CatalogStatement::AlterTable { name, change } => {
             tables::alter_table(connection, &name, change).await?
         }
-        CatalogStatement::RepairTable(name) => tables::repair_table(connection, &name).await?,
+        CatalogStatement::RepairTable { name, mode } => {
+            tables::repair_table(connection, &name, mode).await?
+        }
         CatalogStatement::RefreshTable(name) => match find(connection, &name).await? {
             Some(Found::Catalog(table)) => {
                 catalog(connection).invalidate_table(&table.database, &table.name)

@@ -1,5 +1,6 @@
 //! Table statements: CREATE TABLE over new or existing files, DROP TABLE / VIEW, ALTER
-//! TABLE, MSCK REPAIR TABLE, and temporary views over files.
+//! TABLE, MSCK REPAIR TABLE (registering partition directories, forgetting vanished ones),
+//! and temporary views over files.
 //!
 //! A table declared over existing files takes its columns from them when none are given
 //! (Parquet metadata, CSV inference), its partition keys from `key=value` directories when
@@ -395,7 +396,11 @@ async fn add_discovered_partitions(
     Ok(missing.len())
 }
 
-pub async fn repair_table(connection: &mut Connection, name: &ObjectName) -> Result<()> {
+pub async fn repair_table(
+    connection: &mut Connection,
+    name: &ObjectName,
+    mode: RepairMode,
+) -> Result<()> {
     let table = find_table(connection, name).await?;
     if !table.is_partitioned() {
         return Err(Error::new(
@@ -405,9 +410,61 @@ pub async fn repair_table(connection: &mut Connection, name: &ObjectName) -> Res
     }
     let location = storage_of(&table)?.location.clone();
     let listing = list_existing(connection, &location).await?;
-    let added = add_discovered_partitions(connection, &table, &listing).await?;
-    tracing::info!(table = %name, added, "partitions repaired");
+    let added = match mode {
+        RepairMode::Add | RepairMode::Sync => {
+            add_discovered_partitions(connection, &table, &listing).await?
+        }
+        RepairMode::Drop => 0,
+    };
+    let dropped = match mode {
+        RepairMode::Drop | RepairMode::Sync => {
+            drop_vanished_partitions(connection, &table, &listing).await?
+        }
+        RepairMode::Add => 0,
+    };
+    tracing::info!(table = %name, added, dropped, "partitions repaired");
     Ok(())
+}
+
+/// Forgets the partitions whose locations are gone: a local directory that no longer
+/// exists, or an object-store prefix with no data files left under it.
+async fn drop_vanished_partitions(
+    connection: &mut Connection,
+    table: &Table,
+    listing: &Listing,
+) -> Result<usize> {
+    let present: std::collections::HashSet<String> =
+        discovery::discover_partitions(table, listing, now())
+            .0
+            .into_iter()
+            .map(|p| p.location.trim_end_matches('/').to_string())
+            .collect();
+    let catalog = catalog(connection);
+    let known = catalog
+        .metastore()
+        .list_partitions(&table.database, &table.name)
+        .await?;
+    let mut vanished = Vec::new();
+    for partition in known {
+        let location = partition.location.trim_end_matches('/');
+        if !present.contains(location) && !location_exists(connection, location).await? {
+            vanished.push(partition.values);
+        }
+    }
+    let result = catalog
+        .metastore()
+        .drop_partitions(&table.database, &table.name, &vanished)
+        .await;
+    catalog.invalidate_table(&table.database, &table.name);
+    result?;
+    Ok(vanished.len())
+}
+
+async fn location_exists(connection: &Connection, location: &str) -> Result<bool> {
+    match local_directory(location) {
+        Some(directory) => Ok(directory.exists()),
+        None => Ok(!list_existing(connection, location).await?.files.is_empty()),
+    }
 }
 
 /// A temporary view over files: `CREATE TEMPORARY VIEW v USING parquet OPTIONS (path ...)`.
