@@ -528,6 +528,12 @@ impl Dialect for LakeportDialect {
         true
     }
 
+    /// Hive's `GROUP BY a, b WITH ROLLUP` / `WITH CUBE`, which Spark keeps (`spark_syntax`
+    /// rewrites them; DataFusion would ignore them).
+    fn supports_group_by_with_modifier(&self) -> bool {
+        true
+    }
+
     /// Spark's `ORDER BY ALL [DESC] [NULLS …]` (`all` is reserved in PostgreSQL, so no
     /// column can be meant).
     fn supports_order_by_all(&self) -> bool {

@@ -23,6 +23,7 @@
 //!   `json_tuple(j, 'k1', …)` → `c0, …`, `stack(n, …)` → n rows of `col0, …`. Where the
 //!   columns depend on the argument's type and the names do not tell, the generator is
 //!   completed after table resolution (see `completion`).
+//! - `GROUP BY a, b WITH ROLLUP` / `WITH CUBE` / `GROUPING SETS (…)`: see `grouping`.
 //! - Lateral column aliases (`SELECT a * 2 AS b, b + 1 FROM t`), resolved after table
 //!   resolution too, since a FROM column of the same name wins: see `lateral_aliases`.
 //! - `window(time, '1 hour')`: a lateral view of the time windows each row falls in, see
@@ -38,6 +39,7 @@ mod build;
 mod completion;
 mod deferred;
 mod functions;
+mod grouping;
 mod lateral;
 mod lateral_aliases;
 mod reshape;
@@ -58,6 +60,7 @@ pub use self::functions::struct_field_name;
 use self::functions::{
     complete_grouping_id, is_higher_order, lambda_field_access, rewrite_expr, stray_lambda,
 };
+use self::grouping::group_by_modifiers;
 use self::lateral::{GENERATORS, generator_columns, lateral_views};
 use self::reshape::{pivot, unpivot};
 use self::sample::sample;
@@ -132,7 +135,8 @@ impl VisitorMut for SparkClauses {
     }
 
     fn post_visit_select(&mut self, select: &mut Select) -> ControlFlow<Error> {
-        let windows = lateral_generators(select)
+        let windows = group_by_modifiers(select)
+            .and_then(|()| lateral_generators(select))
             .and_then(|()| time_windows(select))
             .and_then(|()| session_windows(select));
         if let Err(error) = windows {
