@@ -4,7 +4,9 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringBuilder, StructArray};
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, RecordBatch, RecordBatchOptions, StringBuilder, StructArray,
+};
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Schema};
 use datafusion::arrow::json::{LineDelimitedWriter, ReaderBuilder};
 use datafusion::common::{Result as DfResult, ScalarValue};
@@ -158,7 +160,15 @@ fn to_json(input: &ArrayRef) -> DfResult<ArrayRef> {
         }
     };
     let batch = match wrapped {
-        None => RecordBatch::from(input.as_struct().clone()),
+        // The struct's own NULLs are answered below; its fields are written as they are.
+        None => {
+            let fields = input.as_struct();
+            RecordBatch::try_new_with_options(
+                Arc::new(Schema::new(fields.fields().clone())),
+                fields.columns().to_vec(),
+                &RecordBatchOptions::new().with_row_count(Some(input.len())),
+            )?
+        }
         Some(name) => RecordBatch::try_new(
             Arc::new(Schema::new(vec![Field::new(
                 name,

@@ -76,8 +76,6 @@ pub fn register(state: &mut SessionState) -> Result<()> {
         spark::array::array(),
         spark::conditional::r#if(),
         spark::datetime::date_diff(),
-        spark::datetime::last_day(),
-        spark::datetime::next_day(),
         spark::datetime::from_utc_timestamp(),
         spark::datetime::to_utc_timestamp(),
         spark::array::slice(),
@@ -128,28 +126,31 @@ pub fn register(state: &mut SessionState) -> Result<()> {
         }
         state.register_udf(function)?;
     }
-    // Their counts are `int`; lakeport's integer literals are `bigint`.
-    for function in [
-        spark::datetime::add_months(),
-        spark::datetime::date_add(),
-        spark::datetime::date_sub(),
-        spark::string::space(),
-    ] {
-        let name = function.name().to_string();
-        state.register_udf(Arc::new(ScalarUDF::new_from_impl(Adapted::new(
-            name, function, true,
-        ))))?;
+    // Their counts are `int`; lakeport's integer literals are `bigint`. Their dates may be
+    // given as text or timestamps.
+    let adapted = [
+        Adapted::new("add_months", spark::datetime::add_months())
+            .narrowing_integers()
+            .reading_dates(),
+        Adapted::new("date_add", spark::datetime::date_add())
+            .narrowing_integers()
+            .reading_dates(),
+        Adapted::new("date_sub", spark::datetime::date_sub())
+            .narrowing_integers()
+            .reading_dates(),
+        Adapted::new("last_day", spark::datetime::last_day()).reading_dates(),
+        Adapted::new("next_day", spark::datetime::next_day()).reading_dates(),
+        Adapted::new("space", spark::string::space()).narrowing_integers(),
+        Adapted::new(SPARK_TRUNC, spark::datetime::trunc()),
+    ];
+    for function in adapted {
+        state.register_udf(Arc::new(ScalarUDF::new_from_impl(function)))?;
     }
     state.register_udf(Arc::new(ScalarUDF::new_from_impl(ListAware {
         plain: datafusion::functions::string::concat_ws(),
         lists: spark::string::concat_ws(),
         signature: Signature::user_defined(Volatility::Immutable),
     })))?;
-    state.register_udf(Arc::new(ScalarUDF::new_from_impl(Adapted::new(
-        SPARK_TRUNC.to_string(),
-        spark::datetime::trunc(),
-        false,
-    ))))?;
     let own: Vec<Arc<dyn ScalarUDFImpl>> = vec![
         Arc::new(SparkDiv::new()),
         Arc::new(TryArithmetic::new("try_add", Operator::Plus)),
@@ -310,23 +311,41 @@ impl ScalarUDFImpl for ListAware {
 
 /// A function of the `datafusion-spark` crate, planned under its own or another name (so
 /// that two meanings of one name can coexist), optionally taking `bigint` arguments where it
-/// wants `int` (checked: a value out of `int`'s range is an error, not wrapped).
+/// wants `int` (checked: a value out of `int`'s range is an error, not wrapped) and, as
+/// Spark does, text or a timestamp where its first argument is a date (text that is no date
+/// is an error).
 #[derive(Debug, PartialEq, Eq, Hash)]
 struct Adapted {
     name: String,
     inner: Arc<ScalarUDF>,
     narrow_integers: bool,
+    first_as_date: bool,
     signature: Signature,
 }
 
 impl Adapted {
-    fn new(name: String, inner: Arc<ScalarUDF>, narrow_integers: bool) -> Self {
+    fn new(name: &str, inner: Arc<ScalarUDF>) -> Self {
         let signature = Signature::user_defined(inner.signature().volatility);
         Self {
-            name,
+            name: name.to_string(),
             inner,
-            narrow_integers,
+            narrow_integers: false,
+            first_as_date: false,
             signature,
+        }
+    }
+
+    fn narrowing_integers(self) -> Self {
+        Self {
+            narrow_integers: true,
+            ..self
+        }
+    }
+
+    fn reading_dates(self) -> Self {
+        Self {
+            first_as_date: true,
+            ..self
         }
     }
 }
@@ -343,9 +362,18 @@ impl ScalarUDFImpl for Adapted {
     fn coerce_types(&self, arg_types: &[DataType]) -> DfResult<Vec<DataType>> {
         let narrowed: Vec<FieldRef> = arg_types
             .iter()
-            .map(|t| match t {
+            .enumerate()
+            .map(|(i, t)| match t {
                 DataType::Int64 | DataType::UInt32 | DataType::UInt64 if self.narrow_integers => {
                     DataType::Int32
+                }
+                DataType::Utf8
+                | DataType::LargeUtf8
+                | DataType::Utf8View
+                | DataType::Timestamp(..)
+                    if self.first_as_date && i == 0 =>
+                {
+                    DataType::Date32
                 }
                 other => other.clone(),
             })

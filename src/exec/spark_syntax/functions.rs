@@ -44,8 +44,8 @@
 use datafusion::sql::sqlparser::ast::DataType as SqlType;
 use datafusion::sql::sqlparser::ast::{
     AccessExpr, BinaryOperator, DuplicateTreatment, Expr, Function, FunctionArg, FunctionArgExpr,
-    FunctionArguments, GroupByExpr, Ident, LambdaFunction, NullTreatment, ObjectName,
-    OneOrManyWithParens, Query, SetExpr, UnaryOperator, Value, visit_expressions_mut,
+    FunctionArgumentClause, FunctionArguments, GroupByExpr, Ident, LambdaFunction, NullTreatment,
+    ObjectName, OneOrManyWithParens, Query, SetExpr, UnaryOperator, Value, visit_expressions_mut,
 };
 use std::ops::ControlFlow;
 
@@ -162,6 +162,8 @@ const RENAMES: &[(&str, &str)] = &[
     ("timestamp_micros", "to_timestamp_micros"),
     ("to_unix_timestamp", "unix_timestamp"),
     ("getbit", "bit_get"),
+    ("sign", "signum"),
+    ("to_varchar", "to_char"),
 ];
 
 /// Spark's cast functions and the type each casts to.
@@ -400,6 +402,16 @@ fn replacement(function: &Function) -> Result<Option<Expr>> {
                 &format!("first_value($1 ORDER BY $2 {order}) FILTER (WHERE $2 IS NOT NULL)"),
                 &[value, ordering],
             )?
+        }
+        ("mod", [dividend, divisor]) => Expr::Nested(Box::new(Expr::BinaryOp {
+            left: Box::new(dividend.clone()),
+            op: BinaryOperator::Modulo,
+            right: Box::new(divisor.clone()),
+        })),
+        ("listagg" | "string_agg", [value]) => string_aggregation(function, value, None),
+        ("listagg", [value, separator]) => string_aggregation(function, value, Some(separator)),
+        ("string_agg", [value, separator]) if !function.within_group.is_empty() => {
+            string_aggregation(function, value, Some(separator))
         }
         ("any" | "some", [condition]) => {
             Expr::Function(renamed(function, "bool_or", vec![condition.clone()]))
@@ -740,6 +752,25 @@ fn renamed(function: &Function, name: &str, args: Vec<Expr>) -> Function {
         new.args = FunctionArguments::List(built);
     }
     new
+}
+
+/// Spark's `listagg(x [, sep]) [WITHIN GROUP (ORDER BY …)]`, and `string_agg` in that form:
+/// PostgreSQL's `string_agg(x, sep ORDER BY …)`, joining without a separator when none is
+/// given.
+fn string_aggregation(function: &Function, value: &Expr, separator: Option<&Expr>) -> Expr {
+    let separator = separator
+        .cloned()
+        .unwrap_or_else(|| Expr::value(Value::SingleQuotedString(String::new())));
+    let mut call = renamed(function, "string_agg", vec![value.clone(), separator]);
+    if let FunctionArguments::List(list) = &mut call.args
+        && !call.within_group.is_empty()
+    {
+        list.clauses
+            .push(FunctionArgumentClause::OrderBy(std::mem::take(
+                &mut call.within_group,
+            )));
+    }
+    Expr::Function(call)
 }
 
 /// An expression from SQL text in which `$1`, `$2`, … stand for `args` (each written once

@@ -23,6 +23,7 @@
 //!   `json_tuple(j, 'k1', …)` → `c0, …`, `stack(n, …)` → n rows of `col0, …`. Where the
 //!   columns depend on the argument's type and the names do not tell, the generator is
 //!   completed after table resolution (see `completion`).
+//! - `x LIKE ANY | SOME | ALL (p1, p2)`: one LIKE per pattern, see `like`.
 //! - `GROUP BY a, b WITH ROLLUP` / `WITH CUBE` / `GROUPING SETS (…)`: see `grouping`.
 //! - Lateral column aliases (`SELECT a * 2 AS b, b + 1 FROM t`), resolved after table
 //!   resolution too, since a FROM column of the same name wins: see `lateral_aliases`.
@@ -42,6 +43,7 @@ mod functions;
 mod grouping;
 mod lateral;
 mod lateral_aliases;
+mod like;
 mod reshape;
 mod sample;
 mod session_window;
@@ -62,6 +64,7 @@ use self::functions::{
 };
 use self::grouping::group_by_modifiers;
 use self::lateral::{GENERATORS, generator_columns, lateral_views};
+use self::like::quantified_like;
 use self::reshape::{pivot, unpivot};
 use self::sample::sample;
 use self::session_window::session_windows;
@@ -97,6 +100,9 @@ impl VisitorMut for SparkClauses {
     type Break = Error;
 
     fn pre_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<Error> {
+        if let Some(likes) = quantified_like(expr) {
+            *expr = likes;
+        }
         match expr {
             Expr::Function(f) if is_higher_order(f) => self.higher_order_depth += 1,
             Expr::Lambda(lambda) if self.higher_order_depth > 0 => {
