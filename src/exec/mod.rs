@@ -18,6 +18,7 @@ pub mod literals;
 pub mod memory;
 pub mod pg_syntax;
 pub mod pg_text;
+pub mod pg_to_char;
 pub mod resolve;
 pub mod runtime;
 pub mod signal_functions;
@@ -420,6 +421,9 @@ pub fn state_with_functions(
         )))?;
     }
     spark_functions::register(&mut state)?;
+    state.register_udf(Arc::new(
+        ScalarUDF::new_from_impl(pg_to_char::ToChar::default()),
+    ))?;
     let pg_text = Arc::new(ScalarUDF::new_from_impl(pg_text::PgText::new()));
     state.register_udf(pg_text.clone())?;
     state.add_analyzer_rule(Arc::new(pg_text::PgTextCasts::new(pg_text)));

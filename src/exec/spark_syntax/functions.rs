@@ -163,7 +163,7 @@ const RENAMES: &[(&str, &str)] = &[
     ("to_unix_timestamp", "unix_timestamp"),
     ("getbit", "bit_get"),
     ("sign", "signum"),
-    ("to_varchar", "to_char"),
+    ("to_varchar", "date_format"),
 ];
 
 /// Spark's cast functions and the type each casts to.
