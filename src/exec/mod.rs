@@ -421,9 +421,9 @@ pub fn state_with_functions(
         )))?;
     }
     spark_functions::register(&mut state)?;
-    state.register_udf(Arc::new(
-        ScalarUDF::new_from_impl(pg_to_char::ToChar::default()),
-    ))?;
+    state.register_udf(Arc::new(ScalarUDF::new_from_impl(
+        pg_to_char::ToChar::default(),
+    )))?;
     let pg_text = Arc::new(ScalarUDF::new_from_impl(pg_text::PgText::new()));
     state.register_udf(pg_text.clone())?;
     state.add_analyzer_rule(Arc::new(pg_text::PgTextCasts::new(pg_text)));

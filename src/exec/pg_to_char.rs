@@ -84,15 +84,20 @@ impl ScalarUDFImpl for ToChar {
                 .as_deref()
                 .unwrap_or("UTC"),
         );
-        if args.arg_fields[0].data_type().is_numeric() {
+        if args
+            .arg_fields
+            .first()
+            .is_some_and(|field| field.data_type().is_numeric())
+        {
             return Err(Error::unsupported("to_char of a number is not supported")
                 .with_hint("format_number(x, d) or CAST(x AS TEXT)")
                 .into());
         }
         invoke_by_row(&args, |values| {
-            let (Some(time), ScalarValue::Utf8(Some(template))) =
-                (moment(&values[0], &zone)?, &values[1])
-            else {
+            let [value, ScalarValue::Utf8(Some(template))] = values else {
+                return Ok(ScalarValue::Utf8(None));
+            };
+            let Some(time) = moment(value, &zone)? else {
                 return Ok(ScalarValue::Utf8(None));
             };
             Ok(ScalarValue::Utf8(Some(to_char(&time, &parse(template)))))
