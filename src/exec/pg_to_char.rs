@@ -90,9 +90,13 @@ impl ScalarUDFImpl for ToChar {
             .is_some_and(|field| field.data_type().is_numeric())
         {
             return Err(Error::unsupported("to_char of a number is not supported")
-                .with_hint("format_number(x, d) or CAST(x AS TEXT)")
+                .with_hint("format_(x, d) or CAST(x AS TEXT)")
                 .into());
         }
+        let constant_template = match args.args.get(1) {
+            Some(ColumnarValue::Scalar(ScalarValue::Utf8(Some(template)))) => Some(parse(template)),
+            _ => None,
+        };
         invoke_by_row(&args, |values| {
             let [value, ScalarValue::Utf8(Some(template))] = values else {
                 return Ok(ScalarValue::Utf8(None));
@@ -100,7 +104,11 @@ impl ScalarUDFImpl for ToChar {
             let Some(time) = moment(value, &zone)? else {
                 return Ok(ScalarValue::Utf8(None));
             };
-            Ok(ScalarValue::Utf8(Some(to_char(&time, &parse(template)))))
+            let text = match &constant_template {
+                Some(pieces) => to_char(&time, pieces),
+                None => to_char(&time, &parse(template)),
+            };
+            Ok(ScalarValue::Utf8(Some(text)))
         })
     }
 }
@@ -212,9 +220,8 @@ enum Piece {
     },
 }
 
-/// Numeric patterns, matched in upper or lower case; longer ones first where one starts
-/// another.
-const NUMERIC: &[(&str, Part)] = &[
+/// The template patterns; where several match, the longest wins.
+const PATTERNS: &[(&str, Part)] = &[
     ("Y,YYY", Part::YearWithComma),
     ("YYYY", Part::Year(4)),
     ("YYY", Part::Year(3)),
@@ -254,10 +261,6 @@ const NUMERIC: &[(&str, Part)] = &[
     ("TZH", Part::ZoneHours),
     ("TZM", Part::ZoneMinutes),
     ("OF", Part::ZoneOffset),
-];
-
-/// Patterns whose output follows the case they are written in.
-const NAMED: &[(&str, Part)] = &[
     ("MONTH", Part::MonthName),
     ("MON", Part::MonthAbbreviation),
     ("DAY", Part::DayName),
@@ -293,9 +296,8 @@ fn case_of(text: &str) -> Option<Case> {
 /// The pattern at the start of `text`, how it is written and its length: the longest that
 /// matches, in upper or lower case (names also capitalized).
 fn pattern_at(text: &str) -> Option<(Part, Case, usize)> {
-    NUMERIC
+    PATTERNS
         .iter()
-        .chain(NAMED)
         .filter_map(|(keyword, part)| {
             let head = text.get(..keyword.len())?;
             if !head.eq_ignore_ascii_case(keyword) {
@@ -443,7 +445,6 @@ fn write_part(
     let wall = &moment.wall;
     // A timestamp without time zone shows UTC's offset and no zone name, as in PostgreSQL.
     let offset_seconds = moment.offset.as_ref().map_or(0, |(seconds, _)| *seconds);
-    let number = |value: i64, width: usize| (value, width);
     let (value, width) = match part {
         Part::YearWithComma => {
             let year = wall.year();
@@ -456,36 +457,36 @@ fn write_part(
                 _ => wall.year(),
             });
             match digits {
-                4 => number(year, 4),
-                _ => number(year.rem_euclid(10_i64.pow(digits as u32)), digits),
+                4 => (year, 4),
+                _ => (year.rem_euclid(10_i64.pow(digits as u32)), digits),
             }
         }
-        Part::Hour24 => number(i64::from(wall.hour()), 2),
-        Part::Hour12 => number(i64::from((wall.hour() + 11) % 12 + 1), 2),
-        Part::Minute => number(i64::from(wall.minute()), 2),
-        Part::Second => number(i64::from(wall.second()), 2),
-        Part::SecondsOfDay => number(i64::from(wall.num_seconds_from_midnight()), 0),
-        Part::Millis => number(i64::from(wall.nanosecond() / 1_000_000), 3),
-        Part::Micros => number(i64::from(wall.nanosecond() / 1_000), 6),
-        Part::Fraction(digits) => number(
+        Part::Hour24 => (i64::from(wall.hour()), 2),
+        Part::Hour12 => (i64::from((wall.hour() + 11) % 12 + 1), 2),
+        Part::Minute => (i64::from(wall.minute()), 2),
+        Part::Second => (i64::from(wall.second()), 2),
+        Part::SecondsOfDay => (i64::from(wall.num_seconds_from_midnight()), 0),
+        Part::Millis => (i64::from(wall.nanosecond() / 1_000_000), 3),
+        Part::Micros => (i64::from(wall.nanosecond() / 1_000), 6),
+        Part::Fraction(digits) => (
             i64::from(wall.nanosecond() / 10_u32.pow(9 - digits as u32)),
             digits,
         ),
-        Part::Month => number(i64::from(wall.month()), 2),
-        Part::DayOfYear => number(i64::from(wall.ordinal()), 3),
-        Part::DayOfMonth => number(i64::from(wall.day()), 2),
-        Part::DayOfWeek => number(i64::from(wall.weekday().num_days_from_sunday()) + 1, 1),
-        Part::IsoDayOfWeek => number(i64::from(wall.weekday().number_from_monday()), 1),
-        Part::IsoWeek => number(i64::from(wall.iso_week().week()), 2),
-        Part::IsoDayOfYear => number(
+        Part::Month => (i64::from(wall.month()), 2),
+        Part::DayOfYear => (i64::from(wall.ordinal()), 3),
+        Part::DayOfMonth => (i64::from(wall.day()), 2),
+        Part::DayOfWeek => (i64::from(wall.weekday().num_days_from_sunday()) + 1, 1),
+        Part::IsoDayOfWeek => (i64::from(wall.weekday().number_from_monday()), 1),
+        Part::IsoWeek => (i64::from(wall.iso_week().week()), 2),
+        Part::IsoDayOfYear => (
             i64::from((wall.iso_week().week() - 1) * 7 + wall.weekday().number_from_monday()),
             3,
         ),
-        Part::WeekOfYear => number(i64::from((wall.ordinal() - 1) / 7 + 1), 2),
-        Part::WeekOfMonth => number(i64::from((wall.day() - 1) / 7 + 1), 1),
+        Part::WeekOfYear => (i64::from((wall.ordinal() - 1) / 7 + 1), 2),
+        Part::WeekOfMonth => (i64::from((wall.day() - 1) / 7 + 1), 1),
         Part::Century => {
             let year = i64::from(wall.year());
-            number(
+            (
                 if year > 0 {
                     (year + 99) / 100
                 } else {
@@ -494,38 +495,24 @@ fn write_part(
                 2,
             )
         }
-        Part::Julian => number(i64::from(wall.num_days_from_ce()) + 1_721_425, 0),
-        Part::Quarter => number(i64::from((wall.month() - 1) / 3 + 1), 1),
-        Part::MonthName | Part::DayName => {
-            let name = match part {
-                Part::MonthName => MONTHS[wall.month0() as usize],
-                _ => DAYS[wall.weekday().num_days_from_sunday() as usize],
+        Part::Julian => (i64::from(wall.num_days_from_ce()) + 1_721_425, 0),
+        Part::Quarter => (i64::from((wall.month() - 1) / 3 + 1), 1),
+        Part::MonthName
+        | Part::DayName
+        | Part::MonthAbbreviation
+        | Part::DayAbbreviation
+        | Part::RomanMonth => {
+            let month = MONTHS[wall.month0() as usize];
+            let day = DAYS[wall.weekday().num_days_from_sunday() as usize];
+            let (name, padded_width) = match part {
+                Part::MonthName => (month, 9),
+                Part::DayName => (day, 9),
+                Part::MonthAbbreviation => (&month[..3], 0),
+                Part::DayAbbreviation => (&day[..3], 0),
+                _ => (ROMAN[wall.month0() as usize], 4),
             };
-            let name = cased(name, case);
-            match fill_mode {
-                true => out.push_str(&name),
-                false => {
-                    let _ = write!(out, "{name:<9}");
-                }
-            }
-            return;
-        }
-        Part::MonthAbbreviation | Part::DayAbbreviation => {
-            let name = match part {
-                Part::MonthAbbreviation => MONTHS[wall.month0() as usize],
-                _ => DAYS[wall.weekday().num_days_from_sunday() as usize],
-            };
-            out.push_str(&cased(&name[..3], case));
-            return;
-        }
-        Part::RomanMonth => {
-            let numeral = cased(ROMAN[wall.month0() as usize], case);
-            match fill_mode {
-                true => out.push_str(&numeral),
-                false => {
-                    let _ = write!(out, "{numeral:<4}");
-                }
-            }
+            let width = if fill_mode { 0 } else { padded_width };
+            let _ = write!(out, "{:<width$}", cased(name, case));
             return;
         }
         Part::Meridiem { dotted } => {

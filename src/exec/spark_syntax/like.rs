@@ -3,55 +3,27 @@
 //! pattern, joined by OR (ANY, SOME) or AND (ALL), so NULL patterns give NULL as in Spark.
 //! sqlparser reads ANY itself and SOME or ALL as a call in the pattern's place.
 
-use datafusion::sql::sqlparser::ast::{
-    BinaryOperator, Expr, Function, FunctionArguments, ValueWithSpan,
-};
+use datafusion::sql::sqlparser::ast::{BinaryOperator, Expr, Function, FunctionArguments};
 
 use super::build::plain_arguments;
 
 /// The LIKEs `expr` stands for, when it is a quantified LIKE.
 pub(super) fn quantified_like(expr: &Expr) -> Option<Expr> {
-    let (negated, any, value, pattern, escape_char, case_insensitive) = match expr {
-        Expr::Like {
-            negated,
-            any,
-            expr,
-            pattern,
-            escape_char,
-        } => (*negated, *any, expr, pattern, escape_char, false),
-        Expr::ILike {
-            negated,
-            any,
-            expr,
-            pattern,
-            escape_char,
-        } => (*negated, *any, expr, pattern, escape_char, true),
-        _ => return None,
+    let (Expr::Like { any, pattern, .. } | Expr::ILike { any, pattern, .. }) = expr else {
+        return None;
     };
     let (joiner, patterns) = match pattern.as_ref() {
-        _ if any => (BinaryOperator::Or, listed_patterns(pattern)),
+        _ if *any => (BinaryOperator::Or, listed_patterns(pattern)),
         Expr::Function(function) => quantifier_call(function)?,
         _ => return None,
     };
-    let like = |pattern: Expr| {
-        let (expr, pattern) = (value.clone(), Box::new(pattern));
-        let escape_char: Option<ValueWithSpan> = escape_char.clone();
-        match case_insensitive {
-            false => Expr::Like {
-                negated,
-                any: false,
-                expr,
-                pattern,
-                escape_char,
-            },
-            true => Expr::ILike {
-                negated,
-                any: false,
-                expr,
-                pattern,
-                escape_char,
-            },
+    let like = |one: Expr| {
+        let mut single = expr.clone();
+        if let Expr::Like { any, pattern, .. } | Expr::ILike { any, pattern, .. } = &mut single {
+            *any = false;
+            **pattern = one;
         }
+        single
     };
     let combined = patterns
         .into_iter()

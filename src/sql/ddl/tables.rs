@@ -368,34 +368,8 @@ fn discovered_partitions(
     found
 }
 
-/// Registers the partitions found under the table's location that the catalog lacks.
-async fn add_discovered_partitions(
-    connection: &mut Connection,
-    table: &Table,
-    listing: &Listing,
-) -> Result<usize> {
-    let found = discovered_partitions(connection, table, listing);
-    let catalog = catalog(connection);
-    let known: std::collections::HashSet<Vec<Option<String>>> = catalog
-        .metastore()
-        .list_partitions(&table.database, &table.name)
-        .await?
-        .into_iter()
-        .map(|p| p.values)
-        .collect();
-    let missing: Vec<Partition> = found
-        .into_iter()
-        .filter(|p| !known.contains(&p.values))
-        .collect();
-    let result = catalog
-        .metastore()
-        .add_partitions(&table.database, &table.name, &missing, true)
-        .await;
-    catalog.invalidate_table(&table.database, &table.name);
-    result?;
-    Ok(missing.len())
-}
-
+/// `MSCK REPAIR TABLE`: registers the partition directories the catalog lacks (ADD), forgets
+/// the partitions whose locations are gone (DROP), or both (SYNC).
 pub async fn repair_table(
     connection: &mut Connection,
     name: &ObjectName,
@@ -410,40 +384,60 @@ pub async fn repair_table(
     }
     let location = storage_of(&table)?.location.clone();
     let listing = list_existing(connection, &location).await?;
-    let added = match mode {
-        RepairMode::Add | RepairMode::Sync => {
-            add_discovered_partitions(connection, &table, &listing).await?
-        }
-        RepairMode::Drop => 0,
-    };
-    let dropped = match mode {
-        RepairMode::Drop | RepairMode::Sync => {
-            drop_vanished_partitions(connection, &table, &listing).await?
-        }
-        RepairMode::Add => 0,
-    };
-    tracing::info!(table = %name, added, dropped, "partitions repaired");
-    Ok(())
-}
-
-/// Forgets the partitions whose locations are gone: a local directory that no longer
-/// exists, or an object-store prefix with no data files left under it.
-async fn drop_vanished_partitions(
-    connection: &mut Connection,
-    table: &Table,
-    listing: &Listing,
-) -> Result<usize> {
-    let present: std::collections::HashSet<String> =
-        discovery::discover_partitions(table, listing, now())
-            .0
-            .into_iter()
-            .map(|p| p.location.trim_end_matches('/').to_string())
-            .collect();
-    let catalog = catalog(connection);
-    let known = catalog
+    let found = discovered_partitions(connection, &table, &listing);
+    let known = catalog(connection)
         .metastore()
         .list_partitions(&table.database, &table.name)
         .await?;
+    let missing: Vec<Partition> = match mode {
+        RepairMode::Add | RepairMode::Sync => {
+            let known_values: std::collections::HashSet<&Vec<Option<String>>> =
+                known.iter().map(|p| &p.values).collect();
+            found
+                .iter()
+                .filter(|p| !known_values.contains(&p.values))
+                .cloned()
+                .collect()
+        }
+        RepairMode::Drop => Vec::new(),
+    };
+    let vanished = match mode {
+        RepairMode::Drop | RepairMode::Sync => {
+            vanished_partitions(connection, &found, known).await?
+        }
+        RepairMode::Add => Vec::new(),
+    };
+    let catalog = catalog(connection);
+    let metastore = catalog.metastore();
+    let mut result = Ok(());
+    if !missing.is_empty() {
+        result = metastore
+            .add_partitions(&table.database, &table.name, &missing, true)
+            .await;
+    }
+    if result.is_ok() && !vanished.is_empty() {
+        result = metastore
+            .drop_partitions(&table.database, &table.name, &vanished)
+            .await;
+    }
+    catalog.invalidate_table(&table.database, &table.name);
+    result?;
+    tracing::info!(table = %name, added = missing.len(), dropped = vanished.len(), "partitions repaired");
+    Ok(())
+}
+
+/// The values of the `known` partitions whose locations are gone: not among the `found`
+/// directories, and a local directory that no longer exists or an object-store prefix with
+/// no data files left under it.
+async fn vanished_partitions(
+    connection: &Connection,
+    found: &[Partition],
+    known: Vec<Partition>,
+) -> Result<Vec<Vec<Option<String>>>> {
+    let present: std::collections::HashSet<&str> = found
+        .iter()
+        .map(|p| p.location.trim_end_matches('/'))
+        .collect();
     let mut vanished = Vec::new();
     for partition in known {
         let location = partition.location.trim_end_matches('/');
@@ -451,13 +445,7 @@ async fn drop_vanished_partitions(
             vanished.push(partition.values);
         }
     }
-    let result = catalog
-        .metastore()
-        .drop_partitions(&table.database, &table.name, &vanished)
-        .await;
-    catalog.invalidate_table(&table.database, &table.name);
-    result?;
-    Ok(vanished.len())
+    Ok(vanished)
 }
 
 async fn location_exists(connection: &Connection, location: &str) -> Result<bool> {
